@@ -1,0 +1,31 @@
+/** One image file (or one page/plane of a container) and the component values it carries. */
+export interface ImageRecord {
+  /** POSIX path relative to the plate root; never absolute, never containing `..`. */
+  readonly path: string;
+  readonly components: Readonly<Record<string, string>>;
+  /** Page of a multi-page file, when one file holds several planes. */
+  readonly page?: number;
+}
+
+export interface SkippedFile {
+  readonly path: string;
+  readonly reason: string;
+}
+
+export interface PlateGrid {
+  readonly rows: number;
+  readonly columns: number;
+}
+
+/** Everything discovery learned about a plate. Values in `components` are naturally sorted. */
+export interface PlateIndex {
+  /** Absolute path of the plate folder. */
+  readonly root: string;
+  /** Format name as shown to users, e.g. 'ImageXpress', 'ArrayScan', 'OperaPhenix', 'pattern', 'plateflow'. */
+  readonly format: string;
+  readonly images: readonly ImageRecord[];
+  readonly components: Readonly<Record<string, readonly string[]>>;
+  /** Image-like files no parser matched (lenient mode only; strict mode throws instead). */
+  readonly skipped: readonly SkippedFile[];
+  readonly grid?: PlateGrid;
+}
