@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { demoCommand, inspectCommand, runCommand, synthCommand } from './commands.js';
+import { EXIT, reportError } from './exit-codes.js';
+
+const program = new Command('plateflow')
+  .description('Parallel, resumable image-processing pipelines over microscopy plates.')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride()
+  .addCommand(inspectCommand())
+  .addCommand(runCommand())
+  .addCommand(synthCommand())
+  .addCommand(demoCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Help and version requests exit 0; everything else commander rejects is bad usage.
+    process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.badInput;
+  } else {
+    process.exitCode = reportError(err);
+  }
+}

@@ -1,0 +1,175 @@
+import path from 'node:path';
+import { createComponentConfig, type ComponentConfig, type ComponentConfigInput } from '../components/config.js';
+import { applyFilter, type KeyFilter } from '../components/filters.js';
+import { naturalCompare } from '../components/natural-sort.js';
+import { taskKey } from '../components/task-key.js';
+import { PipelineError } from '../errors.js';
+import type { ImageRecord, PlateIndex } from '../microscopes/types.js';
+import { FunctionRegistry, resolveModuleSpecifier } from '../pipeline/registry.js';
+import type { PipelineDefinition } from '../pipeline/types.js';
+import { PLAN_FORMAT_VERSION, deepFreeze, type StepPlan, type TaskPlan } from './plan.js';
+import { resolveSteps, type ResolvedStep } from './resolve-steps.js';
+
+export interface CompileOptions {
+  /** Overrides the pipeline's own axis / variable / groupBy defaults. */
+  readonly config?: Partial<ComponentConfigInput>;
+  /** Output root; default `<plate>_plateflow` beside the plate. */
+  readonly out?: string;
+  /** Keep only these axis values: a filter for a single-component axis, or one per axis component. */
+  readonly axisFilter?: KeyFilter | Readonly<Record<string, KeyFilter>>;
+  /** Registry with built-ins; user modules named by the pipeline are loaded into it. */
+  readonly registry?: FunctionRegistry;
+  /** Directory that relative module paths in the pipeline resolve against (the pipeline file's). */
+  readonly baseDir?: string;
+  /** GPU device ids available to this run; empty or absent = no GPU. */
+  readonly gpus?: readonly number[];
+}
+
+export interface CompiledRun {
+  readonly config: ComponentConfig;
+  readonly outputRoot: string;
+  readonly steps: readonly StepPlan[];
+  /** Task id → frozen plan, in natural order of the axis values. */
+  readonly tasks: ReadonlyMap<string, TaskPlan>;
+  readonly warnings: readonly string[];
+}
+
+const STANDARD_ORDER = ['well', 'site', 'channel', 'z', 'timepoint'];
+
+/**
+ * Compiles a pipeline against a discovered plate, single-threaded, into one deep-frozen plan per
+ * value of the parallel axis. Phases: steps (names, kwargs, components) → group validation against
+ * the plate → backends and paths → per-task plans with resources.
+ *
+ * @throws PipelineError E_FUNCTION_UNKNOWN | E_KWARGS_INVALID | E_GROUP_UNKNOWN | E_PIPELINE_INVALID | E_MODULE_LOAD
+ * @throws ConfigError E_CONFIG_INVALID for a contradictory component configuration
+ */
+export async function compile(pipeline: PipelineDefinition, plate: PlateIndex, options: CompileOptions = {}): Promise<CompiledRun> {
+  const warnings: string[] = [];
+  const known = [...new Set([...STANDARD_ORDER, ...Object.keys(plate.components)])];
+  const config = createComponentConfig({
+    axis: options.config?.axis ?? pipeline.axis ?? 'well',
+    variable: options.config?.variable ?? pipeline.variableComponents ?? ['site'],
+    groupBy: options.config?.groupBy !== undefined ? options.config.groupBy : pipeline.groupBy !== undefined ? pipeline.groupBy : 'channel',
+    components: options.config?.components ?? known,
+  });
+  for (const component of config.axis) {
+    if (!(component in plate.components)) {
+      throw new PipelineError('E_PIPELINE_INVALID', `axis component "${component}" does not occur in this ${plate.format} plate; it has ${Object.keys(plate.components).join(', ')}`);
+    }
+  }
+
+  const registry = options.registry ?? FunctionRegistry.withBuiltins();
+  const baseDir = options.baseDir ?? process.cwd();
+  const modules = (pipeline.modules ?? []).map((m) => resolveModuleSpecifier(m, baseDir));
+  await registry.loadModules(modules);
+
+  const gpus = options.gpus ?? [];
+  const resolved = resolveSteps(pipeline, registry, {
+    axis: config.axis,
+    variable: config.variable,
+    groupBy: config.groupBy,
+    known: config.components,
+    gpuAvailable: gpus.length > 0,
+  });
+  validateGroups(resolved, plate);
+
+  const outputRoot = path.resolve(options.out ?? `${plate.root.replace(/[\\/]+$/, '')}_plateflow`);
+  const steps = planSteps(resolved, outputRoot);
+  if (!steps.some((s) => s.backend === 'disk')) warnings.push('no step writes to disk: only measurements will be kept');
+
+  const componentOrder = [...STANDARD_ORDER.filter((c) => c in plate.components), ...Object.keys(plate.components).filter((c) => !STANDARD_ORDER.includes(c)).sort()];
+  const groups = groupByAxis(plate.images, config.axis, options.axisFilter, plate);
+  if (groups.size === 0) warnings.push(`no ${config.axis.join('+')} values left after filtering: nothing to run`);
+
+  const needsGpu = steps.some((s) => s.gpu);
+  const tasks = new Map<string, TaskPlan>();
+  let gpuCursor = 0;
+  for (const [taskId, { axis, inputs }] of groups) {
+    const plan = {
+      formatVersion: PLAN_FORMAT_VERSION,
+      taskId,
+      axis,
+      plate: { root: plate.root, format: plate.format, componentOrder, grid: plate.grid ?? null },
+      inputs,
+      steps,
+      outputRoot,
+      modules,
+      resources: { weight: inputs.length, gpuId: needsGpu ? gpus[gpuCursor++ % gpus.length]! : null },
+    } satisfies TaskPlan;
+    tasks.set(taskId, deepFreeze(plan));
+  }
+  return deepFreeze({ config, outputRoot, steps, tasks, warnings }) as CompiledRun;
+}
+
+function validateGroups(steps: readonly ResolvedStep[], plate: PlateIndex): void {
+  for (const step of steps) {
+    if (step.groupKeys.length === 0 || step.groupBy === null) continue;
+    const present = plate.components[step.groupBy] ?? [];
+    for (const key of step.groupKeys) {
+      if (!present.includes(key)) {
+        const jsonPath = `steps[${step.index}].func.${key}`;
+        throw new PipelineError(
+          'E_GROUP_UNKNOWN',
+          `${jsonPath}: group "${key}" does not exist; ${step.groupBy} values in this plate are ${present.map((v) => `"${v}"`).join(', ') || '(none)'}`,
+          { jsonPath, step: step.name },
+        );
+      }
+    }
+  }
+}
+
+function planSteps(resolved: readonly ResolvedStep[], outputRoot: string): StepPlan[] {
+  const last = resolved.length - 1;
+  const backends = resolved.map((s, i) => s.explicitBackend ?? (i === last ? 'disk' : 'memory'));
+  const mainIndex = backends.lastIndexOf('disk');
+  return resolved.map((s, i) => ({
+    index: s.index,
+    name: s.name,
+    id: s.id,
+    variableComponents: s.variableComponents,
+    groupBy: s.groupBy,
+    pattern: s.pattern,
+    backend: backends[i]!,
+    outputDir: backends[i] === 'disk' ? path.join(outputRoot, s.id) : null,
+    main: i === mainIndex,
+    gpu: s.gpu,
+    hash: s.hash,
+  }));
+}
+
+function groupByAxis(
+  images: readonly ImageRecord[],
+  axis: readonly string[],
+  filter: CompileOptions['axisFilter'],
+  plate: PlateIndex,
+): Map<string, { axis: Record<string, string>; inputs: ImageRecord[] }> {
+  const allowed = new Map<string, Set<string>>();
+  if (filter !== undefined) {
+    const perComponent: Readonly<Record<string, KeyFilter>> =
+      axis.length === 1 && (typeof filter === 'string' || typeof filter === 'function' || Array.isArray(filter))
+        ? { [axis[0]!]: filter as KeyFilter }
+        : (filter as Readonly<Record<string, KeyFilter>>);
+    for (const [component, f] of Object.entries(perComponent)) {
+      allowed.set(component, new Set(applyFilter(component, plate.components[component] ?? [], f)));
+    }
+  }
+  const groups = new Map<string, { axis: Record<string, string>; inputs: ImageRecord[] }>();
+  for (const image of images) {
+    const values: Record<string, string> = {};
+    for (const c of axis) values[c] = image.components[c]!;
+    if (axis.some((c) => allowed.has(c) && !allowed.get(c)!.has(values[c]!))) continue;
+    const id = taskKey(axis, values);
+    let group = groups.get(id);
+    if (!group) groups.set(id, (group = { axis: values, inputs: [] }));
+    group.inputs.push(image);
+  }
+  const ordered = [...groups.entries()].sort(([, a], [, b]) => {
+    for (const c of axis) {
+      const d = naturalCompare(a.axis[c]!, b.axis[c]!);
+      if (d !== 0) return d;
+    }
+    return 0;
+  });
+  return new Map(ordered);
+}

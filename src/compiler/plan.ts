@@ -1,0 +1,76 @@
+import type { ImageRecord, PlateGrid } from '../microscopes/types.js';
+import type { BackendKind, Kwargs } from '../pipeline/types.js';
+
+export const PLAN_FORMAT_VERSION = 1;
+
+/** A function with its kwargs already validated and defaulted by the function's schema. */
+export interface FuncCall {
+  readonly fn: string;
+  readonly kwargs: Kwargs;
+}
+
+/**
+ * The chains of one step. `byGroup` is used when the pattern was a map; a group value missing from
+ * the map falls back to `default`, and when that is null the group passes through unchanged.
+ */
+export interface StepPattern {
+  readonly default: readonly FuncCall[] | null;
+  readonly byGroup: Readonly<Record<string, readonly FuncCall[]>>;
+}
+
+export interface StepPlan {
+  readonly index: number;
+  readonly name: string;
+  /** Safe single path segment, unique in the pipeline, e.g. `1_max_projection`. */
+  readonly id: string;
+  readonly variableComponents: readonly string[];
+  readonly groupBy: string | null;
+  readonly pattern: StepPattern;
+  readonly backend: BackendKind;
+  /** Absolute output directory for disk steps, null for memory steps. */
+  readonly outputDir: string | null;
+  /** The last disk step: what `plateflow_metadata.json` marks as the main output. */
+  readonly main: boolean;
+  readonly gpu: boolean;
+  /** Hash of the step's functions and kwargs, chained with the previous step's (checkpoint key). */
+  readonly hash: string;
+}
+
+export interface TaskResources {
+  /** Relative size of the task (input image count) so schedulers can start big tasks first. */
+  readonly weight: number;
+  /** GPU assigned by the compiler, or null. */
+  readonly gpuId: number | null;
+}
+
+/**
+ * Everything one task needs, and nothing mutable. It is deep-frozen after compilation so no worker
+ * can change what another one reads, and it must survive structuredClone / v8.serialize intact,
+ * because that is how it reaches thread and process workers.
+ */
+export interface TaskPlan {
+  readonly formatVersion: typeof PLAN_FORMAT_VERSION;
+  readonly taskId: string;
+  readonly axis: Readonly<Record<string, string>>;
+  readonly plate: {
+    readonly root: string;
+    readonly format: string;
+    /** Component order used for output file names. */
+    readonly componentOrder: readonly string[];
+    readonly grid: PlateGrid | null;
+  };
+  readonly inputs: readonly ImageRecord[];
+  readonly steps: readonly StepPlan[];
+  readonly outputRoot: string;
+  /** Resolved user module specifiers to load before running. */
+  readonly modules: readonly string[];
+  readonly resources: TaskResources;
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+  }
+  return value;
+}

@@ -1,0 +1,61 @@
+import { performance } from 'node:perf_hooks';
+import type { KeyFilter } from '../components/filters.js';
+import { compile, type CompileOptions, type CompiledRun } from '../compiler/compile.js';
+import type { TaskPlan } from '../compiler/plan.js';
+import type { PlateIndex } from '../microscopes/types.js';
+import type { PipelineDefinition } from '../pipeline/types.js';
+import type { ExecuteOptions, Executor } from './executor.js';
+import type { TaskResult } from './result.js';
+
+export interface CoordinatorOptions extends Omit<CompileOptions, 'axisFilter'> {
+  readonly plate: PlateIndex;
+  readonly pipeline: PipelineDefinition;
+  /** Receives warnings such as "no tasks"; defaults to nothing. */
+  readonly warn?: (message: string) => void;
+}
+
+export interface RunOutcome {
+  readonly compiled: CompiledRun;
+  readonly results: ReadonlyMap<string, TaskResult>;
+  readonly executor: string;
+  readonly seconds: number;
+}
+
+/**
+ * Turns a plate and a pipeline into tasks along any axis (one component or a tuple) and runs them
+ * on an executor. It never knows what a task does; it only compiles and collects.
+ */
+export class Coordinator {
+  readonly #options: CoordinatorOptions;
+  #compiled: CompiledRun | undefined;
+
+  constructor(options: CoordinatorOptions) {
+    this.#options = options;
+  }
+
+  /** Compiles one frozen plan per axis value that passes the filter. An empty result is a warning, not an error. */
+  async createTasks(axisFilter?: KeyFilter | Readonly<Record<string, KeyFilter>>): Promise<ReadonlyMap<string, TaskPlan>> {
+    const { plate, pipeline, warn, ...compileOptions } = this.#options;
+    this.#compiled = await compile(pipeline, plate, { ...compileOptions, ...(axisFilter !== undefined ? { axisFilter } : {}) });
+    for (const w of this.#compiled.warnings) warn?.(w);
+    return this.#compiled.tasks;
+  }
+
+  get compiled(): CompiledRun | undefined {
+    return this.#compiled;
+  }
+
+  async execute(tasks: ReadonlyMap<string, TaskPlan>, executor: Executor, options: ExecuteOptions = {}): Promise<RunOutcome> {
+    if (!this.#compiled) await this.createTasks();
+    const started = performance.now();
+    if (tasks.size === 0) this.#options.warn?.('no tasks to execute');
+    const unordered = tasks.size === 0 ? new Map<string, TaskResult>() : await executor.run([...tasks.values()], options);
+    // Results come back in completion order; report them in task (axis) order.
+    const results = new Map<string, TaskResult>();
+    for (const id of tasks.keys()) {
+      const r = unordered.get(id);
+      if (r) results.set(id, r);
+    }
+    return { compiled: this.#compiled!, results, executor: executor.name, seconds: (performance.now() - started) / 1000 };
+  }
+}

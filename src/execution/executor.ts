@@ -1,0 +1,40 @@
+import type { TaskPlan } from '../compiler/plan.js';
+import type { TaskResult } from './result.js';
+
+export type RunEvent =
+  | { readonly type: 'task:start'; readonly taskId: string; readonly worker?: number }
+  | { readonly type: 'task:done'; readonly result: TaskResult }
+  | { readonly type: 'log'; readonly level: 'info' | 'warn'; readonly message: string };
+
+export interface ExecuteOptions {
+  readonly signal?: AbortSignal;
+  readonly onEvent?: (event: RunEvent) => void;
+  /** Stop dispatching (and cancel what waits) after the first task that does not end `ok`. */
+  readonly failFast?: boolean;
+}
+
+/**
+ * Every executor takes frozen plans and returns one result per plan, whatever happens to the
+ * tasks: a task's failure is a result, never a rejection. `run` rejects only for a fault of the
+ * executor itself.
+ */
+export interface Executor {
+  readonly name: string;
+  run(plans: readonly TaskPlan[], options?: ExecuteOptions): Promise<Map<string, TaskResult>>;
+  /** Idempotent; `force` terminates running work instead of waiting for it. */
+  close(options?: { force?: boolean }): Promise<void>;
+}
+
+/** The result recorded for a task that never started because the run was cancelled or failed fast. */
+export function notStarted(plan: TaskPlan, reason: string): TaskResult {
+  return {
+    taskId: plan.taskId,
+    axis: plan.axis,
+    status: 'cancelled',
+    error: { name: 'AbortError', code: 'E_ABORTED', message: reason },
+    seconds: 0,
+    images: plan.inputs.length,
+    outputs: [],
+    measurements: [],
+  };
+}

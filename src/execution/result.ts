@@ -1,0 +1,31 @@
+import type { SerializedError } from '../errors.js';
+
+export type TaskStatus = 'ok' | 'error' | 'skipped' | 'cancelled' | 'timeout' | 'killed';
+
+/** One function's measurements for one output image. */
+export interface MeasurementRow {
+  readonly task: string;
+  readonly step: string;
+  readonly fn: string;
+  /** Output file stem of the image, e.g. `well-A01_site-1_channel-1`. */
+  readonly image: string;
+  readonly components: Readonly<Record<string, string>>;
+  readonly values: Readonly<Record<string, number>>;
+}
+
+export interface TaskResult {
+  readonly taskId: string;
+  readonly axis: Readonly<Record<string, string>>;
+  readonly status: TaskStatus;
+  readonly error?: SerializedError;
+  readonly seconds: number;
+  /** Input images read by the task. */
+  readonly images: number;
+  /** Files written, relative to the output root. */
+  readonly outputs: readonly string[];
+  readonly measurements: readonly MeasurementRow[];
+  readonly peakRssBytes?: number;
+  readonly attempts?: number;
+}
+
+export type ResultsMap = ReadonlyMap<string, TaskResult>;

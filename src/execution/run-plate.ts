@@ -1,0 +1,74 @@
+import path from 'node:path';
+import type { ComponentConfigInput } from '../components/config.js';
+import type { KeyFilter } from '../components/filters.js';
+import { discoverPlate } from '../microscopes/discover.js';
+import type { PlateIndex } from '../microscopes/types.js';
+import { loadPipelineFile } from '../pipeline/load.js';
+import type { FunctionRegistry } from '../pipeline/registry.js';
+import type { PipelineDefinition } from '../pipeline/types.js';
+import { measurementsByImage, totalsOf, writeRunFiles, type RunReportFiles, type RunTotals } from '../report/results.js';
+import { Coordinator, type RunOutcome } from './coordinator.js';
+import type { ExecuteOptions, Executor } from './executor.js';
+import { SerialExecutor } from './executors/serial.js';
+
+export interface RunPlateOptions extends ExecuteOptions {
+  /** A pipeline file path, or a definition written in code. */
+  readonly pipeline: string | PipelineDefinition;
+  readonly out?: string;
+  readonly lenient?: boolean;
+  /** Force a format ('ImageXpress', 'OperaPhenix', 'ArrayScan', 'plateflow') instead of detecting it. */
+  readonly format?: string;
+  /** A user file-name pattern (named groups or `{well}` template); implies the generic format. */
+  readonly pattern?: string;
+  readonly config?: Partial<ComponentConfigInput>;
+  readonly axisFilter?: KeyFilter | Readonly<Record<string, KeyFilter>>;
+  readonly executor?: Executor;
+  readonly registry?: FunctionRegistry;
+  readonly gpus?: readonly number[];
+  readonly warn?: (message: string) => void;
+}
+
+export interface PlateRun {
+  readonly plate: PlateIndex;
+  readonly outcome: RunOutcome;
+  readonly totals: RunTotals;
+  readonly files: RunReportFiles;
+  readonly measurements: Record<string, Record<string, number>>;
+}
+
+/**
+ * discover → compile → execute → store, for one plate: the library form of `plateflow run`.
+ * @throws DiscoveryError, PipelineError, ConfigError before any task starts; task failures are results.
+ */
+export async function runPlate(plateDir: string, options: RunPlateOptions): Promise<PlateRun> {
+  const plate = await discoverPlate(path.resolve(plateDir), {
+    ...(options.format ? { format: options.format } : {}),
+    ...(options.pattern ? { pattern: options.pattern } : {}),
+    lenient: options.lenient ?? false,
+  });
+  for (const skipped of plate.skipped) options.warn?.(`skipped ${skipped.path}: ${skipped.reason}`);
+  const { definition, baseDir } =
+    typeof options.pipeline === 'string'
+      ? await loadPipelineFile(options.pipeline).then((l) => ({ definition: l.definition, baseDir: path.dirname(l.file) }))
+      : { definition: options.pipeline, baseDir: process.cwd() };
+  const coordinator = new Coordinator({
+    plate,
+    pipeline: definition,
+    baseDir,
+    ...(options.out !== undefined ? { out: options.out } : {}),
+    ...(options.config ? { config: options.config } : {}),
+    ...(options.registry ? { registry: options.registry } : {}),
+    ...(options.gpus ? { gpus: options.gpus } : {}),
+    ...(options.warn ? { warn: options.warn } : {}),
+  });
+  const tasks = await coordinator.createTasks(options.axisFilter);
+  const executor = options.executor ?? new SerialExecutor();
+  let outcome: RunOutcome;
+  try {
+    outcome = await coordinator.execute(tasks, executor, options);
+  } finally {
+    if (!options.executor) await executor.close();
+  }
+  const files = await writeRunFiles(outcome, plate);
+  return { plate, outcome, totals: totalsOf(outcome.results, outcome.seconds), files, measurements: measurementsByImage(outcome.results) };
+}

@@ -1,0 +1,167 @@
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { FuncCall, StepPlan, TaskPlan } from '../compiler/plan.js';
+import { AbortError, PlateflowError, StepFailedError, serializeError } from '../errors.js';
+import { stackPlanes, planeOf, type ImageStack } from '../image.js';
+import { outputFileName, outputStem } from '../microscopes/plateflow-naming.js';
+import { FunctionRegistry } from '../pipeline/registry.js';
+import { isFunctionOutput } from '../processing/types.js';
+import { FileManager } from '../storage/file-manager.js';
+import { mergeSubdirectoryFiles, updateMetadata } from '../storage/metadata.js';
+import { resolveInside } from '../storage/safe-path.js';
+import { groupImages, outputComponents } from './group-images.js';
+import type { MeasurementRow, TaskResult } from './result.js';
+
+export interface RunTaskOptions {
+  readonly signal?: AbortSignal;
+  /** Registry to use; by default one per process with the built-ins and the plan's modules. */
+  readonly registry?: FunctionRegistry;
+}
+
+/** An image flowing between steps inside one task: where it lives and what it is. */
+interface FlowImage {
+  readonly components: Readonly<Record<string, string>>;
+  readonly backend: 'disk' | 'memory';
+  readonly path: string;
+  readonly page?: number;
+}
+
+const registries = new Map<string, Promise<FunctionRegistry>>();
+
+/** Workers load user modules once per process (or thread), keyed by the plan's module list. */
+function registryFor(plan: TaskPlan): Promise<FunctionRegistry> {
+  const key = plan.modules.join('\n');
+  let registry = registries.get(key);
+  if (!registry) {
+    registry = (async () => {
+      const r = FunctionRegistry.withBuiltins();
+      await r.loadModules(plan.modules);
+      return r;
+    })();
+    registries.set(key, registry);
+    registry.catch(() => registries.delete(key));
+  }
+  return registry;
+}
+
+/**
+ * Runs one task's plan to the end and reports the outcome; it never throws for a task's own
+ * failure, so a bad well cannot take the run down. Every executor calls this same function.
+ */
+export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Promise<TaskResult> {
+  const started = performance.now();
+  const files = new FileManager();
+  const outputs: string[] = [];
+  const measurements: MeasurementRow[] = [];
+  const base = { taskId: plan.taskId, axis: plan.axis, images: plan.inputs.length };
+  try {
+    options.signal?.throwIfAborted();
+    const registry = options.registry ?? (await registryFor(plan));
+    let current: FlowImage[] = plan.inputs.map((record) => ({
+      components: record.components,
+      backend: 'disk',
+      path: resolveInside(plan.plate.root, record.path),
+      ...(record.page !== undefined ? { page: record.page } : {}),
+    }));
+    for (const step of plan.steps) {
+      current = await runStep(plan, step, current, { files, registry, outputs, measurements, signal: options.signal });
+    }
+    return { ...base, status: 'ok', seconds: (performance.now() - started) / 1000, outputs, measurements };
+  } catch (err) {
+    const aborted = options.signal?.aborted === true;
+    const error = aborted ? new AbortError(options.signal!.reason) : err;
+    return { ...base, status: aborted ? 'cancelled' : 'error', error: serializeError(error), seconds: (performance.now() - started) / 1000, outputs, measurements };
+  } finally {
+    await files.close();
+  }
+}
+
+interface StepContext {
+  readonly files: FileManager;
+  readonly registry: FunctionRegistry;
+  readonly outputs: string[];
+  readonly measurements: MeasurementRow[];
+  readonly signal: AbortSignal | undefined;
+}
+
+async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImage[], ctx: StepContext): Promise<FlowImage[]> {
+  const order = plan.plate.componentOrder;
+  const next: FlowImage[] = [];
+  const written: Record<string, Readonly<Record<string, string>>> = {};
+  const seen = new Set<string>();
+  for (const group of groupImages(images, step.variableComponents, order)) {
+    ctx.signal?.throwIfAborted();
+    const groupValue = step.groupBy === null ? undefined : group.common[step.groupBy];
+    const chain = (groupValue !== undefined ? step.pattern.byGroup[groupValue] : undefined) ?? step.pattern.default;
+    const input = await loadStack(group.members, ctx);
+    const inputComponents = group.members.map((m) => m.components);
+    const result = chain === null ? { stack: input, components: inputComponents } : await applyChain(plan, step, chain, input, inputComponents, group.common, ctx);
+    for (let i = 0; i < result.components.length; i++) {
+      const components = result.components[i]!;
+      const fileName = outputFileName(components, order);
+      if (seen.has(fileName)) {
+        throw new StepFailedError(plan.taskId, step.name, undefined, new PlateflowError('E_PLAN_INVALID', `two outputs of this step would both be named ${fileName}; check variableComponents`));
+      }
+      seen.add(fileName);
+      const plane: ImageStack = { dtype: result.stack.dtype, shape: [1, result.stack.shape[1], result.stack.shape[2]], data: planeOf(result.stack, i) };
+      const memoryKey = `${step.id}/${fileName}`;
+      await ctx.files.save('memory', memoryKey, plane);
+      if (step.outputDir !== null) {
+        await ctx.files.save('disk', path.join(step.outputDir, fileName), plane);
+        written[fileName] = components;
+        ctx.outputs.push(path.relative(plan.outputRoot, path.join(step.outputDir, fileName)).split(path.sep).join('/'));
+      }
+      next.push({ components, backend: 'memory', path: memoryKey });
+    }
+  }
+  // The previous step's in-memory images are no longer needed: each step reads only its predecessor.
+  for (const image of images) if (image.backend === 'memory') await ctx.files.backend('memory').delete(image.path);
+  if (step.outputDir !== null && Object.keys(written).length > 0) {
+    await updateMetadata(plan.outputRoot, step.id, (prev) =>
+      mergeSubdirectoryFiles(prev, written, { handler: 'plateflow', sourceFormat: plan.plate.format, backend: 'disk', main: step.main, grid: plan.plate.grid }),
+    );
+  }
+  return next;
+}
+
+async function loadStack(members: readonly FlowImage[], ctx: StepContext): Promise<ImageStack> {
+  const planes: ImageStack[] = [];
+  for (const member of members) {
+    const stack = await ctx.files.load(member.backend, member.path, { signal: ctx.signal });
+    if (member.page === undefined) planes.push(stack);
+    else planes.push({ dtype: stack.dtype, shape: [1, stack.shape[1], stack.shape[2]], data: planeOf(stack, member.page) });
+  }
+  return planes.length === 1 ? planes[0]! : stackPlanes(planes);
+}
+
+async function applyChain(
+  plan: TaskPlan,
+  step: StepPlan,
+  chain: readonly FuncCall[],
+  input: ImageStack,
+  inputComponents: readonly Readonly<Record<string, string>>[],
+  common: Readonly<Record<string, string>>,
+  ctx: StepContext,
+): Promise<{ stack: ImageStack; components: readonly Readonly<Record<string, string>>[] }> {
+  let stack = input;
+  let components = inputComponents;
+  for (const call of chain) {
+    ctx.signal?.throwIfAborted();
+    const fn = ctx.registry.get(call.fn);
+    if (!fn) throw new StepFailedError(plan.taskId, step.name, call.fn, new Error('function is not registered in this worker'));
+    let produced;
+    try {
+      produced = await fn.run(stack, call.kwargs as never, { components, signal: ctx.signal, gpuId: plan.resources.gpuId });
+    } catch (err) {
+      throw new StepFailedError(plan.taskId, step.name, call.fn, err);
+    }
+    const out = isFunctionOutput(produced) ? produced : { stack: produced };
+    components = outputComponents(components, common, step.variableComponents, out.stack.shape[0]);
+    out.measurements?.forEach((values, i) => {
+      const c = components[i];
+      if (c) ctx.measurements.push({ task: plan.taskId, step: step.name, fn: call.fn, image: outputStem(c, plan.plate.componentOrder), components: c, values });
+    });
+    stack = out.stack;
+  }
+  return { stack, components };
+}
