@@ -72,10 +72,10 @@ export async function compile(pipeline: PipelineDefinition, plate: PlateIndex, o
     known: config.components,
     gpuAvailable: gpus.length > 0,
   });
-  validateGroups(resolved, plate);
+  const bound = bindGroups(resolved, plate);
 
   const outputRoot = path.resolve(options.out ?? `${plate.root.replace(/[\\/]+$/, '')}_plateflow`);
-  const steps = planSteps(resolved, outputRoot);
+  const steps = planSteps(bound, outputRoot);
   if (!steps.some((s) => s.backend === 'disk')) warnings.push('no step writes to disk: only measurements will be kept');
 
   const componentOrder = [...STANDARD_ORDER.filter((c) => c in plate.components), ...Object.keys(plate.components).filter((c) => !STANDARD_ORDER.includes(c)).sort()];
@@ -102,21 +102,30 @@ export async function compile(pipeline: PipelineDefinition, plate: PlateIndex, o
   return deepFreeze({ config, outputRoot, steps, tasks, warnings }) as CompiledRun;
 }
 
-function validateGroups(steps: readonly ResolvedStep[], plate: PlateIndex): void {
-  for (const step of steps) {
-    if (step.groupKeys.length === 0 || step.groupBy === null) continue;
+/**
+ * Checks every key of a per-group map against the group-by values the plate really has. A key
+ * `#n` means "the n-th value present" (natural order), because microscopes number channels
+ * differently (ArrayScan d0.., ImageXpress w1..), so one pipeline can say "the first channel".
+ */
+function bindGroups(steps: readonly ResolvedStep[], plate: PlateIndex): ResolvedStep[] {
+  return steps.map((step) => {
+    if (step.groupKeys.length === 0 || step.groupBy === null) return step;
     const present = plate.components[step.groupBy] ?? [];
+    const byGroup: Record<string, StepPlan['pattern']['byGroup'][string]> = {};
     for (const key of step.groupKeys) {
-      if (!present.includes(key)) {
-        const jsonPath = `steps[${step.index}].func.${key}`;
-        throw new PipelineError(
-          'E_GROUP_UNKNOWN',
-          `${jsonPath}: group "${key}" does not exist; ${step.groupBy} values in this plate are ${present.map((v) => `"${v}"`).join(', ') || '(none)'}`,
-          { jsonPath, step: step.name },
-        );
+      const jsonPath = `steps[${step.index}].func.${key}`;
+      const ordinal = /^#(\d+)$/.exec(key);
+      const value = ordinal ? present[Number(ordinal[1]) - 1] : present.includes(key) ? key : undefined;
+      if (value === undefined) {
+        const listed = present.map((v) => `"${v}"`).join(', ') || '(none)';
+        const what = ordinal ? `there is no ${step.groupBy} number ${ordinal[1]}` : `group "${key}" does not exist`;
+        throw new PipelineError('E_GROUP_UNKNOWN', `${jsonPath}: ${what}; ${step.groupBy} values in this plate are ${listed}`, { jsonPath, step: step.name });
       }
+      if (value in byGroup) throw new PipelineError('E_PIPELINE_INVALID', `${jsonPath}: ${step.groupBy} "${value}" is given twice in this map`, { jsonPath });
+      byGroup[value] = step.pattern.byGroup[key]!;
     }
-  }
+    return { ...step, pattern: { default: step.pattern.default, byGroup }, groupKeys: Object.keys(byGroup) };
+  });
 }
 
 function planSteps(resolved: readonly ResolvedStep[], outputRoot: string): StepPlan[] {
