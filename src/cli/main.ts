@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { demoCommand, inspectCommand, runCommand, synthCommand } from './commands.js';
+import { demoCommand } from './demo-command.js';
+import { inspectCommand } from './inspect-command.js';
+import { runCommand } from './run-command.js';
+import { synthCommand } from './synth-command.js';
 import { EXIT, reportError } from './exit-codes.js';
 
 const program = new Command('plateflow')
