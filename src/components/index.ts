@@ -1,0 +1,10 @@
+export { createComponentConfig, validateStepComponents } from './config.js';
+export type { ComponentConfig, ComponentConfigInput } from './config.js';
+export { applyFilter, compileFilter } from './filters.js';
+export type { KeyFilter } from './filters.js';
+export { DEFAULT_COMPONENT_VALUE, isStandardComponent, isValidComponentName, STANDARD_COMPONENTS } from './names.js';
+export type { ComponentName, StandardComponent } from './names.js';
+export { isNumericValue, naturalCompare, NUMERIC_COMPONENTS, sortValues } from './natural-sort.js';
+export { parseTaskKey, taskKey } from './task-key.js';
+export { inferGrid, normalizeWellId, parseWell, plateGridForSize, rowIndex, rowLetters, STANDARD_PLATES, wellId } from './wells.js';
+export type { WellPosition } from './wells.js';

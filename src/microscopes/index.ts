@@ -1,0 +1,16 @@
+export { arrayScanHandler } from './arrayscan.js';
+export { detectFormat } from './detect.js';
+export { clearComponentCache, discoverPlate } from './discover.js';
+export type { DiscoverOptions } from './discover.js';
+export { baseName, imageFiles, isTiffPath } from './handler.js';
+export type { DetectResult, FormatHandler, HandlerIndex, PlateListing } from './handler.js';
+export { parseHtd } from './htd.js';
+export type { HtdInfo } from './htd.js';
+export { findHtd, imageXpressHandler } from './imagexpress.js';
+export { listPlate } from './listing.js';
+export { operaPhenixHandler } from './opera-phenix.js';
+export { createPatternHandler, templateToRegExpSource } from './pattern.js';
+export { createPlateflowOutputHandler, METADATA_FILE, plateflowOutputHandler } from './plateflow-output.js';
+export { OUTPUT_EXTENSION, outputFileName, outputStem, parseOutputFileName } from './plateflow-naming.js';
+export { FORMAT_HANDLERS, formatNames, getFormatHandler, PATTERN_FORMAT } from './registry.js';
+export type { ImageRecord, PlateGrid, PlateIndex, SkippedFile } from './types.js';

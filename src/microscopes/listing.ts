@@ -1,0 +1,83 @@
+/**
+ * The one recursive walk of a plate folder. Everything else in discovery works on its result.
+ *
+ * Skipped while walking: hidden files and folders (`.DS_Store`, `.git`, our own temp files), and
+ * `*_plateflow` folders inside the plate (output written next to the data must never be read back
+ * as more input). Symbolic links are followed; a linked folder already visited (a cycle) is not
+ * entered twice.
+ *
+ * @module
+ */
+import type { Dirent } from 'node:fs';
+import { readdir, realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { DiscoveryError, StorageError } from '../errors.js';
+import type { PlateListing } from './handler.js';
+
+const OUTPUT_DIR_SUFFIX = '_plateflow';
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/**
+ * Lists every file under `root` as sorted POSIX paths relative to it.
+ *
+ * @throws DiscoveryError `E_PLATE_NOT_FOUND` when `root` does not exist or is not a folder.
+ * @throws StorageError `E_STORAGE_IO` when a folder cannot be read (e.g. permissions).
+ */
+export async function listPlate(root: string): Promise<PlateListing> {
+  const abs = path.resolve(root);
+  try {
+    const s = await stat(abs);
+    if (!s.isDirectory()) {
+      throw new DiscoveryError('E_PLATE_NOT_FOUND', `plate path ${abs} is a file, not a folder; point plateflow at the plate folder`, { path: abs });
+    }
+  } catch (err) {
+    if (err instanceof DiscoveryError) throw err;
+    if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') {
+      throw new DiscoveryError('E_PLATE_NOT_FOUND', `plate folder ${abs} does not exist`, { path: abs });
+    }
+    throw new StorageError(abs, `cannot open the plate folder: ${(err as Error).message}`, { cause: err });
+  }
+
+  const files: string[] = [];
+  const visited = new Set<string>([await realpath(abs)]);
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      throw new StorageError(dir, `cannot list folder: ${(err as Error).message}`, { cause: err });
+    }
+    for (const entry of entries) {
+      const name = entry.name;
+      if (name.startsWith('.')) continue;
+      const full = path.join(dir, name);
+      const relPath = rel === '' ? name : `${rel}/${name}`;
+      let isDir = entry.isDirectory();
+      let isFile = entry.isFile();
+      if (entry.isSymbolicLink()) {
+        const target = await stat(full).catch((err: unknown) => {
+          if (errno(err) === 'ENOENT') return undefined; // dangling link: nothing to read
+          throw new StorageError(full, `cannot follow link: ${(err as Error).message}`, { cause: err });
+        });
+        if (!target) continue;
+        isDir = target.isDirectory();
+        isFile = target.isFile();
+      }
+      if (isDir) {
+        if (name.endsWith(OUTPUT_DIR_SUFFIX)) continue;
+        const real = await realpath(full);
+        if (visited.has(real)) continue;
+        visited.add(real);
+        await walk(full, relPath);
+      } else if (isFile) {
+        files.push(relPath);
+      }
+    }
+  };
+  await walk(abs, '');
+  files.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return { root: abs, files };
+}
