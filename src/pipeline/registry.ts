@@ -32,7 +32,7 @@ export class FunctionRegistry {
 
   static withBuiltins(): FunctionRegistry {
     const registry = new FunctionRegistry();
-    for (const def of BUILTIN_FUNCTIONS) registry.register(def as FunctionDefinition<never>, 'builtin');
+    for (const def of BUILTIN_FUNCTIONS) registry.register(def as unknown as FunctionDefinition<never>, 'builtin');
     return registry;
   }
 
