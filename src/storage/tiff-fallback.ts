@@ -1,0 +1,66 @@
+import { fromArrayBuffer, type GeoTIFFImage } from 'geotiff';
+import { AbortError, TiffError } from '../errors.js';
+import { allocate, dtypeOf, type DType, type ImageStack, type PixelArray } from '../image.js';
+import { SUPPORTED_LAYOUTS } from './tiff-ifd.js';
+
+/**
+ * The slow, general path: geotiff handles tiles, BigTIFF and the compressions and predictors the
+ * fast path leaves out. Its output is checked against what an `ImageStack` can hold.
+ *
+ * @module
+ */
+
+async function readPlane(image: GeoTIFFImage, signal: AbortSignal | undefined): Promise<unknown> {
+  // No decoder pool: decoding stays on the caller's thread, which is already a worker when it matters.
+  return image.readRasters({ samples: [0], interleave: true, ...(signal ? { signal } : {}) });
+}
+
+export async function decodeWithGeotiff(bytes: Uint8Array, file: string, signal: AbortSignal | undefined): Promise<ImageStack> {
+  // geotiff wants an ArrayBuffer holding exactly the file.
+  const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
+  const buffer = owned ? (bytes.buffer as ArrayBuffer) : bytes.slice().buffer;
+  const tiff = await fromArrayBuffer(buffer, signal);
+  const count = await tiff.getImageCount();
+  const planes: PixelArray[] = [];
+  let width = 0;
+  let height = 0;
+  let dtype: DType | undefined;
+  for (let i = 0; i < count; i++) {
+    if (signal?.aborted) throw new AbortError(signal.reason);
+    const image = await tiff.getImage(i);
+    const subfileType = Number(image.getFileDirectory().getValue('NewSubfileType') ?? 0);
+    if ((subfileType & 1) === 1) continue; // pyramid level or thumbnail, as on the fast path
+    const spp = image.getSamplesPerPixel();
+    if (spp !== 1) throw new TiffError(file, `unsupported sample layout: page ${i} has ${spp} samples per pixel (${SUPPORTED_LAYOUTS})`);
+    const raster = await readPlane(image, signal);
+    const plane = asPixelArray(raster, i, file);
+    const w = image.getWidth();
+    const h = image.getHeight();
+    const d = dtypeOf(plane);
+    if (dtype === undefined) {
+      [width, height, dtype] = [w, h, d];
+    } else if (w !== width || h !== height || d !== dtype) {
+      throw new TiffError(file, `page ${i} is ${w}×${h} ${d} but the first page is ${width}×${height} ${dtype}; all pages must share size and dtype`);
+    }
+    planes.push(plane);
+  }
+  if (dtype === undefined) throw new TiffError(file, 'no full-resolution image in file');
+  const size = width * height;
+  const data = allocate(dtype, size * planes.length);
+  planes.forEach((p, i) => (data as Uint8Array).set(p as Uint8Array, i * size));
+  return { dtype, shape: [planes.length, height, width], data };
+}
+
+function asPixelArray(raster: unknown, page: number, file: string): PixelArray {
+  if (
+    raster instanceof Uint8Array ||
+    raster instanceof Uint16Array ||
+    raster instanceof Uint32Array ||
+    raster instanceof Int32Array ||
+    raster instanceof Float32Array
+  ) {
+    return raster;
+  }
+  const kind = (raster as { constructor?: { name?: string } })?.constructor?.name ?? typeof raster;
+  throw new TiffError(file, `unsupported sample layout: page ${page} decodes to ${kind} (${SUPPORTED_LAYOUTS})`);
+}
