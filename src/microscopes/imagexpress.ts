@@ -19,9 +19,11 @@ import { parseHtd } from './htd.js';
 import type { PlateGrid } from './types.js';
 
 const GUID = '[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}';
+// The prefix group is lazy-optional (`??`) so a name is first read without a prefix: otherwise
+// `A01_s1_w1.tif` could be read as prefix `A01`, well `s1`. Wells are upper case and the `_s`/`_w`/
+// `_z`/`_t` tags lower case, as MetaXpress writes them; the extension may be in any case.
 const NAME = new RegExp(
-  `^(?:(?<prefix>.*?)_)?(?<well>[A-Za-z]{1,2}\\d{1,3})(?:_s(?<site>\\d+))?(?:_w(?<channel>\\d+))?(?:${GUID})?(?:_z(?<z>\\d+))?(?:_t(?<t>\\d+))?\\.tiff?$`,
-  'i',
+  `^(?:(?<prefix>.*?)_)??(?<well>[A-Z]{1,2}\\d{1,3})(?:_s(?<site>\\d+))?(?:_w(?<channel>\\d+))?(?:${GUID})?(?:_z(?<z>\\d+))?(?:_t(?<t>\\d+))?\\.[tT][iI][fF][fF]?$`,
 );
 const THUMB = /_thumb/i;
 const TIMEPOINT_DIR = /^TimePoint_(\d+)$/i;

@@ -65,7 +65,7 @@ function compile(pattern: string): { regex: RegExp; names: string[]; onPath: boo
   const isRegex = pattern.includes('(?<');
   const onPath = pattern.includes('/');
   if (!isRegex) {
-    if (!pattern.includes('{')) {
+    if (!pattern.includes('{') && !pattern.includes('}')) {
       throw new ConfigError(
         `pattern '${pattern}' names no components; use {placeholders} (e.g. {well}_s{site}_w{channel}.tif) or a regex with named groups like (?<well>...)`,
         { pattern },
