@@ -26,6 +26,14 @@ export interface TaskResult {
   readonly measurements: readonly MeasurementRow[];
   readonly peakRssBytes?: number;
   readonly attempts?: number;
+  /** Wall time of each step that finished, in pipeline order (the report's per-step timings). */
+  readonly steps?: readonly StepTiming[];
+}
+
+export interface StepTiming {
+  readonly name: string;
+  readonly seconds: number;
+  readonly peakRssBytes?: number;
 }
 
 export type ResultsMap = ReadonlyMap<string, TaskResult>;

@@ -10,7 +10,7 @@ import { FileManager } from '../storage/file-manager.js';
 import { mergeSubdirectoryFiles, updateMetadata } from '../storage/metadata.js';
 import { resolveInside } from '../storage/safe-path.js';
 import { groupImages, outputComponents } from './group-images.js';
-import type { MeasurementRow, TaskResult } from './result.js';
+import type { MeasurementRow, StepTiming, TaskResult } from './result.js';
 
 export interface RunTaskOptions {
   readonly signal?: AbortSignal;
@@ -53,7 +53,8 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
   const files = new FileManager();
   const outputs: string[] = [];
   const measurements: MeasurementRow[] = [];
-  const base = { taskId: plan.taskId, axis: plan.axis, images: plan.inputs.length };
+  const steps: StepTiming[] = [];
+  const base = { taskId: plan.taskId, axis: plan.axis, images: plan.inputs.length, steps };
   try {
     options.signal?.throwIfAborted();
     const registry = options.registry ?? (await registryFor(plan));
@@ -64,7 +65,9 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
       ...(record.page !== undefined ? { page: record.page } : {}),
     }));
     for (const step of plan.steps) {
+      const stepStarted = performance.now();
       current = await runStep(plan, step, current, { files, registry, outputs, measurements, signal: options.signal });
+      steps.push({ name: step.name, seconds: (performance.now() - stepStarted) / 1000 });
     }
     return { ...base, status: 'ok', seconds: (performance.now() - started) / 1000, outputs, measurements };
   } catch (err) {
