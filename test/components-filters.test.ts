@@ -109,8 +109,11 @@ describe('wells', () => {
     expect(inferGrid(['A01', 'H12'])).toEqual({ rows: 8, columns: 12 });
     expect(inferGrid(['O01', 'O24'])).toEqual({ rows: 16, columns: 24 });
     expect(inferGrid(['AF48'])).toEqual({ rows: 32, columns: 48 });
-    expect(inferGrid(['A01', 'B02'])).toEqual({ rows: 2, columns: 3 });
+    expect(inferGrid(['A01', 'B02'])).toEqual({ rows: 8, columns: 12 });
+    expect(inferGrid(['I01'])).toEqual({ rows: 16, columns: 24 });
+    expect(inferGrid(['A13'])).toEqual({ rows: 16, columns: 24 });
     expect(inferGrid(['A60'])).toEqual({ rows: 1, columns: 60 });
+    expect(inferGrid(['AH01'])).toEqual({ rows: 34, columns: 1 });
     expect(inferGrid(['ctrl1'])).toBeUndefined();
   });
 });

@@ -76,10 +76,16 @@ export function plateGridForSize(wells: number): PlateGrid | undefined {
   return p ? { rows: p.rows, columns: p.columns } : undefined;
 }
 
+/** Plates considered by `inferGrid`: the screening formats (96, 384, 1536 wells). */
+const SCREENING_PLATES = STANDARD_PLATES.filter((p) => p.wells >= 96);
+
 /**
- * The plate grid the wells most likely come from: the smallest standard plate that contains every
- * well (so row O, columns 1–24 → 384 = 16 × 24), or the wells' bounding box when no standard plate
- * is large enough. Undefined when no value is a well id (e.g. a pattern plate with wells "ctrl1").
+ * The plate grid the wells most likely come from: the smallest screening plate (96, 384 or 1536
+ * wells) that contains every well — so row O, columns 1–24 → 384 = 16 × 24 — or the wells' bounding
+ * box when none is large enough. Smaller formats (6–48 wells) are never guessed: a handful of wells
+ * such as B05 is far more often part of a 96-well screen than a 24-well plate; formats with a plate
+ * file (ImageXpress `.HTD`) give the exact grid instead. Undefined when no value is a well id (e.g. a
+ * pattern plate with wells "ctrl1").
  */
 export function inferGrid(wells: Iterable<string>): PlateGrid | undefined {
   let maxRow = -1;
@@ -91,6 +97,6 @@ export function inferGrid(wells: Iterable<string>): PlateGrid | undefined {
     maxColumn = Math.max(maxColumn, p.column);
   }
   if (maxRow < 0) return undefined;
-  const plate = STANDARD_PLATES.find((s) => s.rows > maxRow && s.columns >= maxColumn);
+  const plate = SCREENING_PLATES.find((s) => s.rows > maxRow && s.columns >= maxColumn);
   return plate ? { rows: plate.rows, columns: plate.columns } : { rows: maxRow + 1, columns: maxColumn };
 }
