@@ -1,28 +1,116 @@
-import type { TaskResult } from '../execution/result.js';
+/**
+ * The end-of-run text: one table row per plate (tasks ok / failed / not run, time, images/s, peak
+ * RSS), then a PROBLEMS section with every task that did not end `ok` and its full error (code,
+ * message, context and cause chain; stacks with PLATEFLOW_DEBUG). Nothing is truncated: a batch of
+ * many plates must end with everything the user needs on one screen of scroll-back, not hidden
+ * above a progress log (seed 003's `print_summary`).
+ *
+ * @module
+ */
+import type { TaskResult, TaskStatus } from '../execution/result.js';
+import { formatBytes, formatDuration, formatRate } from './format.js';
+import { collectProblems, debugFromEnv, formatErrorLines, type Problem } from './problems.js';
 import type { RunTotals } from './results.js';
 
-/**
- * The end-of-run text: a one-line total, then a PROBLEMS section with every task that did not end
- * `ok` and its full error, so nothing is lost in the scroll-back.
- */
-export function formatSummary(title: string, totals: RunTotals, results: ReadonlyMap<string, TaskResult>): string {
+/** Results keyed by task id (as `RunOutcome.results`), as a JSON object (as `results.json`), or a list. */
+export type ResultsInput = ReadonlyMap<string, TaskResult> | Readonly<Record<string, TaskResult>> | readonly TaskResult[];
+
+export interface PlateSummary {
+  /** Shown in the table's first column and before each problem; may be empty for a single plate. */
+  readonly name: string;
+  readonly totals: RunTotals;
+  readonly results: ResultsInput;
+}
+
+export interface SummaryOptions {
+  /** First line of the summary. */
+  readonly title?: string;
+  /** Print error stacks. @defaultValue `PLATEFLOW_DEBUG` is set (and not `0`/`false`) */
+  readonly debug?: boolean;
+  /**
+   * Wall time of the whole batch, for the TOTAL row. Plates of a batch may run concurrently, so the
+   * sum of their times over-states it. @defaultValue the sum of the plates' seconds
+   */
+  readonly seconds?: number;
+}
+
+/** One plate's summary, kept for the single-plate callers (`run`, `demo`). */
+export function formatSummary(title: string, totals: RunTotals, results: ResultsInput, options: Omit<SummaryOptions, 'title'> = {}): string {
+  return formatBatchSummary([{ name: '', totals, results }], { ...options, title });
+}
+
+/** Several plates in one summary: a row each, a TOTAL row when more than one, then PROBLEMS. */
+export function formatBatchSummary(plates: readonly PlateSummary[], options: SummaryOptions = {}): string {
+  const debug = options.debug ?? debugFromEnv();
+  const listed = plates.map((p) => ({ ...p, list: resultList(p.results) }));
+  const named = listed.length > 1 || listed.some((p) => p.name !== '');
   const lines: string[] = [];
-  lines.push(title);
-  lines.push(
-    table([
-      ['tasks', 'ok', 'failed', 'cancelled', 'images', 'seconds', 'images/s'],
-      [totals.tasks, totals.ok, totals.failed, totals.cancelled, totals.images, totals.seconds.toFixed(2), totals.imagesPerSecond.toFixed(1)].map(String),
-    ]),
-  );
-  const problems = [...results.values()].filter((r) => r.status !== 'ok');
-  if (problems.length > 0) {
-    lines.push('', `PROBLEMS (${problems.length})`);
-    for (const r of problems) lines.push(`  ${r.taskId}: ${r.status}${r.error ? ` — ${r.error.message}` : ''}`);
+  if (options.title) lines.push(options.title);
+
+  const header = ['tasks', 'ok', 'failed', 'skipped/cancelled', 'images', 'time', 'images/s', 'peak RSS'];
+  const rows = listed.map((p) => totalsRow(p.totals, peakRss(p.list)));
+  if (listed.length > 1) rows.push(totalsRow(sumTotals(listed.map((p) => p.totals), options.seconds), maxDefined(listed.map((p) => peakRss(p.list)))));
+  const labels = [...listed.map((p) => p.name), ...(listed.length > 1 ? ['TOTAL'] : [])];
+  lines.push(named ? table([['plate', ...header], ...rows.map((r, i) => [labels[i]!, ...r])], { leftColumns: 1 }) : table([header, ...rows]));
+
+  const problems = collectProblems(listed.map((p) => ({ name: p.name, results: p.list })));
+  lines.push('');
+  if (problems.length === 0) {
+    const tasks = listed.reduce((n, p) => n + p.list.length, 0);
+    lines.push(tasks === 0 ? 'No tasks ran.' : `No problems: all ${tasks} task${tasks === 1 ? '' : 's'} ok.`);
+  } else {
+    lines.push(`PROBLEMS (${problems.length}: ${statusCounts(problems)})`);
+    for (const problem of problems) lines.push(...problemLines(problem, named, debug));
   }
   return lines.join('\n');
 }
 
-export function table(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => '  ' + r.map((cell, i) => cell.padStart(widths[i]!)).join('  ')).join('\n');
+/** A right-aligned text table (numbers line up); the first `leftColumns` columns are left-aligned. */
+export function table(rows: readonly (readonly string[])[], options: { leftColumns?: number } = {}): string {
+  if (rows.length === 0) return '';
+  const left = options.leftColumns ?? 0;
+  const columns = Math.max(...rows.map((r) => r.length));
+  const widths = Array.from({ length: columns }, (_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows
+    .map((r) => '  ' + widths.map((w, i) => (i < left ? (r[i] ?? '').padEnd(w) : (r[i] ?? '').padStart(w))).join('  ').trimEnd())
+    .join('\n');
+}
+
+function problemLines(problem: Problem, named: boolean, debug: boolean): string[] {
+  const where = named && problem.plate ? `${problem.plate} ${problem.taskId}` : problem.taskId;
+  return [`  ✗ ${where} — ${problem.status}`, ...formatErrorLines(problem.error, debug).map((l) => `      ${l}`)];
+}
+
+function totalsRow(t: RunTotals, peak: number | undefined): string[] {
+  return [t.tasks, t.ok, t.failed, t.cancelled, t.images].map(String).concat([formatDuration(t.seconds), formatRate(t.imagesPerSecond), formatBytes(peak)]);
+}
+
+function sumTotals(all: readonly RunTotals[], seconds: number | undefined): RunTotals {
+  const sum = (k: 'tasks' | 'ok' | 'failed' | 'cancelled' | 'images' | 'seconds') => all.reduce((n, t) => n + t[k], 0);
+  const wall = seconds ?? sum('seconds');
+  const images = sum('images');
+  return { tasks: sum('tasks'), ok: sum('ok'), failed: sum('failed'), cancelled: sum('cancelled'), images, seconds: wall, imagesPerSecond: wall > 0 ? images / wall : 0 };
+}
+
+function resultList(results: ResultsInput): TaskResult[] {
+  if (results instanceof Map) return [...results.values()];
+  if (Array.isArray(results)) return [...results];
+  return Object.values(results as Readonly<Record<string, TaskResult>>);
+}
+
+function peakRss(results: readonly TaskResult[]): number | undefined {
+  return maxDefined(results.flatMap((r) => [r.peakRssBytes, ...(r.steps ?? []).map((s) => s.peakRssBytes)]));
+}
+
+function maxDefined(values: readonly (number | undefined)[]): number | undefined {
+  const known = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  return known.length > 0 ? Math.max(...known) : undefined;
+}
+
+const STATUS_ORDER: readonly TaskStatus[] = ['error', 'timeout', 'killed', 'cancelled', 'skipped', 'ok'];
+
+function statusCounts(problems: readonly Problem[]): string {
+  const counts = new Map<TaskStatus, number>();
+  for (const p of problems) counts.set(p.status, (counts.get(p.status) ?? 0) + 1);
+  return STATUS_ORDER.filter((s) => counts.has(s)).map((s) => `${counts.get(s)} ${s}`).join(', ');
 }

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { PlateflowError, StepFailedError, TiffError, serializeError } from '../src/errors.js';
+import type { TaskResult } from '../src/execution/result.js';
+import { totalsOf } from '../src/report/results.js';
+import { formatBatchSummary, formatSummary, table } from '../src/report/summary.js';
+
+function ok(taskId: string, extra: Partial<TaskResult> = {}): TaskResult {
+  return { taskId, axis: { well: taskId }, status: 'ok', seconds: 1.5, images: 12, outputs: [], measurements: [], ...extra };
+}
+
+function failed(taskId: string, status: TaskResult['status'], error: unknown): TaskResult {
+  return { taskId, axis: { well: taskId }, status, error: serializeError(error), seconds: 0.5, images: 12, outputs: [], measurements: [] };
+}
+
+const longMessage = 'x'.repeat(500) + ' END-OF-LONG-MESSAGE';
+const tiff = new TiffError('/plates/p1/B03_s1_w1.tif', 'truncated strip 4 of 9', { cause: new Error('ENOSPC: no space left on device') });
+const results = new Map<string, TaskResult>([
+  ['A01', ok('A01', { peakRssBytes: 300 * 1024 * 1024 })],
+  ['B03', failed('B03', 'error', new StepFailedError('B03', 'count nuclei', 'otsu_threshold', tiff))],
+  ['C07', failed('C07', 'timeout', new PlateflowError('E_TASK_TIMEOUT', `${longMessage}\nsecond line of the message`))],
+  ['D10', { ...ok('D10'), status: 'skipped' as const }],
+]);
+
+describe('formatSummary (one plate)', () => {
+  const text = formatSummary('ImageXpress plate /p1', totalsOf(results, 4), results, { debug: false });
+
+  it('shows the totals with time, images/s and peak RSS', () => {
+    expect(text.split('\n')[0]).toBe('ImageXpress plate /p1');
+    expect(text).toMatch(/tasks\s+ok\s+failed\s+skipped\/cancelled\s+images\s+time\s+images\/s\s+peak RSS/);
+    expect(text).toMatch(/4\s+1\s+2\s+1\s+12\s+4\.00s\s+3\.0\s+300\.0 MiB/);
+  });
+
+  it('lists every problem with its code, message, context and full cause chain, untruncated', () => {
+    expect(text).toContain('PROBLEMS (3: 1 error, 1 timeout, 1 skipped)');
+    expect(text).toContain('✗ B03 — error');
+    expect(text).toContain('[E_STEP_FAILED] StepFailedError: task B03, step "count nuclei", function otsu_threshold: /plates/p1/B03_s1_w1.tif: truncated strip 4 of 9');
+    expect(text).toContain('context: task=B03 step="count nuclei" fn=otsu_threshold');
+    expect(text).toContain('caused by: [E_TIFF_INVALID] TiffError: /plates/p1/B03_s1_w1.tif: truncated strip 4 of 9');
+    expect(text).toContain('caused by: ENOSPC: no space left on device');
+    expect(text).toContain(longMessage);
+    expect(text).toContain('second line of the message');
+    expect(text).toContain('✗ D10 — skipped');
+    expect(text).toContain('(no error was recorded for this task)');
+  });
+
+  it('prints stacks only in debug mode', () => {
+    expect(text).not.toMatch(/^\s+at /m);
+    const debug = formatSummary('t', totalsOf(results, 4), results, { debug: true });
+    expect(debug).toMatch(/^\s+at .*report-summary\.test\.ts/m);
+  });
+
+  it('says so when nothing went wrong', () => {
+    const good = new Map([['A01', ok('A01')]]);
+    const t = formatSummary('t', totalsOf(good, 1), good);
+    expect(t).toContain('No problems: all 1 task ok.');
+    expect(t).not.toContain('PROBLEMS');
+    expect(t).toMatch(/peak RSS\n.*—$/m);
+  });
+});
+
+describe('formatBatchSummary (several plates)', () => {
+  const other = { 'A01': ok('A01'), 'A02': failed('A02', 'killed', new PlateflowError('E_TASK_KILLED', 'worker exited with signal SIGKILL (out of memory?)')) };
+  const text = formatBatchSummary(
+    [
+      { name: 'plate-1', totals: totalsOf(results, 4), results },
+      { name: 'plate-2', totals: totalsOf(new Map(Object.entries(other)), 2), results: other },
+    ],
+    { title: 'batch of 2 plates', seconds: 5, debug: false },
+  );
+
+  it('has a row per plate and a TOTAL row with the batch wall time', () => {
+    const lines = text.split('\n');
+    expect(lines[1]).toMatch(/^\s+plate\s+tasks/);
+    expect(lines.find((l) => l.trimStart().startsWith('plate-1'))).toMatch(/plate-1\s+4\s+1\s+2\s+1/);
+    expect(lines.find((l) => l.trimStart().startsWith('plate-2'))).toMatch(/plate-2\s+2\s+1\s+1\s+0\s+12/);
+    expect(lines.find((l) => l.trimStart().startsWith('TOTAL'))).toMatch(/TOTAL\s+6\s+2\s+3\s+1\s+24\s+5\.00s\s+4\.8\s+300\.0 MiB/);
+  });
+
+  it('names the plate of each problem', () => {
+    expect(text).toContain('PROBLEMS (4: 1 error, 1 timeout, 1 killed, 1 skipped)');
+    expect(text).toContain('✗ plate-1 B03 — error');
+    expect(text).toContain('✗ plate-2 A02 — killed');
+    expect(text).toContain('[E_TASK_KILLED] PlateflowError: worker exited with signal SIGKILL (out of memory?)');
+  });
+});
+
+describe('table', () => {
+  it('right-aligns numbers and left-aligns label columns', () => {
+    expect(table([['name', 'n'], ['a', '100']], { leftColumns: 1 })).toBe('  name    n\n  a     100');
+  });
+});
