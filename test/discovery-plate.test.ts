@@ -183,6 +183,23 @@ describe('discoverPlate — missing, empty, unknown', () => {
     expect(err.message).toBe(`no image files (.tif/.tiff) in ${root} (2 other files, e.g. 'Index.xml')`);
   });
 
+  it('an ordinary name with a dash is not taken for plateflow output', async () => {
+    const err = await discoveryError(discoverPlate(await plate(['holiday-photo.tif'])));
+    expect(err.code).toBe('E_FORMAT_UNKNOWN');
+  });
+
+  it('metadata listing only missing files is E_DISCOVERY_EMPTY saying why', async () => {
+    const meta = JSON.stringify({
+      format: 'plateflow',
+      version: 1,
+      subdirectories: { out: { handler: 'plateflow', sourceFormat: 'x', backend: 'disk', main: true, grid: null, components: {}, files: { 'well-A01.tif': { well: 'A01' } } } },
+    });
+    const root = await plate(['plateflow_metadata.json'], { 'plateflow_metadata.json': meta });
+    const err = await discoveryError(discoverPlate(root));
+    expect(err.code).toBe('E_DISCOVERY_EMPTY');
+    expect(err.message).toBe(`no plateflow images in ${root}; 1 file was skipped, e.g. out/well-A01.tif: listed in plateflow_metadata.json but missing on disk`);
+  });
+
   it('no fitting format is E_FORMAT_UNKNOWN with every reason', async () => {
     const root = await plate(['img_001.tif']);
     const err = await discoveryError(discoverPlate(root));
@@ -351,6 +368,9 @@ describe('discoverPlate — plateflow output', () => {
     await expect(discoverPlate(root)).rejects.toThrow(UnsafePathError);
     const root2 = await outputPlate(metadata({ '../up': sub(true, files(1)) }), ['out/well-A01.tif']);
     await expect(discoverPlate(root2)).rejects.toThrow(UnsafePathError);
+    // with no image on disk at all, the metadata is still checked (not "empty folder")
+    const root3 = await outputPlate(metadata({ main: sub(true, { '../../etc/passwd': { well: 'A01' } }) }), []);
+    await expect(discoverPlate(root3)).rejects.toThrow("unsafe path \"../../etc/passwd\": '..' is not allowed");
   });
 
   it('rejects metadata that is not ours, or ambiguous about the main output', async () => {

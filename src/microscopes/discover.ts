@@ -126,23 +126,35 @@ function chooseHandlers(opts: DiscoverOptions): HandlerChoice {
 async function scan(root: string, choice: HandlerChoice, lenient: boolean): Promise<PlateIndex> {
   const listing = await listPlate(root);
   const { forced, candidates } = choice;
-  if (!listing.files.some((f) => isTiffPath(f) || candidates.some((h) => h.isImageFile?.(f) === true))) {
+  const hasImages = listing.files.some((f) => isTiffPath(f) || candidates.some((h) => h.isImageFile?.(f) === true));
+  const empty = (): DiscoveryError => {
     const others = listing.files.length;
-    throw new DiscoveryError(
+    return new DiscoveryError(
       'E_DISCOVERY_EMPTY',
       `no image files (.tif/.tiff) in ${root}${others > 0 ? ` (${others} other file${others === 1 ? '' : 's'}, e.g. '${listing.files[0]}')` : ' (the folder is empty)'}`,
       { path: root },
     );
-  }
+  };
 
+  // Detection comes first because a metadata-driven format (plateflow output) must get to check its
+  // metadata file even when no image is on disk; "no images at all" wins over "no format fits".
   let handler: FormatHandler;
   if (forced) {
     const fit = forced.detect(listing);
-    if (!fit.ok) throw new DiscoveryError('E_FORMAT_UNKNOWN', `${root} is not a ${forced.name} plate: ${fit.reason}`, { path: root, format: forced.name });
+    if (!fit.ok) {
+      if (!hasImages) throw empty();
+      throw new DiscoveryError('E_FORMAT_UNKNOWN', `${root} is not a ${forced.name} plate: ${fit.reason}`, { path: root, format: forced.name });
+    }
     handler = forced;
   } else {
-    handler = detectFormat(root, listing, candidates);
+    try {
+      handler = detectFormat(root, listing, candidates);
+    } catch (err) {
+      if (!hasImages && err instanceof DiscoveryError) throw empty();
+      throw err;
+    }
   }
+  if (!hasImages && !handler.index) throw empty();
 
   const indexed: HandlerIndex = (await handler.index?.(root, listing)) ?? parseEach(handler, listing);
   const skipped: SkippedFile[] = [...(indexed.skipped ?? [])];

@@ -55,15 +55,25 @@ function withDefaults(components: Readonly<Record<string, string>>): Record<stri
   return out;
 }
 
+/**
+ * Our own file name, or undefined. Every name plateflow writes carries a `well-` pair (discovery
+ * gives every image a well), and requiring it keeps ordinary names such as `holiday-photo.tif`
+ * (which happen to read as `holiday=photo`) from passing for plateflow output.
+ */
+function parseOwnName(fileName: string): Record<string, string> | undefined {
+  const parsed = parseOutputFileName(fileName);
+  return parsed && parsed['well'] !== undefined ? parsed : undefined;
+}
+
 function parse(relPath: string): Record<string, string> | undefined {
-  const parsed = parseOutputFileName(baseName(relPath));
+  const parsed = parseOwnName(baseName(relPath));
   return parsed ? withDefaults(parsed) : undefined;
 }
 
 function detect(listing: PlateListing): DetectResult {
   if (listing.files.includes(METADATA_FILE)) return { ok: true };
   const top = listing.files.filter((f) => !f.includes('/') && isTiffPath(f));
-  const bad = top.find((f) => parseOutputFileName(f) === undefined);
+  const bad = top.find((f) => parseOwnName(f) === undefined);
   if (top.length > 0 && bad === undefined) return { ok: true };
   const example = bad ?? listing.files.find(isTiffPath) ?? listing.files[0];
   return {
