@@ -10,6 +10,9 @@ import { SUPPORTED_LAYOUTS } from './tiff-ifd.js';
  * @module
  */
 
+/** Generous bound on pixels per file byte (LZW's worst case is ~2730:1). */
+const MAX_RATIO = 4096;
+
 async function readPlane(image: GeoTIFFImage, signal: AbortSignal | undefined): Promise<unknown> {
   // No decoder pool: decoding stays on the caller's thread, which is already a worker when it matters.
   return image.readRasters({ samples: [0], interleave: true, ...(signal ? { signal } : {}) });
@@ -32,10 +35,14 @@ export async function decodeWithGeotiff(bytes: Uint8Array, file: string, signal:
     if ((subfileType & 1) === 1) continue; // pyramid level or thumbnail, as on the fast path
     const spp = image.getSamplesPerPixel();
     if (spp !== 1) throw new TiffError(file, `unsupported sample layout: page ${i} has ${spp} samples per pixel (${SUPPORTED_LAYOUTS})`);
-    const raster = await readPlane(image, signal);
-    const plane = asPixelArray(raster, i, file);
     const w = image.getWidth();
     const h = image.getHeight();
+    // Same guard as the fast path: a corrupt size must not make geotiff allocate gigabytes.
+    if (w * h > bytes.byteLength * MAX_RATIO + 2 ** 20) {
+      throw new TiffError(file, `corrupt: page ${i} claims ${w}×${h} pixels, far more than ${bytes.byteLength} bytes can encode`);
+    }
+    const raster = await readPlane(image, signal);
+    const plane = asPixelArray(raster, i, file);
     const d = dtypeOf(plane);
     if (dtype === undefined) {
       [width, height, dtype] = [w, h, d];

@@ -219,11 +219,28 @@ function planStrips(fileSize: number, pages: readonly TiffPage[], bpp: number, f
       if (end > fileSize) {
         throw new TiffError(file, `truncated: ${stripName(s, pages.length)} ends at byte ${end} but the file has ${fileSize} bytes`);
       }
+      // Refuse before allocating: a corrupt size field must not make us reserve gigabytes.
+      const ratio = MAX_RATIO[page.compression] ?? 1;
+      if (dstLength > srcLength * ratio + 4096) {
+        throw new TiffError(file, `corrupt: ${stripName(s, pages.length)} has ${srcLength} compressed bytes, too few for the ${dstLength} bytes it should decode to`);
+      }
       strips.push(s);
     }
   });
   return strips;
 }
+
+/**
+ * Upper bounds on decoded ÷ compressed size: deflate ≈ 1032:1, PackBits 128 bytes from 2, LZW at
+ * most 4095 bytes from one 12-bit code. Uncompressed strips are checked against the file size.
+ */
+const MAX_RATIO: Readonly<Record<number, number>> = {
+  [COMPRESSION.none]: 1,
+  [COMPRESSION.deflate]: 1100,
+  [COMPRESSION.adobeDeflate]: 1100,
+  [COMPRESSION.packbits]: 64,
+  [COMPRESSION.lzw]: 2800,
+};
 
 /** True when all strips sit back to back in the file in stack order, so the stack is one slice. */
 function isContiguous(strips: readonly Strip[]): boolean {
