@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { threadId } from 'node:worker_threads';
+import { StorageError } from '../errors.js';
+
+/**
+ * Crash-safe file replacement.
+ *
+ * Outputs of a run that is killed at hour 5 must be either the old file or the complete new one,
+ * because resume trusts whatever exists. So data goes to a temp file in the *same* directory
+ * (rename is only atomic within one filesystem), is fsynced before the rename (otherwise a power
+ * loss can leave the new name pointing at an empty inode), and the directory is fsynced after it
+ * (otherwise the rename itself may be lost). On any failure the temp file is removed.
+ *
+ * @module
+ */
+
+export interface WriteFileAtomicOptions {
+  /** File mode for a newly created file. @defaultValue 0o666 (minus umask) */
+  readonly mode?: number;
+}
+
+/**
+ * Write `data` (a string is written as UTF-8) to `file` atomically, creating parent directories.
+ *
+ * @throws StorageError (`E_STORAGE_IO`, `context.path` = `file`) when the directory cannot be
+ *   created or the write, sync or rename fails; no temp file is left behind in that case.
+ */
+export async function writeFileAtomic(file: string, data: Uint8Array | string, opts: WriteFileAtomicOptions = {}): Promise<void> {
+  const target = path.resolve(file);
+  const dir = path.dirname(target);
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw new StorageError(file, `cannot create directory ${dir}: ${(err as Error).message}`, { cause: err });
+  }
+  const temp = path.join(dir, tempName(path.basename(target)));
+  let handle;
+  try {
+    handle = await open(temp, 'wx', opts.mode ?? 0o666);
+    await handle.writeFile(data);
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await rename(temp, target);
+  } catch (err) {
+    await handle?.close().catch(() => undefined);
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw new StorageError(file, `atomic write failed: ${(err as Error).message}`, { cause: err });
+  }
+  await syncDirectory(dir, file);
+}
+
+/**
+ * Unique per process, thread and call, so concurrent writers of the same file never share a temp
+ * file; starts with "." and ends with ".tmp" so discovery and globbing skip it.
+ */
+function tempName(base: string): string {
+  const stem = base.length > 100 ? base.slice(0, 100) : base;
+  return `.${stem}.${process.pid}.${threadId}.${randomBytes(6).toString('hex')}.tmp`;
+}
+
+/** Some filesystems cannot fsync a directory; that is a durability limit, not a failed write. */
+const UNSUPPORTED_DIR_SYNC = new Set(['EINVAL', 'EISDIR', 'EPERM', 'ENOTSUP', 'EBADF', 'EACCES']);
+
+async function syncDirectory(dir: string, file: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch (err) {
+    if (!UNSUPPORTED_DIR_SYNC.has((err as NodeJS.ErrnoException).code ?? '')) {
+      throw new StorageError(file, `wrote the file but could not sync its directory: ${(err as Error).message}`, { cause: err });
+    }
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
