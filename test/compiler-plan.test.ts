@@ -20,8 +20,9 @@ describe('compiler', () => {
     expect(plan.inputs).toHaveLength(12);
     expect(plan.inputs.every((i) => i.components.well === 'A02')).toBe(true);
     expect(plan.steps[0]!.outputDir).toBe('/tmp/out/1_project');
-    expect(plan.steps[0]!.main).toBe(true);
-    expect(plan.steps[1]!.backend).toBe('memory');
+    expect(plan.steps[0]!.main).toBe(false);
+    expect(plan.steps[1]!.backend).toBe('disk');
+    expect(plan.steps[1]!.main).toBe(true);
     const gaussian = plan.steps[1]!.pattern.byGroup['1']![0]!;
     expect(gaussian).toEqual({ fn: 'gaussian_blur', kwargs: { sigma: 2, truncate: 4 } });
   });

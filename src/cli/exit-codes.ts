@@ -15,7 +15,7 @@ export function exitCodeForTotals(totals: RunTotals, interrupted: boolean): numb
  */
 export function reportError(err: unknown, write: (line: string) => void = (l) => process.stderr.write(l + '\n')): number {
   if (isPlateflowError(err)) {
-    write(`plateflow: error [${err.code}]: ${err.message}`);
+    write(`plateflow: error [${err.code}] ${err.message}`);
     if (process.env.PLATEFLOW_DEBUG && err.stack) write(err.stack);
     return EXIT.badInput;
   }

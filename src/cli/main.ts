@@ -16,6 +16,10 @@ const program = new Command('plateflow')
   .addCommand(synthCommand())
   .addCommand(demoCommand());
 
+// Subcommands added with addCommand do not inherit these settings; without exitOverride commander
+// would call process.exit(1) itself for bad usage, where DESIGN §3 wants 2.
+for (const command of program.commands) command.exitOverride().showHelpAfterError();
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

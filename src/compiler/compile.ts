@@ -79,6 +79,7 @@ export async function compile(pipeline: PipelineDefinition, plate: PlateIndex, o
   if (!steps.some((s) => s.backend === 'disk')) warnings.push('no step writes to disk: only measurements will be kept');
 
   const componentOrder = [...STANDARD_ORDER.filter((c) => c in plate.components), ...Object.keys(plate.components).filter((c) => !STANDARD_ORDER.includes(c)).sort()];
+  const nameComponents = componentOrder.filter((c) => ['well', 'site', 'channel'].includes(c) || (plate.components[c]?.length ?? 0) > 1);
   const groups = groupByAxis(plate.images, config.axis, options.axisFilter, plate);
   if (groups.size === 0) warnings.push(`no ${config.axis.join('+')} values left after filtering: nothing to run`);
 
@@ -90,7 +91,7 @@ export async function compile(pipeline: PipelineDefinition, plate: PlateIndex, o
       formatVersion: PLAN_FORMAT_VERSION,
       taskId,
       axis,
-      plate: { root: plate.root, format: plate.format, componentOrder, grid: plate.grid ?? null },
+      plate: { root: plate.root, format: plate.format, componentOrder, nameComponents, grid: plate.grid ?? null },
       inputs,
       steps,
       outputRoot,

@@ -55,8 +55,13 @@ export interface TaskPlan {
   readonly plate: {
     readonly root: string;
     readonly format: string;
-    /** Component order used for output file names. */
+    /** Every component of the plate, in a fixed order (grouping keys, sorting). */
     readonly componentOrder: readonly string[];
+    /**
+     * Components that appear in output file names: well, site and channel, plus any other with
+     * more than one value in the plate (a constant `timepoint-1` in every name would be noise).
+     */
+    readonly nameComponents: readonly string[];
     readonly grid: PlateGrid | null;
   };
   readonly inputs: readonly ImageRecord[];

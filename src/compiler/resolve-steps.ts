@@ -38,7 +38,9 @@ export function resolveSteps(pipeline: PipelineDefinition, registry: FunctionReg
   let previousHash = '';
   return pipeline.steps.map((step, index) => {
     const at = (...path: PropertyKey[]) => formatJsonPath(['steps', index, ...path]);
-    const variable = step.variableComponents ?? defaults.variable;
+    // Within one task the axis components are fixed, so naming one as variable changes nothing;
+    // dropping it lets the same pipeline run along `well` or along `(well, site)`.
+    const variable = (step.variableComponents ?? defaults.variable).filter((c) => !defaults.axis.includes(c));
     const groupBy = step.groupBy === undefined ? defaults.groupBy : step.groupBy;
     try {
       validateStepComponents(variable, groupBy, defaults.axis, defaults.known);

@@ -101,7 +101,7 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
     const result = chain === null ? { stack: input, components: inputComponents } : await applyChain(plan, step, chain, input, inputComponents, group.common, ctx);
     for (let i = 0; i < result.components.length; i++) {
       const components = result.components[i]!;
-      const fileName = outputFileName(components, order);
+      const fileName = outputFileName(components, plan.plate.nameComponents);
       if (seen.has(fileName)) {
         throw new StepFailedError(plan.taskId, step.name, undefined, new PlateflowError('E_PLAN_INVALID', `two outputs of this step would both be named ${fileName}; check variableComponents`));
       }
@@ -162,7 +162,7 @@ async function applyChain(
     components = outputComponents(components, common, step.variableComponents, out.stack.shape[0]);
     out.measurements?.forEach((values, i) => {
       const c = components[i];
-      if (c) ctx.measurements.push({ task: plan.taskId, step: step.name, fn: call.fn, image: outputStem(c, plan.plate.componentOrder), components: c, values });
+      if (c) ctx.measurements.push({ task: plan.taskId, step: step.name, fn: call.fn, image: outputStem(c, plan.plate.nameComponents), components: c, values });
     });
     stack = out.stack;
   }

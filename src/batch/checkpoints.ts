@@ -1,0 +1,108 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { StepPlan } from '../compiler/plan.js';
+import type { MeasurementRow } from '../execution/result.js';
+import { writeFileAtomic } from '../storage/atomic.js';
+import { assertSafeRelativePath, assertSafeSegment, resolveInside } from '../storage/safe-path.js';
+
+/**
+ * Checkpoints live beside the outputs, in a hidden folder discovery never reads as images:
+ *
+ *   <output root>/.plateflow/
+ *     steps/<step id>/<task id>.json   one per (task, disk step): the step's chained hash, every
+ *                                      file it wrote (with its size) and the measurements so far
+ *     tasks/<task id>.json             one per finished task: the last step's hash and its result
+ *
+ * A marker is written (atomically) only after every file it lists was renamed into place, so a
+ * marker that exists never points at a torn file. A marker whose hash differs from the plan's is
+ * stale (a step's function or kwargs changed) and is ignored, which also invalidates every later
+ * step because hashes are chained.
+ */
+export const CHECKPOINT_DIR = '.plateflow';
+
+export interface CheckpointFile {
+  /** Relative to the output root. */
+  readonly path: string;
+  readonly bytes: number;
+  readonly components: Readonly<Record<string, string>>;
+}
+
+export interface StepCheckpoint {
+  readonly version: 1;
+  readonly hash: string;
+  readonly files: readonly CheckpointFile[];
+  /** Every measurement of the task up to and including this step. */
+  readonly measurements: readonly MeasurementRow[];
+}
+
+export interface TaskCheckpoint {
+  readonly version: 1;
+  readonly hash: string;
+  readonly outputs: readonly string[];
+  readonly measurements: readonly MeasurementRow[];
+  readonly images: number;
+}
+
+export class CheckpointStore {
+  readonly #root: string;
+
+  constructor(outputRoot: string) {
+    this.#root = outputRoot;
+  }
+
+  #marker(kind: 'steps' | 'tasks', taskId: string, stepId?: string): string {
+    assertSafeSegment(taskId);
+    const parts = stepId === undefined ? [CHECKPOINT_DIR, kind, `${taskId}.json`] : [CHECKPOINT_DIR, kind, assertSafeSegment(stepId), `${taskId}.json`];
+    return path.join(this.#root, ...parts);
+  }
+
+  /** The step's checkpoint when its hash matches and every file it lists is present at its recorded size. */
+  async readStep(taskId: string, step: StepPlan): Promise<StepCheckpoint | undefined> {
+    const marker = await readJson<StepCheckpoint>(this.#marker('steps', taskId, step.id));
+    if (!marker || marker.version !== 1 || marker.hash !== step.hash) return undefined;
+    for (const file of marker.files) {
+      const size = await stat(resolveInside(this.#root, assertSafeRelativePath(file.path))).then((s) => s.size, () => -1);
+      if (size !== file.bytes) return undefined;
+    }
+    return marker;
+  }
+
+  async writeStep(taskId: string, step: StepPlan, files: readonly CheckpointFile[], measurements: readonly MeasurementRow[]): Promise<void> {
+    const marker: StepCheckpoint = { version: 1, hash: step.hash, files, measurements };
+    await writeFileAtomic(this.#marker('steps', taskId, step.id), JSON.stringify(marker));
+  }
+
+  async readTask(taskId: string, finalHash: string): Promise<TaskCheckpoint | undefined> {
+    const marker = await readJson<TaskCheckpoint>(this.#marker('tasks', taskId));
+    if (!marker || marker.version !== 1 || marker.hash !== finalHash) return undefined;
+    for (const output of marker.outputs) {
+      const present = await stat(resolveInside(this.#root, assertSafeRelativePath(output))).then(() => true, () => false);
+      if (!present) return undefined;
+    }
+    return marker;
+  }
+
+  async writeTask(taskId: string, marker: Omit<TaskCheckpoint, 'version'>): Promise<void> {
+    await writeFileAtomic(this.#marker('tasks', taskId), JSON.stringify({ version: 1, ...marker } satisfies TaskCheckpoint));
+  }
+}
+
+/**
+ * A missing marker means "not done". An unparsable one cannot come from our atomic writes, but if a
+ * person edited it, redoing the work is the safe answer. Any other I/O fault is real and propagates.
+ */
+async function readJson<T>(file: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    if (err instanceof SyntaxError) return undefined;
+    throw err;
+  }
+}
