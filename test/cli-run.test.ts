@@ -38,7 +38,7 @@ describe('plateflow CLI on a synthetic plate', () => {
     expect(projections).toHaveLength(12);
     const results = JSON.parse(await readFile(path.join(out, 'results.json'), 'utf8'));
     expect(Object.keys(results.tasks)).toEqual(['A01', 'A02', 'A03']);
-    expect(await readFile(path.join(out, 'measurements.csv'), 'utf8')).toMatch(/^task,step,function,image,well,site,channel,measurement,value\n/);
+    expect(await readFile(path.join(out, 'measurements.csv'), 'utf8')).toMatch(/^task,step,function,image,well,site,channel,timepoint,measurement,value\nA01,count_nuclei,otsu_threshold,well-A01_site-1_channel-1,A01,1,1,1,otsu_threshold,/);
     expect((await readdir(out)).filter((f) => f.includes('.tmp'))).toEqual([]);
   });
 
