@@ -1,0 +1,67 @@
+/**
+ * plateflow's public API. Every export is named here; `test/public-api.test.ts` pins the list so
+ * any change to the surface is a reviewed diff. Worker entry files are never exported.
+ *
+ * @module
+ */
+
+// errors
+export {
+  AbortError,
+  ConfigError,
+  DiscoveryError,
+  PipelineError,
+  PlateflowError,
+  StepFailedError,
+  StorageError,
+  TiffError,
+  UnsafePathError,
+  isPlateflowError,
+  serializeError,
+  type ErrorCode,
+  type ErrorContext,
+  type SerializedError,
+} from './errors.js';
+
+// images
+export { createStack, planeOf, stackPlanes, type DType, type ImageStack, type PixelArray } from './image.js';
+
+// discover
+export { createComponentConfig, type ComponentConfig, type ComponentConfigInput } from './components/config.js';
+export { applyFilter, type KeyFilter } from './components/filters.js';
+export { naturalCompare } from './components/natural-sort.js';
+export { clearComponentCache, discoverPlate, type DiscoverOptions } from './microscopes/discover.js';
+export { formatNames } from './microscopes/registry.js';
+export type { ImageRecord, PlateGrid, PlateIndex, SkippedFile } from './microscopes/types.js';
+
+// pipeline and compile
+export { loadPipelineFile, type LoadedPipeline } from './pipeline/load.js';
+export { FunctionRegistry, type RegisteredFunction } from './pipeline/registry.js';
+export { parsePipeline } from './pipeline/schema.js';
+export { FunctionStep, definePipeline, type FuncPattern, type PipelineDefinition, type StepDefinition } from './pipeline/types.js';
+export { BUILTIN_FUNCTIONS } from './processing/builtins.js';
+export type { FunctionContext, FunctionDefinition, FunctionOutput, ImageFunction } from './processing/types.js';
+export { compile, type CompileOptions, type CompiledRun } from './compiler/compile.js';
+export type { FuncCall, StepPlan, TaskPlan } from './compiler/plan.js';
+
+// execute
+export { Coordinator, type CoordinatorOptions, type RunOutcome } from './execution/coordinator.js';
+export type { ExecuteOptions, Executor, RunEvent } from './execution/executor.js';
+export { SerialExecutor } from './execution/executors/serial.js';
+export type { MeasurementRow, TaskResult, TaskStatus } from './execution/result.js';
+export { runPlate, type PlateRun, type RunPlateOptions } from './execution/run-plate.js';
+export { runTask, type RunTaskOptions } from './execution/run-task.js';
+
+// store
+export { writeFileAtomic } from './storage/atomic.js';
+export { FileManager } from './storage/file-manager.js';
+export { readMetadata } from './storage/metadata.js';
+export { decodeTiff, readTiff } from './storage/tiff-read.js';
+export { encodeTiff, writeTiff } from './storage/tiff-write.js';
+
+// report
+export { formatSummary } from './report/summary.js';
+export { measurementsByImage, totalsOf, writeRunFiles, type RunTotals } from './report/results.js';
+
+// tools
+export { synthesizePlate, type SynthOptions } from './synth/plate.js';

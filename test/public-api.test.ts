@@ -1,0 +1,16 @@
+import { expect, it } from 'vitest';
+import * as api from '../src/index.js';
+
+// Every runtime export of the package, listed by hand: adding or removing one must be a visible diff.
+const EXPECTED = [
+  'AbortError', 'BUILTIN_FUNCTIONS', 'ConfigError', 'Coordinator', 'DiscoveryError', 'FileManager', 'FunctionRegistry',
+  'FunctionStep', 'PipelineError', 'PlateflowError', 'SerialExecutor', 'StepFailedError', 'StorageError', 'TiffError',
+  'UnsafePathError', 'applyFilter', 'clearComponentCache', 'compile', 'createComponentConfig', 'createStack', 'decodeTiff',
+  'definePipeline', 'discoverPlate', 'encodeTiff', 'formatNames', 'formatSummary', 'isPlateflowError', 'loadPipelineFile',
+  'measurementsByImage', 'naturalCompare', 'parsePipeline', 'planeOf', 'readMetadata', 'readTiff', 'runPlate', 'runTask',
+  'serializeError', 'stackPlanes', 'synthesizePlate', 'totalsOf', 'writeFileAtomic', 'writeRunFiles', 'writeTiff',
+];
+
+it('exports exactly the reviewed public API', () => {
+  expect(Object.keys(api).sort()).toEqual([...EXPECTED].sort());
+});
