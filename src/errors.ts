@@ -22,7 +22,10 @@ export type ErrorCode =
   | 'E_TASK_KILLED'
   | 'E_ABORTED'
   | 'E_RESOURCE'
-  | 'E_PLAN_INVALID';
+  | 'E_PLAN_INVALID'
+  | 'E_ZARR_INVALID'
+  | 'E_CHUNK_INVALID'
+  | 'E_CHUNK_FAILED';
 
 export interface ErrorContext {
   readonly file?: string;
@@ -101,6 +104,17 @@ export class StorageError extends PlateflowError {
   constructor(path: string, message: string, options?: { cause?: unknown }) {
     super('E_STORAGE_IO', `${path}: ${message}`, { path }, options);
     this.name = 'StorageError';
+  }
+}
+
+/**
+ * A Zarr array or OME-Zarr group whose metadata is missing, malformed or uses a feature plateflow
+ * does not implement (e.g. a dtype images cannot hold, a codec we cannot write). Retrying will not help.
+ */
+export class ZarrError extends PlateflowError {
+  constructor(path: string, reason: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
+    super('E_ZARR_INVALID', `${path}: ${reason}`, { path, ...context }, options);
+    this.name = 'ZarrError';
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * The one recursive walk of a plate folder. Everything else in discovery works on its result.
  *
- * Skipped while walking: hidden files and folders (`.DS_Store`, `.git`, our own temp files), and
+ * Skipped while walking: hidden files and folders (`.DS_Store`, `.git`, our own temp files) except
+ * Zarr v2 metadata (`.zattrs`, `.zgroup`, `.zarray`, `.zmetadata`), and
  * `*_plateflow` folders inside the plate (output written next to the data must never be read back
  * as more input). Symbolic links are followed; a linked folder already visited (a cycle) is not
  * entered twice.
@@ -15,6 +16,8 @@ import { DiscoveryError, StorageError } from '../errors.js';
 import type { PlateListing } from './handler.js';
 
 const OUTPUT_DIR_SUFFIX = '_plateflow';
+/** Zarr v2 metadata documents are dot-files; OME-Zarr detection needs to see them. */
+const ZARR_DOTFILES = new Set(['.zattrs', '.zgroup', '.zarray', '.zmetadata']);
 
 function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
@@ -52,7 +55,7 @@ export async function listPlate(root: string): Promise<PlateListing> {
     }
     for (const entry of entries) {
       const name = entry.name;
-      if (name.startsWith('.')) continue;
+      if (name.startsWith('.') && !ZARR_DOTFILES.has(name)) continue;
       const full = path.join(dir, name);
       const relPath = rel === '' ? name : `${rel}/${name}`;
       let isDir = entry.isDirectory();

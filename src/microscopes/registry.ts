@@ -12,11 +12,13 @@ import { ConfigError } from '../errors.js';
 import { arrayScanHandler } from './arrayscan.js';
 import type { FormatHandler } from './handler.js';
 import { imageXpressHandler } from './imagexpress.js';
+import { omeZarrHandler } from './ome-zarr.js';
 import { operaPhenixHandler } from './opera-phenix.js';
 import { plateflowOutputHandler } from './plateflow-output.js';
 
 export const FORMAT_HANDLERS: readonly FormatHandler[] = Object.freeze([
   plateflowOutputHandler,
+  omeZarrHandler,
   imageXpressHandler,
   operaPhenixHandler,
   arrayScanHandler,

@@ -1,0 +1,93 @@
+/**
+ * Chunk compression for Zarr, on `node:zlib`.
+ *
+ * zarrita 0.7 decodes gzip and zlib through web `DecompressionStream` and cannot encode them at
+ * all; blosc, lz4 and zstd it loads lazily from `numcodecs` (WASM, installed as zarrita's own
+ * dependency), decode and encode. We write with `node:zlib` — asynchronous, so compression of many
+ * chunks runs on the libuv thread pool in parallel — and `registerNodeZlibCodecs` points zarrita's
+ * gzip/zlib entries at the same implementation, so reads are fast too.
+ *
+ * @module
+ */
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+import { registry } from 'zarrita';
+import type { ZarrCompression } from './zarr-format.js';
+
+const gzip = promisify(zlib.gzip);
+const gunzip = promisify(zlib.gunzip);
+const deflate = promisify(zlib.deflate);
+const inflate = promisify(zlib.inflate);
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function asBytes(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+/** Compress one chunk's raw bytes. `none` returns the input unchanged (no copy). */
+export async function compressChunk(raw: Uint8Array, compression: ZarrCompression, level: number): Promise<Uint8Array> {
+  switch (compression) {
+    case 'none':
+      return raw;
+    case 'gzip':
+      return asBytes(await gzip(asBuffer(raw), { level }));
+    case 'zlib':
+      return asBytes(await deflate(asBuffer(raw), { level }));
+  }
+}
+
+/** Inverse of `compressChunk`. */
+export async function decompressChunk(stored: Uint8Array, compression: ZarrCompression): Promise<Uint8Array> {
+  switch (compression) {
+    case 'none':
+      return stored;
+    case 'gzip':
+      return asBytes(await gunzip(asBuffer(stored)));
+    case 'zlib':
+      return asBytes(await inflate(asBuffer(stored)));
+  }
+}
+
+interface BytesCodec {
+  readonly kind: 'bytes_to_bytes';
+  encode(bytes: Uint8Array): Promise<Uint8Array>;
+  decode(bytes: Uint8Array): Promise<Uint8Array>;
+}
+
+function codecEntry(compression: 'gzip' | 'zlib') {
+  return {
+    kind: 'bytes_to_bytes' as const,
+    fromConfig(config: unknown): BytesCodec {
+      const raw = (config as { level?: unknown } | null)?.level;
+      const level = typeof raw === 'number' && raw >= 0 && raw <= 9 ? raw : 6;
+      return {
+        kind: 'bytes_to_bytes',
+        encode: (bytes) => compressChunk(bytes, compression, level),
+        decode: (bytes) => decompressChunk(bytes, compression),
+      };
+    },
+  };
+}
+
+let registered = false;
+
+/**
+ * Makes zarrita use `node:zlib` for gzip and zlib (v3 names and the v2 `numcodecs.*` names).
+ * Explicit rather than an import side effect; idempotent. Every zarr reader in plateflow calls it
+ * before opening an array.
+ */
+export function registerNodeZlibCodecs(): void {
+  if (registered) return;
+  registered = true;
+  const gz = codecEntry('gzip');
+  const zl = codecEntry('zlib');
+  // zarrita's registry is typed for numcodecs' Codec; ours has the same shape at runtime.
+  const set = (name: string, entry: unknown) => registry.set(name, (() => entry) as never);
+  set('gzip', gz);
+  set('numcodecs.gzip', gz);
+  set('zlib', zl);
+  set('numcodecs.zlib', zl);
+}
