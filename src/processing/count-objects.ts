@@ -1,37 +1,66 @@
 import { z } from 'zod';
 import type { ImageStack, PixelArray } from '../image.js';
 import { checkAborted, defineFunction } from './define.js';
-import { labelPlane, maxProvisionalLabels, type Connectivity } from './label.js';
+import { labelPlane, type Connectivity } from './label.js';
+import { scratchU32 } from './scratch.js';
 
 /**
  * Objects of at least `minSize` pixels in one label plane (values ≤ 0 are background). Labels that do
  * not occur are not objects, so `minSize` 0 and 1 count the same: the number of distinct labels.
  */
-export function countLabels(labels: Uint32Array | Int32Array, minSize: number, scratch?: Uint32Array): number {
+export function countLabels(labels: Uint32Array | Int32Array, minSize: number): number {
   const n = labels.length;
-  let max = 0;
-  for (let i = 0; i < n; i++) if (labels[i]! > max) max = labels[i]!;
-  if (max === 0) return 0;
   const threshold = Math.max(1, minSize);
-  if (max <= 4 * n + 16) {
-    const sizes = scratch && scratch.length > max ? scratch.fill(0, 0, max + 1) : new Uint32Array(max + 1);
+  // Labels from `label` are at most ⌈n/2⌉, so one histogram pass with a bounds check covers them;
+  // larger ids (label images from other tools) go to a map.
+  const cap = n + 1;
+  const sizes = scratchU32('count.sizes', cap).fill(0);
+  let sparse: Map<number, number> | null = null;
+  let max = 0;
+  if (labels instanceof Uint32Array) max = histogramU32(labels, sizes, cap);
+  else max = histogramI32(labels, sizes, cap);
+  if (max < 0) {
+    sparse = new Map();
     for (let i = 0; i < n; i++) {
       const l = labels[i]!;
-      if (l > 0) sizes[l]++;
+      if (l >= cap) sparse.set(l, (sparse.get(l) ?? 0) + 1);
     }
-    let count = 0;
-    for (let l = 1; l <= max; l++) if (sizes[l]! >= threshold) count++;
-    return count;
-  }
-  // Sparse label ids (e.g. from another tool): count in a map instead of a huge array.
-  const sizes = new Map<number, number>();
-  for (let i = 0; i < n; i++) {
-    const l = labels[i]!;
-    if (l > 0) sizes.set(l, (sizes.get(l) ?? 0) + 1);
+    max = cap - 1;
   }
   let count = 0;
-  for (const s of sizes.values()) if (s >= threshold) count++;
+  for (let l = 1; l <= max; l++) if (sizes[l]! >= threshold) count++;
+  if (sparse) for (const s of sparse.values()) if (s >= threshold) count++;
   return count;
+}
+
+/** sizes[l]++ for every label 0 < l < cap; returns the largest such label, or -1 if some were ≥ cap. */
+function histogramU32(labels: Uint32Array, sizes: Uint32Array, cap: number): number {
+  let max = 0;
+  let over = false;
+  for (let i = 0, n = labels.length; i < n; i++) {
+    const l = labels[i]!;
+    // Background is most pixels: skipping it avoids a chain of increments to one counter.
+    if (l === 0) continue;
+    if (l < cap) {
+      sizes[l]++;
+      if (l > max) max = l;
+    } else over = true;
+  }
+  return over ? -1 : max;
+}
+
+function histogramI32(labels: Int32Array, sizes: Uint32Array, cap: number): number {
+  let max = 0;
+  let over = false;
+  for (let i = 0, n = labels.length; i < n; i++) {
+    const l = labels[i]!;
+    if (l <= 0) continue;
+    if (l < cap) {
+      sizes[l]++;
+      if (l > max) max = l;
+    } else over = true;
+  }
+  return over ? -1 : max;
 }
 
 export const countObjectsKwargs = z.strictObject({
@@ -55,17 +84,15 @@ export const countObjectsFunction = defineFunction({
       );
     }
     const labels = isLabels ? null : new Uint32Array(size);
-    const parent = isLabels ? undefined : new Uint32Array(maxProvisionalLabels(h, w));
-    const sizes = new Uint32Array(size + 1);
     for (let p = 0; p < n; p++) {
       checkAborted(ctx);
       const plane = stack.data.subarray(p * size, (p + 1) * size) as PixelArray;
       let lab: Uint32Array | Int32Array;
       if (labels) {
-        labelPlane(plane, h, w, kw.connectivity as Connectivity, labels, parent);
+        labelPlane(plane, h, w, kw.connectivity as Connectivity, labels);
         lab = labels;
       } else lab = plane as Uint32Array | Int32Array;
-      measurements.push({ object_count: countLabels(lab, kw.min_size, sizes) });
+      measurements.push({ object_count: countLabels(lab, kw.min_size) });
     }
     return { stack, measurements };
   },

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { ImageStack } from '../image.js';
 import { checkAborted, defineFunction } from './define.js';
+import { scratchF32, scratchF64 } from './scratch.js';
+import { wasmKernels, wasmRegions } from './wasm.js';
 
 /**
  * Gaussian blur with exactly the semantics of `scipy.ndimage.gaussian_filter(image.astype(float32), sigma)`:
@@ -109,33 +111,78 @@ export function gaussianPlaneJs(
   }
 }
 
-/** Converts any plane to float32 (the peer's `astype(np.float32)`); float32 input is returned as is. */
-export function toFloat32(src: ArrayLike<number>): Float32Array {
-  return src instanceof Float32Array ? src : Float32Array.from(src);
+const kernelCache = new Map<string, Float64Array>();
+
+/** The half kernel for (sigma, truncate), memoised (a few entries: pipelines use a handful of sigmas). */
+function cachedHalfKernel(sigma: number, truncate: number): Float64Array {
+  const key = `${sigma}/${truncate}`;
+  let half = kernelCache.get(key);
+  if (!half) {
+    if (kernelCache.size >= 64) kernelCache.clear();
+    half = gaussianHalfKernel(sigma, truncate);
+    kernelCache.set(key, half);
+  }
+  return half;
 }
 
-/** `gaussian_filter(stack[p].astype(float32), sigma, truncate=truncate)` for every plane p. */
-export function gaussianBlur(stack: ImageStack, sigma: number, truncate = 4.0, signal?: AbortSignal): ImageStack<'float32'> {
+/** Blurs every plane with the WASM kernel; returns false (doing nothing) when it is not available. */
+function gaussianStackWasm(stack: ImageStack, half: Float64Array, out: Float32Array, signal?: AbortSignal): boolean {
+  const k = wasmKernels();
+  if (!k) return false;
   const [n, h, w] = stack.shape;
   const size = h * w;
-  const half = gaussianHalfKernel(sigma, truncate);
   const r = half.length - 1;
-  const out = new Float32Array(n * size);
-  const tmp = new Float32Array(size);
-  const line = new Float64Array(Math.max(w, w + 2 * r));
-  const asFloat = stack.dtype === 'float32' ? (stack.data as Float32Array) : null;
-  const plane = asFloat ? null : new Float32Array(size);
+  const [src, tmp, wts, scratch] = wasmRegions(k, [4 * size, 4 * size, 8 * (r + 1), 8 * (w + 2 * r) + 8 * r]) as [number, number, number, number];
+  new Float64Array(k.memory.buffer, wts, r + 1).set(half);
+  const data = stack.data;
   for (let p = 0; p < n; p++) {
     signal?.throwIfAborted();
+    // TypedArray#set converts uint8/uint16/… to float32 natively: the peer's astype(np.float32).
+    const plane = new Float32Array(k.memory.buffer, src, size);
+    plane.set(data.subarray(p * size, (p + 1) * size));
+    k.gaussian2d(src, tmp, src, h, w, wts, r, scratch);
+    out.set(plane, p * size);
+  }
+  return true;
+}
+
+function gaussianStackJs(stack: ImageStack, half: Float64Array, out: Float32Array, signal?: AbortSignal): void {
+  const [n, h, w] = stack.shape;
+  const size = h * w;
+  const r = half.length - 1;
+  const tmp = scratchF32('gaussian.tmp', size);
+  const line = scratchF64('gaussian.line', w + 2 * r);
+  const plane = stack.dtype === 'float32' ? null : scratchF32('gaussian.plane', size);
+  const data = stack.data;
+  for (let p = 0; p < n; p++) {
+    signal?.throwIfAborted();
+    const raw = data.subarray(p * size, (p + 1) * size);
     let src: Float32Array;
-    if (asFloat) src = asFloat.subarray(p * size, (p + 1) * size);
-    else {
-      const d = stack.data;
-      for (let i = 0, o = p * size; i < size; i++) plane![i] = d[o + i]!;
-      src = plane!;
-    }
+    if (plane) {
+      plane.set(raw);
+      src = plane;
+    } else src = raw as Float32Array;
     gaussianPlaneJs(src, h, w, half, out.subarray(p * size, (p + 1) * size), tmp, line);
   }
+}
+
+/**
+ * `gaussian_filter(stack[p].astype(float32), sigma, truncate=truncate)` for every plane p, float32 out.
+ * Uses the WASM kernel when built (see `kernelBackend()`), else the JS one; both give the same bits.
+ */
+export function gaussianBlur(stack: ImageStack, sigma: number, truncate = 4.0, signal?: AbortSignal): ImageStack<'float32'> {
+  const [n, h, w] = stack.shape;
+  const half = cachedHalfKernel(sigma, truncate);
+  const out = new Float32Array(n * h * w);
+  if (!gaussianStackWasm(stack, half, out, signal)) gaussianStackJs(stack, half, out, signal);
+  return { dtype: 'float32', shape: [n, h, w], data: out };
+}
+
+/** The JS kernel on every plane, whatever `kernelBackend()` says (for comparisons and benchmarks). */
+export function gaussianBlurJs(stack: ImageStack, sigma: number, truncate = 4.0): ImageStack<'float32'> {
+  const [n, h, w] = stack.shape;
+  const out = new Float32Array(n * h * w);
+  gaussianStackJs(stack, cachedHalfKernel(sigma, truncate), out);
   return { dtype: 'float32', shape: [n, h, w], data: out };
 }
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ImageStack } from '../image.js';
 import { checkAborted, defineFunction } from './define.js';
-import { gaussianHalfKernel, gaussianPlaneJs } from './gaussian.js';
+import { gaussianBlur } from './gaussian.js';
 
 export const illuminationCorrectKwargs = z.strictObject({
   method: z.enum(['mean', 'median']).default('mean'),
@@ -37,12 +37,9 @@ export function estimateFlatField(stack: ImageStack, method: 'mean' | 'median', 
       flat[i] = n % 2 === 1 ? column[mid]! : (column[mid - 1]! + column[mid]!) / 2;
     }
   }
-  let smooth = flat;
+  let smooth: Float32Array = flat;
   if (sigma > 0) {
-    const half = gaussianHalfKernel(sigma, 4.0);
-    const r = half.length - 1;
-    smooth = new Float32Array(size);
-    gaussianPlaneJs(flat, h, w, half, smooth, new Float32Array(size), new Float64Array(w + 2 * r));
+    smooth = gaussianBlur({ dtype: 'float32', shape: [1, h, w], data: flat }, sigma).data;
   }
   let sum = 0;
   for (let i = 0; i < size; i++) sum += smooth[i]!;

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import type { ImageStack, PixelArray } from '../image.js';
 import { checkAborted, defineFunction } from './define.js';
+import { scratchU32 } from './scratch.js';
 
 export type Connectivity = 4 | 8;
 
-/** Upper bound on provisional labels: a run of foreground in a row opens at most ⌈w/2⌉ new labels. */
-export function maxProvisionalLabels(h: number, w: number): number {
+/** Upper bound on foreground runs (and so on provisional labels): at most ⌈w/2⌉ runs per row. */
+export function maxRuns(h: number, w: number): number {
   return h * ((w + 1) >> 1) + 1;
 }
 
@@ -21,7 +22,7 @@ function findRoot(parent: Uint32Array, x: number): number {
   return r;
 }
 
-/** Joins the sets of a and b; the smaller root wins, so a set's root is its first label in raster order. */
+/** Joins two sets; the smaller root wins, so a set's root is its first run in raster order. */
 function union(parent: Uint32Array, a: number, b: number): number {
   const ra = findRoot(parent, a);
   const rb = findRoot(parent, b);
@@ -35,66 +36,76 @@ function union(parent: Uint32Array, a: number, b: number): number {
 }
 
 /**
- * Connected components of the nonzero pixels of one plane (h×w, row-major), written to `out` as
- * 1..count in raster order of each component's first pixel — the numbering `scipy.ndimage.label` gives.
- * Two-pass union-find. `parent` must hold `maxProvisionalLabels(h, w)` entries (it is scratch).
- * Returns the number of components.
+ * Run-length connected-component labelling. Each row is scanned for runs of nonzero pixels; a run
+ * joins every run of the previous row it touches (overlapping columns for 4-connectivity, overlapping
+ * or diagonally adjacent for 8). Runs are numbered in raster order, unions keep the smaller number, so
+ * the final labels 1..count follow the raster order of each component's first pixel — the numbering
+ * `scipy.ndimage.label` gives. Cost is one pass over the pixels plus work per run, not per pixel.
  */
-export function labelPlane(
-  mask: PixelArray,
-  h: number,
-  w: number,
-  connectivity: Connectivity,
-  out: Uint32Array,
-  parent: Uint32Array = new Uint32Array(maxProvisionalLabels(h, w)),
-): number {
-  let next = 1;
-  const eight = connectivity === 8;
+function labelRuns(mask: PixelArray, h: number, w: number, eight: boolean, out: Uint32Array): number {
+  const cap = maxRuns(h, w);
+  const start = scratchU32('label.start', cap);
+  const end = scratchU32('label.end', cap);
+  const parent = scratchU32('label.parent', cap);
+  const rowFirst = scratchU32('label.rowFirst', h + 1);
+  const slack = eight ? 1 : 0;
+  let runs = 1; // run ids start at 1 so that 0 can mean background
+  let prevFirst = 1;
+  let prevEnd = 1;
   for (let y = 0; y < h; y++) {
     const row = y * w;
-    const up = row - w;
-    for (let x = 0; x < w; x++) {
-      const i = row + x;
-      if (mask[i] === 0) {
-        out[i] = 0;
-        continue;
+    rowFirst[y] = runs;
+    let p = prevFirst; // first run of the previous row that may still touch
+    let x = 0;
+    while (x < w) {
+      while (x < w && mask[row + x] === 0) x++;
+      if (x === w) break;
+      const s = x;
+      while (x < w && mask[row + x] !== 0) x++;
+      const id = runs++;
+      start[id] = s;
+      end[id] = x; // exclusive
+      parent[id] = id;
+      // Previous-row runs ending (exclusive) at or before s - slack cannot touch this or later runs.
+      while (p < prevEnd && end[p]! + slack <= s) p++;
+      let q = p;
+      let label = 0;
+      while (q < prevEnd && start[q]! < x + slack) {
+        label = label === 0 ? findRoot(parent, q) : union(parent, label, q);
+        q++;
       }
-      const west = x > 0 ? out[i - 1]! : 0;
-      let l = west;
-      if (y > 0) {
-        const n = out[up + x]!;
-        if (n !== 0) {
-          l = l === 0 || l === n ? n : union(parent, l, n);
-        } else if (eight) {
-          // With N in the background, NW and NE are not yet known to be in W's set. (When N is
-          // foreground both already touch N, and NW also touches W.)
-          if (west === 0 && x > 0) l = out[up + x - 1]!;
-          if (x + 1 < w) {
-            const ne = out[up + x + 1]!;
-            if (ne !== 0) l = l === 0 || l === ne ? ne : union(parent, l, ne);
-          }
-        }
-      }
-      if (l === 0) {
-        l = next++;
-        parent[l] = l;
-      }
-      out[i] = l;
+      if (label !== 0) parent[id] = label;
+      // The last touching run may also touch the next run of this row: do not advance p past it.
+      if (q > p) p = q - 1;
+    }
+    prevFirst = rowFirst[y]!;
+    prevEnd = runs;
+  }
+  rowFirst[h] = runs;
+  // Final numbers: every run points at a smaller id (or itself, for a root), so in one increasing
+  // sweep a root takes the next number and any other run copies its parent's, already final.
+  let count = 0;
+  for (let id = 1; id < runs; id++) {
+    const p = parent[id]!;
+    parent[id] = p === id ? ++count : parent[p]!;
+  }
+  out.fill(0);
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    for (let id = rowFirst[y]!, last = rowFirst[y + 1]!; id < last; id++) {
+      out.fill(parent[id]!, row + start[id]!, row + end[id]!);
     }
   }
-  // Final numbers. Every provisional label points at a smaller one (or itself, for a root), so in one
-  // increasing sweep a root gets the next number and a member copies its parent's, which is already final.
-  let count = 0;
-  for (let l = 1; l < next; l++) {
-    const p = parent[l]!;
-    parent[l] = p === l ? ++count : parent[p]!;
-  }
-  const size = h * w;
-  for (let i = 0; i < size; i++) {
-    const l = out[i]!;
-    if (l !== 0) out[i] = parent[l]!;
-  }
   return count;
+}
+
+/**
+ * Connected components of the nonzero pixels of one plane (h×w, row-major), written to `out` as
+ * 1..count in raster order of each component's first pixel (scipy.ndimage.label's numbering).
+ * Returns the number of components.
+ */
+export function labelPlane(mask: PixelArray, h: number, w: number, connectivity: Connectivity, out: Uint32Array): number {
+  return labelRuns(mask, h, w, connectivity === 8, out);
 }
 
 export const labelKwargs = z.strictObject({
@@ -106,12 +117,11 @@ export function labelStack(stack: ImageStack, connectivity: Connectivity, signal
   const [n, h, w] = stack.shape;
   const size = h * w;
   const out = new Uint32Array(n * size);
-  const parent = new Uint32Array(maxProvisionalLabels(h, w));
   const counts: number[] = [];
   for (let p = 0; p < n; p++) {
     signal?.throwIfAborted();
     const plane = stack.data.subarray(p * size, (p + 1) * size) as PixelArray;
-    counts.push(labelPlane(plane, h, w, connectivity, out.subarray(p * size, (p + 1) * size), parent));
+    counts.push(labelPlane(plane, h, w, connectivity, out.subarray(p * size, (p + 1) * size)));
   }
   return { stack: { dtype: 'uint32', shape: [n, h, w], data: out }, counts };
 }

@@ -1,6 +1,72 @@
 import { z } from 'zod';
-import { allocate, type ImageStack, type PixelArray } from '../image.js';
+import type { ImageStack, PixelArray } from '../image.js';
 import { defineFunction } from './define.js';
+import { wasmKernels, wasmRegions } from './wasm.js';
+
+// One loop body per array type: V8 keeps type feedback per function, so a single generic loop that
+// sees Uint8Array, Uint16Array and Float32Array would go megamorphic and run several times slower.
+
+function maxU8(src: Uint8Array, n: number, size: number): Uint8Array {
+  const out = src.slice(0, size);
+  for (let p = 1; p < n; p++) {
+    const o = p * size;
+    for (let i = 0; i < size; i++) {
+      const v = src[o + i]!;
+      if (v > out[i]!) out[i] = v;
+    }
+  }
+  return out;
+}
+
+function maxU16(src: Uint16Array, n: number, size: number): Uint16Array {
+  const out = src.slice(0, size);
+  for (let p = 1; p < n; p++) {
+    const o = p * size;
+    for (let i = 0; i < size; i++) {
+      const v = src[o + i]!;
+      if (v > out[i]!) out[i] = v;
+    }
+  }
+  return out;
+}
+
+function maxF32(src: Float32Array, n: number, size: number): Float32Array {
+  const out = src.slice(0, size);
+  for (let p = 1; p < n; p++) {
+    const o = p * size;
+    for (let i = 0; i < size; i++) {
+      const v = src[o + i]!;
+      if (v > out[i]!) out[i] = v;
+    }
+  }
+  return out;
+}
+
+function maxOther(src: Uint32Array | Int32Array, n: number, size: number): Uint32Array | Int32Array {
+  const out = src.slice(0, size);
+  for (let p = 1; p < n; p++) {
+    const o = p * size;
+    for (let i = 0; i < size; i++) {
+      const v = src[o + i]!;
+      if (v > out[i]!) out[i] = v;
+    }
+  }
+  return out;
+}
+
+/** uint8/uint16 projection in the WASM kernels (SIMD max); false when they are not loaded. */
+function maxWasm(src: Uint8Array | Uint16Array, n: number, size: number, out: Uint8Array | Uint16Array): boolean {
+  const k = wasmKernels();
+  if (!k) return false;
+  const bpp = src.BYTES_PER_ELEMENT;
+  const [inAt, outAt] = wasmRegions(k, [n * size * bpp, size * bpp]) as [number, number];
+  const Ctor = bpp === 1 ? Uint8Array : Uint16Array;
+  new Ctor(k.memory.buffer, inAt, n * size).set(src.subarray(0, n * size));
+  if (bpp === 1) k.maxU8(inAt, n, size, outAt);
+  else k.maxU16(inAt, n, size, outAt);
+  out.set(new Ctor(k.memory.buffer, outAt, size));
+  return true;
+}
 
 /** Per-pixel maximum over the N planes of `stack`, same dtype. One plane is returned as is (no copy). */
 export function maxProjection(stack: ImageStack): ImageStack {
@@ -8,15 +74,23 @@ export function maxProjection(stack: ImageStack): ImageStack {
   if (n === 0) throw new RangeError('max_projection: the stack has no planes');
   if (n === 1) return stack;
   const size = h * w;
-  const src = stack.data;
-  const out = allocate(stack.dtype, size) as PixelArray;
-  out.set(src.subarray(0, size) as never);
-  for (let p = 1; p < n; p++) {
-    const off = p * size;
-    for (let i = 0; i < size; i++) {
-      const v = src[off + i]!;
-      if (v > out[i]!) out[i] = v;
+  let out: PixelArray;
+  switch (stack.dtype) {
+    case 'uint8': {
+      const o = new Uint8Array(size);
+      out = maxWasm(stack.data as Uint8Array, n, size, o) ? o : maxU8(stack.data as Uint8Array, n, size);
+      break;
     }
+    case 'uint16': {
+      const o = new Uint16Array(size);
+      out = maxWasm(stack.data as Uint16Array, n, size, o) ? o : maxU16(stack.data as Uint16Array, n, size);
+      break;
+    }
+    case 'float32':
+      out = maxF32(stack.data as Float32Array, n, size);
+      break;
+    default:
+      out = maxOther(stack.data as Uint32Array | Int32Array, n, size);
   }
   return { dtype: stack.dtype, shape: [1, h, w], data: out } as ImageStack;
 }

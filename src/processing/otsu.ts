@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { DType, ImageStack, PixelArray } from '../image.js';
 import { checkAborted, defineFunction } from './define.js';
+import { wasmKernels, wasmRegions } from './wasm.js';
 
 /**
  * Otsu's threshold with exactly the semantics of `skimage.filters.threshold_otsu(image, nbins)`
@@ -15,10 +16,95 @@ import { checkAborted, defineFunction } from './define.js';
  *   float64 with numpy's cumulative-sum order; ties go to the lowest bin.
  *
  * The foreground is `value > threshold`.
+ *
+ * @throws RangeError for an empty image, NaN in a float image, or an integer range wider than 2^26.
  */
 export function otsuThreshold(plane: PixelArray, dtype: DType, nbins = 256): number {
+  if (plane.length === 0) throw new RangeError('otsu_threshold: empty image');
+  if (dtype === 'float32') return otsuFloat(plane as Float32Array, nbins, null);
+  return otsuInteger(plane as Uint8Array | Uint16Array | Uint32Array | Int32Array);
+}
+
+/**
+ * Threshold of one float32 plane, and when `mask` is given also mask[i] = plane[i] > threshold.
+ * Runs in the WASM kernels when they are loaded (float32 arithmetic there is the same IEEE single
+ * precision numpy uses), else in JS with Math.fround.
+ */
+export function otsuFloat(plane: Float32Array, nbins: number, mask: Uint8Array | null): number {
   const n = plane.length;
-  if (n === 0) throw new RangeError('otsu_threshold: empty image');
+  const k = wasmKernels();
+  if (k) {
+    const [src, dst, edgesAt, countsAt, mm, sub] = wasmRegions(k, [4 * n, mask ? n : 0, 4 * (nbins + 1), 4 * nbins, 8, 16 * nbins]) as [
+      number, number, number, number, number, number,
+    ];
+    new Float32Array(k.memory.buffer, src, n).set(plane);
+    k.minMaxF32(src, n, mm);
+    const [min, max] = new Float32Array(k.memory.buffer, mm, 2) as unknown as [number, number];
+    const t = thresholdFromRange(min, max, nbins, (edges, lo, norm) => {
+      new Float32Array(k.memory.buffer, edgesAt, nbins + 1).set(edges);
+      k.histF32(src, n, edgesAt, nbins, lo, norm, countsAt, sub);
+      return Float64Array.from(new Uint32Array(k.memory.buffer, countsAt, nbins));
+    });
+    if (mask) {
+      k.maskGtF32(src, n, t, dst);
+      mask.set(new Uint8Array(k.memory.buffer, dst, n));
+    }
+    return t;
+  }
+  let min = plane[0]!;
+  let max = min;
+  for (let i = 1; i < n; i++) {
+    const v = plane[i]!;
+    if (v < min) min = v;
+    else if (v > max) max = v;
+    else if (v !== v) min = max = NaN;
+  }
+  const t = thresholdFromRange(min, max, nbins, (edges, lo, norm) => histogramF32(plane, edges, lo, norm));
+  if (mask) for (let i = 0; i < n; i++) mask[i] = plane[i]! > t ? 1 : 0;
+  return t;
+}
+
+/** The float path after min/max: edges like np.linspace(min, max, nbins + 1, dtype=float32). */
+function thresholdFromRange(
+  min: number,
+  max: number,
+  nbins: number,
+  histogram: (edges: Float32Array, lo: number, norm: number) => Float64Array,
+): number {
+  if (Number.isNaN(min) || Number.isNaN(max)) throw new RangeError('otsu_threshold: image contains NaN');
+  if (min === max) return min;
+  // np.linspace in float64: i·step + min, last edge set to max, then cast to float32.
+  const edges = new Float32Array(nbins + 1);
+  const delta = max - min;
+  const step = delta / nbins;
+  for (let i = 0; i < nbins; i++) edges[i] = step === 0 ? (i / nbins) * delta + min : i * step + min;
+  edges[nbins] = max;
+  // norm = nbins / float32(max − min) in float64, then used in a float32 multiply.
+  const norm = Math.fround(nbins / Math.fround(max - min));
+  const counts = histogram(edges, Math.fround(min), norm);
+  const centers = new Float64Array(nbins);
+  for (let i = 0; i < nbins; i++) centers[i] = Math.fround(edges[i]! + edges[i + 1]!) / 2;
+  return otsuFromHistogram(counts, centers);
+}
+
+function histogramF32(a: Float32Array, edges: Float32Array, lo: number, norm: number): Float64Array {
+  const nbins = edges.length - 1;
+  const counts = new Uint32Array(nbins);
+  const last = nbins - 1;
+  for (let i = 0, n = a.length; i < n; i++) {
+    const x = a[i]!;
+    let idx = Math.trunc(Math.fround(Math.fround(x - lo) * norm));
+    if (idx === nbins) idx = last;
+    if (x < edges[idx]!) idx--;
+    if (idx !== last && x >= edges[idx + 1]!) idx++;
+    counts[idx]++;
+  }
+  return Float64Array.from(counts);
+}
+
+/** Integer images: skimage's bincount histogram, one bin per value from min to max. */
+function otsuInteger(plane: Uint8Array | Uint16Array | Uint32Array | Int32Array): number {
+  const n = plane.length;
   let min = plane[0]!;
   let max = min;
   for (let i = 1; i < n; i++) {
@@ -26,44 +112,16 @@ export function otsuThreshold(plane: PixelArray, dtype: DType, nbins = 256): num
     if (v < min) min = v;
     else if (v > max) max = v;
   }
-  if (Number.isNaN(min) || Number.isNaN(max)) throw new RangeError('otsu_threshold: image contains NaN');
   if (min === max) return min;
-  if (dtype === 'float32') return otsuFromHistogram(...floatHistogram(plane as Float32Array, min, max, nbins));
   const range = max - min + 1;
   if (range > 1 << 26) {
     throw new RangeError(`otsu_threshold: integer range ${min}..${max} is too wide for one bin per value`);
   }
-  const counts = new Float64Array(range);
-  for (let i = 0; i < n; i++) counts[plane[i]! - min]++;
+  const bins = new Uint32Array(range);
+  for (let i = 0; i < n; i++) bins[plane[i]! - min]++;
   const centers = new Float64Array(range);
   for (let i = 0; i < range; i++) centers[i] = min + i;
-  return otsuFromHistogram(counts, centers);
-}
-
-/** numpy.histogram(a, bins=nbins) for float32 data with the range [min, max] of the data. */
-export function floatHistogram(a: Float32Array, min: number, max: number, nbins: number): [Float64Array, Float64Array] {
-  // np.linspace(min, max, nbins + 1, dtype=float32): computed in float64, last edge set to max, then cast.
-  const edges = new Float32Array(nbins + 1);
-  const delta = max - min;
-  const step = delta / nbins;
-  for (let i = 0; i < nbins; i++) edges[i] = step === 0 ? (i / nbins) * delta + min : i * step + min;
-  edges[nbins] = max;
-  // norm = nbins / float32(max - min), then used in a float32 multiply.
-  const norm = Math.fround(nbins / Math.fround(max - min));
-  const fmin = Math.fround(min);
-  const counts = new Float64Array(nbins);
-  const last = nbins - 1;
-  for (let i = 0, n = a.length; i < n; i++) {
-    const x = a[i]!;
-    let idx = Math.trunc(Math.fround(Math.fround(x - fmin) * norm));
-    if (idx === nbins) idx = last;
-    if (x < edges[idx]!) idx--;
-    if (idx !== last && x >= edges[idx + 1]!) idx++;
-    counts[idx]++;
-  }
-  const centers = new Float64Array(nbins);
-  for (let i = 0; i < nbins; i++) centers[i] = Math.fround(edges[i]! + edges[i + 1]!) / 2;
-  return [counts, centers];
+  return otsuFromHistogram(Float64Array.from(bins), centers);
 }
 
 /** skimage's between-class-variance maximisation over a histogram whose first and last counts are > 0. */
@@ -99,6 +157,10 @@ export function otsuFromHistogram(counts: Float64Array, centers: Float64Array): 
   return centers[bestIdx]!;
 }
 
+function maskAbove(plane: Uint8Array | Uint16Array | Uint32Array | Int32Array, t: number, mask: Uint8Array): void {
+  for (let i = 0, n = plane.length; i < n; i++) mask[i] = plane[i]! > t ? 1 : 0;
+}
+
 export const otsuKwargs = z.strictObject({
   bins: z.int().min(2).max(1 << 20).default(256),
 });
@@ -111,15 +173,21 @@ export const otsuThresholdFunction = defineFunction({
   run: (stack: ImageStack, kw, ctx) => {
     const [n, h, w] = stack.shape;
     const size = h * w;
+    if (size === 0) throw new RangeError('otsu_threshold: empty image');
     const mask = new Uint8Array(n * size);
     const measurements: Record<string, number>[] = [];
     const data = stack.data;
     for (let p = 0; p < n; p++) {
       checkAborted(ctx);
-      const plane = data.subarray(p * size, (p + 1) * size) as PixelArray;
-      const t = otsuThreshold(plane, stack.dtype, kw.bins);
-      const o = p * size;
-      for (let i = 0; i < size; i++) mask[o + i] = plane[i]! > t ? 1 : 0;
+      const plane = data.subarray(p * size, (p + 1) * size);
+      const out = mask.subarray(p * size, (p + 1) * size);
+      let t: number;
+      if (stack.dtype === 'float32') t = otsuFloat(plane as Float32Array, kw.bins, out);
+      else {
+        const ints = plane as Uint8Array | Uint16Array | Uint32Array | Int32Array;
+        t = otsuInteger(ints);
+        maskAbove(ints, t, out);
+      }
       measurements.push({ otsu_threshold: t });
     }
     return { stack: { dtype: 'uint8', shape: [n, h, w], data: mask }, measurements };

@@ -1,0 +1,111 @@
+/**
+ * The WASM kernels (build/kernels.wasm, `node scripts/build-wasm.mjs`) must give the same bits as the
+ * JS kernels, which are pinned to SciPy by the golden tests. Skipped when the .wasm is not built.
+ */
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createStack, type ImageStack } from '../src/image.js';
+import { gaussianBlur } from '../src/processing/gaussian.js';
+import { maxProjection } from '../src/processing/max-projection.js';
+import { otsuFloat } from '../src/processing/otsu.js';
+import { forceJsKernels, kernelBackend, wasmKernels } from '../src/processing/wasm.js';
+
+const wasmBuilt = wasmKernels() !== null;
+
+function both<T>(fn: () => T): { js: T; wasm: T } {
+  forceJsKernels(true);
+  const js = fn();
+  forceJsKernels(false);
+  return { js, wasm: fn() };
+}
+
+function bits(a: ArrayLike<number>): number[] {
+  return Array.from(new Uint32Array(Float32Array.from(a).buffer));
+}
+
+function randomStack(dtype: 'uint8' | 'uint16' | 'float32', planes: number, h: number, w: number, seed: number): ImageStack {
+  const s = createStack(dtype, planes, h, w);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < s.data.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    const smooth = Math.sin(i / 37) * 0.5 + 0.5;
+    s.data[i] = dtype === 'uint8' ? (x % 64) + 180 * smooth : dtype === 'uint16' ? (x % 2000) + 40000 * smooth : Math.fround((x / 2 ** 32 - 0.5) * 3 + 10 * smooth);
+  }
+  return s;
+}
+
+afterEach(() => {
+  forceJsKernels(false);
+});
+
+describe('kernel backend selection', () => {
+  it('reports js when forced, and wasm when the module is built', () => {
+    forceJsKernels(true);
+    expect(kernelBackend()).toBe('js');
+    forceJsKernels(false);
+    expect(kernelBackend()).toBe(wasmBuilt ? 'wasm' : 'js');
+  });
+});
+
+describe.skipIf(!wasmBuilt)('WASM kernels = JS kernels, bit for bit', () => {
+  const dims = fc.record({
+    h: fc.integer({ min: 1, max: 40 }),
+    w: fc.integer({ min: 1, max: 40 }),
+    seed: fc.integer(),
+    dtype: fc.constantFrom('uint8' as const, 'uint16' as const, 'float32' as const),
+  });
+
+  it('gaussian_blur for any size, dtype and sigma (odd widths, lines shorter than the radius)', () => {
+    fc.assert(
+      fc.property(dims, fc.double({ min: 0.05, max: 8, noNaN: true }), fc.constantFrom(4, 3, 2.5), ({ h, w, seed, dtype }, sigma, truncate) => {
+        const s = randomStack(dtype, 2, h, w, seed);
+        const { js, wasm } = both(() => gaussianBlur(s, sigma, truncate).data);
+        expect(bits(wasm)).toEqual(bits(js));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('otsu threshold and mask on float32 planes, for several bin counts', () => {
+    fc.assert(
+      fc.property(dims, fc.constantFrom(2, 16, 256, 1000), ({ h, w, seed }, bins) => {
+        const plane = randomStack('float32', 1, h, w, seed).data as Float32Array;
+        const { js, wasm } = both(() => {
+          const mask = new Uint8Array(plane.length);
+          return { t: otsuFloat(plane, bins, mask), mask: Array.from(mask) };
+        });
+        expect(wasm).toEqual(js);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('otsu on blurred 512² images (where bins are crowded)', () => {
+    for (const seed of [1, 2, 3]) {
+      const blurred = gaussianBlur(randomStack('uint16', 1, 512, 512, seed), 2).data;
+      const { js, wasm } = both(() => {
+        const mask = new Uint8Array(blurred.length);
+        const t = otsuFloat(blurred, 256, mask);
+        let fg = 0;
+        for (const v of mask) fg += v;
+        return { t, fg };
+      });
+      expect(wasm).toEqual(js);
+    }
+  });
+
+  it('max projection of uint8 and uint16 stacks', () => {
+    fc.assert(
+      fc.property(dims, fc.integer({ min: 2, max: 5 }), ({ h, w, seed, dtype }, planes) => {
+        const s = randomStack(dtype === 'float32' ? 'uint16' : dtype, planes, h, w, seed);
+        const { js, wasm } = both(() => maxProjection(s));
+        expect(wasm.dtype).toBe(s.dtype);
+        expect(Array.from(wasm.data)).toEqual(Array.from(js.data));
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
