@@ -60,6 +60,8 @@ const CASES: ReadonlyArray<readonly [string, DType, number, boolean]> = [
   ['packbits-uint16.tif', 'uint16', 1, true],
   ['pyramid-uint16.tif', 'uint16', 1, true],
   ['tiled-uint16.tif', 'uint16', 1, false],
+  ['tiled-lzw-uint16.tif', 'uint16', 1, false],
+  ['tiled-lzw-pred-uint16.tif', 'uint16', 1, false],
   ['tiled-deflate-float32.tif', 'float32', 2, false],
   ['bigtiff-uint16.tif', 'uint16', 2, false],
 ];

@@ -1,7 +1,10 @@
-import { fromArrayBuffer, type GeoTIFFImage } from 'geotiff';
+import { BaseDecoder, fromArrayBuffer, getDecoder, type GeoTIFFImage, type Pool } from 'geotiff';
 import { AbortError, TiffError } from '../errors.js';
 import { allocate, dtypeOf, type DType, type ImageStack, type PixelArray } from '../image.js';
+import { COMPRESSION, lzwDecode, packbitsDecode } from './tiff-codecs.js';
 import { SUPPORTED_LAYOUTS } from './tiff-ifd.js';
+
+type BaseDecoderParameters = ConstructorParameters<typeof BaseDecoder>[0];
 
 /**
  * The slow, general path: geotiff handles tiles, BigTIFF and the compressions and predictors the
@@ -13,9 +16,44 @@ import { SUPPORTED_LAYOUTS } from './tiff-ifd.js';
 /** Generous bound on pixels per file byte (LZW's worst case is ~2730:1). */
 const MAX_RATIO = 4096;
 
+/**
+ * geotiff's LZW decoder grows a plain JS array without bound on corrupt input (it aborted the
+ * whole process with "invalid size error" in our fuzz test), so LZW and PackBits blocks use our
+ * decoders, which write into a buffer of the block's exact size. geotiff still applies the
+ * predictor (via `BaseDecoder.decode`).
+ */
+class BoundedDecoder extends BaseDecoder {
+  readonly #compression: number;
+
+  constructor(compression: number, parameters: BaseDecoderParameters) {
+    super(parameters);
+    this.#compression = compression;
+  }
+
+  override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
+    const { tileWidth, tileHeight, bitsPerSample } = this.parameters;
+    const bits = typeof bitsPerSample === 'number' ? bitsPerSample : Math.max(...Array.from(bitsPerSample));
+    const out = new Uint8Array(tileWidth * tileHeight * Math.ceil(bits / 8));
+    const src = new Uint8Array(buffer);
+    if (this.#compression === COMPRESSION.lzw) lzwDecode(src, out);
+    else packbitsDecode(src, out);
+    return out.buffer;
+  }
+}
+
+/**
+ * Stands in for geotiff's worker `Pool` (only `bindParameters` is called), so decoding stays on
+ * the caller's thread — already a worker when it matters — and LZW/PackBits use `BoundedDecoder`.
+ */
+const inThreadDecoders = {
+  bindParameters(compression: number, parameters: BaseDecoderParameters): { decode(buffer: ArrayBufferLike): Promise<ArrayBufferLike> } {
+    if (compression === COMPRESSION.lzw || compression === COMPRESSION.packbits) return new BoundedDecoder(compression, parameters);
+    return { decode: async (buffer) => (await getDecoder(compression, parameters)).decode(buffer) };
+  },
+} as unknown as Pool;
+
 async function readPlane(image: GeoTIFFImage, signal: AbortSignal | undefined): Promise<unknown> {
-  // No decoder pool: decoding stays on the caller's thread, which is already a worker when it matters.
-  return image.readRasters({ samples: [0], interleave: true, ...(signal ? { signal } : {}) });
+  return image.readRasters({ samples: [0], interleave: true, pool: inThreadDecoders, ...(signal ? { signal } : {}) });
 }
 
 export async function decodeWithGeotiff(bytes: Uint8Array, file: string, signal: AbortSignal | undefined): Promise<ImageStack> {
@@ -38,8 +76,17 @@ export async function decodeWithGeotiff(bytes: Uint8Array, file: string, signal:
     const w = image.getWidth();
     const h = image.getHeight();
     // Same guard as the fast path: a corrupt size must not make geotiff allocate gigabytes.
-    if (w * h > bytes.byteLength * MAX_RATIO + 2 ** 20) {
-      throw new TiffError(file, `corrupt: page ${i} claims ${w}×${h} pixels, far more than ${bytes.byteLength} bytes can encode`);
+    const [tw, th] = [image.getTileWidth(), image.getTileHeight()];
+    for (const [what, pw, ph] of [['page', w, h], ['tile', tw, th]] as const) {
+      if (pw * ph > bytes.byteLength * MAX_RATIO + 2 ** 20) {
+        throw new TiffError(file, `corrupt: ${what} size ${pw}×${ph} of page ${i} is far more than ${bytes.byteLength} bytes can encode`);
+      }
+    }
+    // geotiff does per-tile work in JS objects; a corrupt tile size of 1×1 would need millions.
+    // Every tile or strip has an offset entry of at least 4 bytes, which bounds the honest count.
+    const blocks = Math.ceil(w / tw) * Math.ceil(h / th);
+    if (!(blocks * 4 <= bytes.byteLength)) {
+      throw new TiffError(file, `corrupt: page ${i} would need ${blocks} tiles or strips, more than ${bytes.byteLength} bytes can index`);
     }
     const raster = await readPlane(image, signal);
     const plane = asPixelArray(raster, i, file);

@@ -1,0 +1,202 @@
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, open, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { threadId } from 'node:worker_threads';
+import { StorageError } from '../errors.js';
+
+/**
+ * A lock file shared by async callers, worker threads, child processes and (on a shared
+ * filesystem) other hosts — the tasks of one run that all update `plateflow_metadata.json`.
+ *
+ * The lock is a file holding `{pid, hostname, token}`. It is created complete and atomically by
+ * hard-linking a private temp file to the lock name (`link` fails with EEXIST if the lock exists),
+ * so a waiter never reads a half-written owner. Each acquisition has its own random token, which
+ * is what makes two async callers in the same thread distinct owners.
+ *
+ * A lock is stale when its owner is a dead pid on this host, or when its mtime is older than
+ * `staleMs`. The owner touches the file every `staleMs / 3` while it holds the lock, so a live
+ * owner only goes stale if its event loop is blocked that long (or its thread was terminated).
+ * Stale locks are broken by renaming them away and checking the token of what was moved: if a
+ * fresh lock was moved by mistake, it is linked back.
+ *
+ * @module
+ */
+
+export interface FileLockOptions {
+  /** Give up waiting after this long. @defaultValue 60000 */
+  readonly timeoutMs?: number;
+  /** A lock whose file was not touched for this long is considered abandoned. @defaultValue 30000 */
+  readonly staleMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+const DEFAULT_STALE_MS = 30_000;
+const MAX_BACKOFF_MS = 100;
+
+interface LockOwner {
+  readonly pid: number;
+  readonly hostname: string;
+  readonly token: string;
+  readonly acquiredAt: string;
+}
+
+interface LockState {
+  readonly owner: LockOwner | undefined;
+  readonly mtimeMs: number;
+  readonly ino: number;
+}
+
+/**
+ * Run `fn` while holding the lock at `lockPath` (created, with parent directories, if needed).
+ * The lock is released when `fn` settles, whether it resolves or throws.
+ *
+ * @throws StorageError (`E_STORAGE_IO`, `context.path` = `lockPath`) on timeout (the message names
+ *   the current holder) or when the lock file cannot be created; errors from `fn` pass through.
+ */
+export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, opts: FileLockOptions = {}): Promise<T> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const staleMs = opts.staleMs ?? DEFAULT_STALE_MS;
+  if (!(timeoutMs >= 0) || !(staleMs > 0)) {
+    throw new StorageError(lockPath, `invalid lock options: timeoutMs must be ≥ 0 and staleMs > 0 (got ${timeoutMs}, ${staleMs})`);
+  }
+  const file = path.resolve(lockPath);
+  const token = await acquire(file, timeoutMs, staleMs);
+  const heartbeat = setInterval(() => {
+    const now = new Date();
+    utimes(file, now, now).catch(() => undefined);
+  }, Math.max(10, Math.floor(staleMs / 3)));
+  heartbeat.unref();
+  try {
+    return await fn();
+  } finally {
+    clearInterval(heartbeat);
+    await release(file, token);
+  }
+}
+
+async function acquire(file: string, timeoutMs: number, staleMs: number): Promise<string> {
+  const token = `${process.pid}.${threadId}.${randomBytes(8).toString('hex')}`;
+  const owner: LockOwner = { pid: process.pid, hostname: hostname(), token, acquiredAt: new Date().toISOString() };
+  const deadline = Date.now() + timeoutMs;
+  const temp = `${file}.${token}.tmp`;
+  try {
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(temp, JSON.stringify(owner));
+  } catch (err) {
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw new StorageError(file, `cannot prepare lock: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    let backoff = 1;
+    for (;;) {
+      if (await tryCreate(file, temp, owner)) return token;
+      const state = await inspect(file);
+      if (state === undefined) continue; // released between our attempt and the look: retry at once
+      if (isStale(state, staleMs)) {
+        await breakStale(file, state, token);
+        continue;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        const who = state.owner ? `pid ${state.owner.pid} on ${state.owner.hostname} since ${state.owner.acquiredAt}` : 'an unknown owner';
+        throw new StorageError(file, `timed out after ${timeoutMs} ms waiting for the lock (held by ${who})`);
+      }
+      // Jitter keeps many waiters from retrying in lock-step.
+      await sleep(Math.min(left, backoff * (0.5 + Math.random())));
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    }
+  } finally {
+    await rm(temp, { force: true }).catch(() => undefined);
+  }
+}
+
+/** Filesystems without hard links fall back to O_EXCL create (briefly empty, see `inspect`). */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'ENOSYS', 'EOPNOTSUPP', 'EXDEV']);
+
+async function tryCreate(file: string, temp: string, owner: LockOwner): Promise<boolean> {
+  try {
+    await link(temp, file);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') return false;
+    if (!NO_HARD_LINKS.has(code)) throw new StorageError(file, `cannot create lock: ${(err as Error).message}`, { cause: err });
+  }
+  let handle;
+  try {
+    handle = await open(file, 'wx');
+    await handle.writeFile(JSON.stringify(owner));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw new StorageError(file, `cannot create lock: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await handle?.close();
+  }
+}
+
+async function inspect(file: string): Promise<LockState | undefined> {
+  try {
+    const [st, text] = await Promise.all([stat(file), readFile(file, 'utf8')]);
+    return { owner: parseOwner(text), mtimeMs: st.mtimeMs, ino: st.ino };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new StorageError(file, `cannot inspect lock: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function parseOwner(text: string): LockOwner | undefined {
+  try {
+    const v = JSON.parse(text) as Partial<LockOwner>;
+    return typeof v.pid === 'number' && typeof v.token === 'string' && typeof v.hostname === 'string' ? (v as LockOwner) : undefined;
+  } catch {
+    return undefined; // being written by the O_EXCL fallback, or garbage: only age can make it stale
+  }
+}
+
+function isStale(state: LockState, staleMs: number): boolean {
+  if (Date.now() - state.mtimeMs > staleMs) return true;
+  const owner = state.owner;
+  return owner !== undefined && owner.hostname === hostname() && !isAlive(owner.pid);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
+}
+
+function sameLock(a: LockState, b: LockState | undefined): boolean {
+  if (b === undefined) return false;
+  // Tokens are unique; inode numbers are reused quickly, so they only stand in for unreadable files.
+  return a.owner && b.owner ? a.owner.token === b.owner.token : a.ino === b.ino && a.mtimeMs === b.mtimeMs;
+}
+
+async function breakStale(file: string, seen: LockState, token: string): Promise<void> {
+  const grave = `${file}.${token}.stale`;
+  try {
+    await rename(file, grave); // atomic: we now own whatever was at `file`
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // someone else broke or released it
+    throw new StorageError(file, `cannot break stale lock: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    if (!sameLock(seen, await inspect(grave))) {
+      // Another waiter replaced the stale lock between our look and our rename: put theirs back.
+      await link(grave, file).catch(() => undefined);
+    }
+  } finally {
+    await rm(grave, { force: true }).catch(() => undefined);
+  }
+}
+
+async function release(file: string, token: string): Promise<void> {
+  const state = await inspect(file).catch(() => undefined);
+  // If our lock was broken as stale and someone else holds it now, it is theirs to remove.
+  if (state?.owner?.token === token) await rm(file, { force: true }).catch(() => undefined);
+}

@@ -1,0 +1,153 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StorageError } from '../src/errors.js';
+import { withFileLock } from '../src/storage/lock.js';
+import { buildStorage, type StorageBuild } from './fixtures/storage/build-storage.js';
+import { runWriters } from './fixtures/storage/run-writers.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'plateflow-lock-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A promise plus its resolver, to hold a lock exactly as long as a test wants. */
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}
+
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '']);
+  await once(child, 'exit');
+  return child.pid!;
+}
+
+describe('withFileLock in one process', () => {
+  it('serialises concurrent async callers and returns their results', async () => {
+    const lock = path.join(dir, 'serial.lock');
+    let inside = 0;
+    let maxInside = 0;
+    let counter = 0;
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        withFileLock(lock, async () => {
+          maxInside = Math.max(maxInside, ++inside);
+          const seen = counter;
+          await new Promise((resolve) => setImmediate(resolve));
+          counter = seen + 1;
+          inside--;
+          return i;
+        }),
+      ),
+    );
+    expect(counter).toBe(40);
+    expect(maxInside).toBe(1);
+    expect(results).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(await readdir(dir)).not.toContain('serial.lock');
+  });
+
+  it('releases the lock when fn throws, and passes the error through unchanged', async () => {
+    const lock = path.join(dir, 'throws.lock');
+    const boom = new Error('boom');
+    await expect(withFileLock(lock, async () => Promise.reject(boom))).rejects.toBe(boom);
+    await expect(withFileLock(lock, async () => 'next', { timeoutMs: 0 })).resolves.toBe('next');
+  });
+
+  it('times out with a StorageError naming the lock and its holder', async () => {
+    const lock = path.join(dir, 'held.lock');
+    const held = gate();
+    const entered = gate();
+    const holder = withFileLock(lock, async () => {
+      entered.open();
+      await held.promise;
+    });
+    await entered.promise;
+    const err = await withFileLock(lock, async () => 'never', { timeoutMs: 30 }).catch((e: unknown) => e);
+    held.open();
+    await holder;
+    expect(err).toBeInstanceOf(StorageError);
+    expect((err as StorageError).context.path).toBe(lock);
+    expect((err as StorageError).message).toMatch(new RegExp(`timed out after 30 ms waiting for the lock \\(held by pid ${process.pid} on `));
+  });
+
+  it('creates missing parent directories of the lock', async () => {
+    await expect(withFileLock(path.join(dir, 'a', 'b', 'deep.lock'), async () => 1)).resolves.toBe(1);
+  });
+});
+
+describe('stale locks', () => {
+  it('breaks a lock whose owner pid is dead on this host', async () => {
+    const lock = path.join(dir, 'dead-owner.lock');
+    const pid = await deadPid();
+    await writeFile(lock, JSON.stringify({ pid, hostname: os.hostname(), token: 'old', acquiredAt: new Date().toISOString() }));
+    await expect(withFileLock(lock, async () => 'got it', { timeoutMs: 5000 })).resolves.toBe('got it');
+    expect(await readdir(dir)).not.toContain('dead-owner.lock');
+  });
+
+  it('breaks a lock not touched for staleMs even if its pid is alive', async () => {
+    const lock = path.join(dir, 'old.lock');
+    await writeFile(lock, JSON.stringify({ pid: process.pid, hostname: os.hostname(), token: 'old', acquiredAt: '2020-01-01T00:00:00Z' }));
+    const past = new Date(Date.now() - 60_000);
+    await utimes(lock, past, past);
+    await expect(withFileLock(lock, async () => 'got it', { timeoutMs: 5000, staleMs: 10_000 })).resolves.toBe('got it');
+  });
+
+  it('does not break a fresh lock of a live owner, even one on another host', async () => {
+    const lock = path.join(dir, 'other-host.lock');
+    await writeFile(lock, JSON.stringify({ pid: 1, hostname: 'some-other-host', token: 'x', acquiredAt: new Date().toISOString() }));
+    await expect(withFileLock(lock, async () => 'no', { timeoutMs: 30 })).rejects.toThrow(/held by pid 1 on some-other-host/);
+    // An unreadable lock file is only broken by age too.
+    await writeFile(lock, 'garbage');
+    await expect(withFileLock(lock, async () => 'no', { timeoutMs: 30 })).rejects.toThrow(/held by an unknown owner/);
+    const past = new Date(Date.now() - 60_000);
+    await utimes(lock, past, past);
+    await expect(withFileLock(lock, async () => 'yes', { timeoutMs: 5000, staleMs: 10_000 })).resolves.toBe('yes');
+  });
+
+  it('keeps a long-held lock fresh (heartbeat), so waiters do not break it', async () => {
+    const lock = path.join(dir, 'heartbeat.lock');
+    const staleMs = 150;
+    const held = gate();
+    const entered = gate();
+    let broken = false;
+    const holder = withFileLock(
+      lock,
+      async () => {
+        entered.open();
+        await held.promise;
+      },
+      { staleMs },
+    );
+    await entered.promise;
+    // This waiter polls for ~4 × staleMs; without the heartbeat it would judge the lock stale.
+    await withFileLock(lock, async () => (broken = true), { staleMs, timeoutMs: 4 * staleMs }).catch(() => undefined);
+    held.open();
+    await holder;
+    expect(broken).toBe(false);
+  });
+});
+
+describe('withFileLock across processes and worker threads', () => {
+  let build: StorageBuild;
+  beforeAll(async () => {
+    build = await buildStorage();
+  });
+  afterAll(async () => {
+    await build?.cleanup();
+  });
+
+  it('loses no increment with 6 child processes and 3 worker threads', async () => {
+    const counter = path.join(dir, 'counter.txt');
+    await runWriters(build.storageDir, 'counter', counter, { processes: 6, threads: 3, count: 20 });
+    expect(Number(await readFile(counter, 'utf8'))).toBe(9 * 20);
+    expect((await readdir(dir)).filter((n) => n.startsWith('counter.txt.lock'))).toEqual([]);
+  });
+});
