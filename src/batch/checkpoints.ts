@@ -31,6 +31,8 @@ export interface StepCheckpoint {
   readonly version: 1;
   readonly hash: string;
   readonly files: readonly CheckpointFile[];
+  /** Every file the task wrote up to and including this step, relative to the output root. */
+  readonly outputs: readonly string[];
   /** Every measurement of the task up to and including this step. */
   readonly measurements: readonly MeasurementRow[];
 }
@@ -67,8 +69,8 @@ export class CheckpointStore {
     return marker;
   }
 
-  async writeStep(taskId: string, step: StepPlan, files: readonly CheckpointFile[], measurements: readonly MeasurementRow[]): Promise<void> {
-    const marker: StepCheckpoint = { version: 1, hash: step.hash, files, measurements };
+  async writeStep(taskId: string, step: StepPlan, files: readonly CheckpointFile[], outputs: readonly string[], measurements: readonly MeasurementRow[]): Promise<void> {
+    const marker: StepCheckpoint = { version: 1, hash: step.hash, files, outputs, measurements };
     await writeFileAtomic(this.#marker('steps', taskId, step.id), JSON.stringify(marker));
   }
 

@@ -16,6 +16,9 @@ interface RunFlags {
   only?: string;
   json: boolean;
   quiet: boolean;
+  force: boolean;
+  fromStep?: string;
+  toStep?: string;
 }
 
 export function runCommand(): Command {
@@ -31,6 +34,9 @@ export function runCommand(): Command {
     .option('--lenient', 'skip and report unmatched image files instead of failing', false)
     .option('--format <name>', 'skip detection and use this format')
     .option('--pattern <pattern>', 'file-name pattern with named groups')
+    .option('--force', 'ignore checkpoints of earlier runs and recompute everything', false)
+    .option('--from-step <step>', 'recompute from this step (1-based number or name) even where checkpoints match')
+    .option('--to-step <step>', 'stop after this step (1-based number or name)')
     .option('--json', 'print one JSON object with the totals and measurements', false)
     .option('-q, --quiet', 'print nothing but errors', false)
     .action(async (plateDir: string, flags: RunFlags) => {
@@ -41,6 +47,7 @@ export function runCommand(): Command {
         ...(flags.format ? { format: flags.format } : {}),
         ...(flags.pattern ? { pattern: flags.pattern } : {}),
         ...(flags.only ? { axisFilter: flags.only } : {}),
+        checkpoints: { force: flags.force, ...(flags.fromStep ? { fromStep: flags.fromStep } : {}), ...(flags.toStep ? { toStep: flags.toStep } : {}) },
         config: { ...(flags.axis ? { axis: flags.axis } : {}), ...(flags.variable ? { variable: flags.variable } : {}), ...(flags.groupBy ? { groupBy: flags.groupBy } : {}) },
         warn: flags.quiet ? () => {} : (m) => log(`warning: ${m}`),
         onEvent: flags.quiet || flags.json ? undefined : progressLogger(),

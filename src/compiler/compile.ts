@@ -23,6 +23,8 @@ export interface CompileOptions {
   readonly baseDir?: string;
   /** GPU device ids available to this run; empty or absent = no GPU. */
   readonly gpus?: readonly number[];
+  /** Checkpoint reuse: `force` recomputes everything; steps are 1-based numbers or step names. */
+  readonly checkpoints?: { readonly force?: boolean; readonly fromStep?: number | string; readonly toStep?: number | string };
 }
 
 export interface CompiledRun {
@@ -83,6 +85,14 @@ export async function compile(pipeline: PipelineDefinition, plate: PlateIndex, o
   const groups = groupByAxis(plate.images, config.axis, options.axisFilter, plate);
   if (groups.size === 0) warnings.push(`no ${config.axis.join('+')} values left after filtering: nothing to run`);
 
+  const checkpoints = {
+    reuse: options.checkpoints?.force !== true,
+    fromStep: stepIndex(options.checkpoints?.fromStep, steps, '--from-step'),
+    toStep: stepIndex(options.checkpoints?.toStep, steps, '--to-step'),
+  };
+  if (checkpoints.fromStep !== null && checkpoints.toStep !== null && checkpoints.fromStep > checkpoints.toStep) {
+    throw new PipelineError('E_PIPELINE_INVALID', `--from-step (step ${checkpoints.fromStep + 1}) comes after --to-step (step ${checkpoints.toStep + 1})`);
+  }
   const needsGpu = steps.some((s) => s.gpu);
   const tasks = new Map<string, TaskPlan>();
   let gpuCursor = 0;
@@ -97,6 +107,7 @@ export async function compile(pipeline: PipelineDefinition, plate: PlateIndex, o
       outputRoot,
       modules,
       resources: { weight: inputs.length, gpuId: needsGpu ? gpus[gpuCursor++ % gpus.length]! : null },
+      checkpoints,
     } satisfies TaskPlan;
     tasks.set(taskId, deepFreeze(plan));
   }
@@ -127,6 +138,17 @@ function bindGroups(steps: readonly ResolvedStep[], plate: PlateIndex): Resolved
     }
     return { ...step, pattern: { default: step.pattern.default, byGroup }, groupKeys: Object.keys(byGroup) };
   });
+}
+
+/** A 1-based step number or a step name → 0-based index. */
+function stepIndex(ref: number | string | undefined, steps: readonly StepPlan[], flag: string): number | null {
+  if (ref === undefined) return null;
+  const byNumber = typeof ref === 'number' || /^\d+$/.test(ref) ? Number(ref) - 1 : -1;
+  const index = byNumber >= 0 ? byNumber : steps.findIndex((s) => s.name === ref || s.id === ref);
+  if (index < 0 || index >= steps.length) {
+    throw new PipelineError('E_PIPELINE_INVALID', `${flag} ${JSON.stringify(ref)} names no step; steps are ${steps.map((s, i) => `${i + 1} "${s.name}"`).join(', ')}`);
+  }
+  return index;
 }
 
 function planSteps(resolved: readonly ResolvedStep[], outputRoot: string): StepPlan[] {

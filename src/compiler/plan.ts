@@ -36,6 +36,16 @@ export interface StepPlan {
   readonly hash: string;
 }
 
+/** How a task treats the checkpoints of earlier runs (see batch/checkpoints.ts). */
+export interface CheckpointPolicy {
+  /** Reuse finished tasks and steps whose hashes still match; false = recompute everything (--force). */
+  readonly reuse: boolean;
+  /** Index of the first step to recompute even when its checkpoint matches (--from-step). */
+  readonly fromStep: number | null;
+  /** Index of the last step to run (--to-step); later steps are not run. */
+  readonly toStep: number | null;
+}
+
 export interface TaskResources {
   /** Relative size of the task (input image count) so schedulers can start big tasks first. */
   readonly weight: number;
@@ -70,6 +80,7 @@ export interface TaskPlan {
   /** Resolved user module specifiers to load before running. */
   readonly modules: readonly string[];
   readonly resources: TaskResources;
+  readonly checkpoints: CheckpointPolicy;
 }
 
 export function deepFreeze<T>(value: T): T {

@@ -25,6 +25,8 @@ export interface TaskResult {
   readonly outputs: readonly string[];
   readonly measurements: readonly MeasurementRow[];
   readonly peakRssBytes?: number;
+  /** Set when an earlier run's checkpoints were reused: 'task' = nothing was recomputed, else the last reused step's name. */
+  readonly resumed?: string;
   readonly attempts?: number;
   /** Wall time of each step that finished, in pipeline order (the report's per-step timings). */
   readonly steps?: readonly StepTiming[];
@@ -34,6 +36,8 @@ export interface StepTiming {
   readonly name: string;
   readonly seconds: number;
   readonly peakRssBytes?: number;
+  /** Set when an earlier run's checkpoints were reused: 'task' = nothing was recomputed, else the last reused step's name. */
+  readonly resumed?: string;
 }
 
 export type ResultsMap = ReadonlyMap<string, TaskResult>;

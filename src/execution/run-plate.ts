@@ -1,11 +1,13 @@
 import path from 'node:path';
 import type { ComponentConfigInput } from '../components/config.js';
 import type { KeyFilter } from '../components/filters.js';
+import type { CompileOptions } from '../compiler/compile.js';
 import { discoverPlate } from '../microscopes/discover.js';
 import type { PlateIndex } from '../microscopes/types.js';
 import { loadPipelineFile } from '../pipeline/load.js';
 import type { FunctionRegistry } from '../pipeline/registry.js';
 import type { PipelineDefinition } from '../pipeline/types.js';
+import { removeStaleTempFiles } from '../storage/stale-temp.js';
 import { measurementsByImage, totalsOf, writeRunFiles, type RunReportFiles, type RunTotals } from '../report/results.js';
 import { Coordinator, type RunOutcome } from './coordinator.js';
 import type { ExecuteOptions, Executor } from './executor.js';
@@ -25,6 +27,7 @@ export interface RunPlateOptions extends ExecuteOptions {
   readonly executor?: Executor;
   readonly registry?: FunctionRegistry;
   readonly gpus?: readonly number[];
+  readonly checkpoints?: CompileOptions['checkpoints'];
   readonly warn?: (message: string) => void;
 }
 
@@ -59,9 +62,12 @@ export async function runPlate(plateDir: string, options: RunPlateOptions): Prom
     ...(options.config ? { config: options.config } : {}),
     ...(options.registry ? { registry: options.registry } : {}),
     ...(options.gpus ? { gpus: options.gpus } : {}),
+    ...(options.checkpoints ? { checkpoints: options.checkpoints } : {}),
     ...(options.warn ? { warn: options.warn } : {}),
   });
   const tasks = await coordinator.createTasks(options.axisFilter);
+  const litter = await removeStaleTempFiles(coordinator.compiled!.outputRoot);
+  if (litter.length > 0) options.warn?.(`removed ${litter.length} temp file(s) left by an interrupted run`);
   const executor = options.executor ?? new SerialExecutor();
   let outcome: RunOutcome;
   try {

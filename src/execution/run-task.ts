@@ -1,9 +1,11 @@
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { FuncCall, StepPlan, TaskPlan } from '../compiler/plan.js';
 import { AbortError, PlateflowError, StepFailedError, serializeError } from '../errors.js';
 import { stackPlanes, planeOf, type ImageStack } from '../image.js';
 import { outputFileName, outputStem } from '../microscopes/plateflow-naming.js';
+import { CheckpointStore, type CheckpointFile } from '../batch/checkpoints.js';
 import { FunctionRegistry } from '../pipeline/registry.js';
 import { isFunctionOutput } from '../processing/types.js';
 import { FileManager } from '../storage/file-manager.js';
@@ -58,18 +60,41 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
   try {
     options.signal?.throwIfAborted();
     const registry = options.registry ?? (await registryFor(plan));
+    const store = new CheckpointStore(plan.outputRoot);
+    const lastIndex = plan.checkpoints.toStep ?? plan.steps.length - 1;
+    const runsToEnd = lastIndex === plan.steps.length - 1;
+    const finalHash = plan.steps[lastIndex]!.hash;
+    if (plan.checkpoints.reuse && runsToEnd && plan.checkpoints.fromStep === null) {
+      const done = await store.readTask(plan.taskId, finalHash);
+      if (done) return { ...base, status: 'ok', resumed: 'task', seconds: (performance.now() - started) / 1000, outputs: [...done.outputs], measurements: [...done.measurements] };
+    }
     let current: FlowImage[] = plan.inputs.map((record) => ({
       components: record.components,
       backend: 'disk',
       path: resolveInside(plan.plate.root, record.path),
       ...(record.page !== undefined ? { page: record.page } : {}),
     }));
-    for (const step of plan.steps) {
+    let first = 0;
+    let resumed: string | undefined;
+    const resumePoint = plan.checkpoints.reuse ? await latestCheckpoint(plan, store, Math.min(lastIndex, (plan.checkpoints.fromStep ?? Infinity) - 1)) : undefined;
+    if (resumePoint) {
+      first = resumePoint.step.index + 1;
+      resumed = resumePoint.step.name;
+      current = resumePoint.checkpoint.files.map((f) => ({ components: f.components, backend: 'disk', path: resolveInside(plan.outputRoot, f.path) }));
+      outputs.push(...resumePoint.checkpoint.outputs);
+      measurements.push(...resumePoint.checkpoint.measurements);
+    }
+    for (let index = first; index <= lastIndex; index++) {
+      const step = plan.steps[index]!;
       const stepStarted = performance.now();
-      current = await runStep(plan, step, current, { files, registry, outputs, measurements, signal: options.signal });
+      const ran = await runStep(plan, step, current, { files, registry, outputs, measurements, signal: options.signal });
+      current = ran.next;
+      // The marker goes last: it may only ever point at files that are complete on disk.
+      if (ran.written.length > 0) await store.writeStep(plan.taskId, step, ran.written, outputs, measurements);
       steps.push({ name: step.name, seconds: (performance.now() - stepStarted) / 1000 });
     }
-    return { ...base, status: 'ok', seconds: (performance.now() - started) / 1000, outputs, measurements };
+    if (runsToEnd) await store.writeTask(plan.taskId, { hash: finalHash, outputs, measurements, images: plan.inputs.length });
+    return { ...base, status: 'ok', ...(resumed ? { resumed } : {}), seconds: (performance.now() - started) / 1000, outputs, measurements };
   } catch (err) {
     const aborted = options.signal?.aborted === true;
     const error = aborted ? new AbortError(options.signal!.reason) : err;
@@ -87,10 +112,22 @@ interface StepContext {
   readonly signal: AbortSignal | undefined;
 }
 
-async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImage[], ctx: StepContext): Promise<FlowImage[]> {
+/** The latest disk step at or before `maxIndex` whose checkpoint is intact and current. */
+async function latestCheckpoint(plan: TaskPlan, store: CheckpointStore, maxIndex: number) {
+  for (let index = maxIndex; index >= 0; index--) {
+    const step = plan.steps[index]!;
+    if (step.outputDir === null) continue;
+    const checkpoint = await store.readStep(plan.taskId, step);
+    if (checkpoint) return { step, checkpoint };
+  }
+  return undefined;
+}
+
+async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImage[], ctx: StepContext): Promise<{ next: FlowImage[]; written: CheckpointFile[] }> {
   const order = plan.plate.componentOrder;
   const next: FlowImage[] = [];
   const written: Record<string, Readonly<Record<string, string>>> = {};
+  const checkpointFiles: CheckpointFile[] = [];
   const seen = new Set<string>();
   for (const group of groupImages(images, step.variableComponents, order)) {
     ctx.signal?.throwIfAborted();
@@ -110,9 +147,12 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
       const memoryKey = `${step.id}/${fileName}`;
       await ctx.files.save('memory', memoryKey, plane);
       if (step.outputDir !== null) {
-        await ctx.files.save('disk', path.join(step.outputDir, fileName), plane);
+        const file = path.join(step.outputDir, fileName);
+        await ctx.files.save('disk', file, plane);
         written[fileName] = components;
-        ctx.outputs.push(path.relative(plan.outputRoot, path.join(step.outputDir, fileName)).split(path.sep).join('/'));
+        const relative = path.relative(plan.outputRoot, file).split(path.sep).join('/');
+        ctx.outputs.push(relative);
+        checkpointFiles.push({ path: relative, bytes: (await stat(file)).size, components });
       }
       next.push({ components, backend: 'memory', path: memoryKey });
     }
@@ -124,7 +164,7 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
       mergeSubdirectoryFiles(prev, written, { handler: 'plateflow', sourceFormat: plan.plate.format, backend: 'disk', main: step.main, grid: plan.plate.grid }),
     );
   }
-  return next;
+  return { next, written: checkpointFiles };
 }
 
 async function loadStack(members: readonly FlowImage[], ctx: StepContext): Promise<ImageStack> {

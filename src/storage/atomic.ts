@@ -61,6 +61,14 @@ function tempName(base: string): string {
   return `.${stem}.${process.pid}.${threadId}.${randomBytes(6).toString('hex')}.tmp`;
 }
 
+const TEMP_NAME = /^\..+\.(\d+)\.(\d+)\.[0-9a-f]{12}\.tmp$/;
+
+/** The pid that wrote a temp file of ours, or undefined when the name is not one of our temp files. */
+export function tempFileOwner(name: string): number | undefined {
+  const match = TEMP_NAME.exec(name);
+  return match ? Number(match[1]) : undefined;
+}
+
 /** Some filesystems cannot fsync a directory; that is a durability limit, not a failed write. */
 const UNSUPPORTED_DIR_SYNC = new Set(['EINVAL', 'EISDIR', 'EPERM', 'ENOTSUP', 'EBADF', 'EACCES']);
 
