@@ -1,0 +1,43 @@
+import { PlateflowError } from '../errors.js';
+import type { ImageStack } from '../image.js';
+
+/**
+ * The one interface every storage backend implements, so a step reads and writes images the same
+ * way whether they live on disk or only in this task's memory.
+ *
+ * @module
+ */
+
+export type BackendKind = 'disk' | 'memory';
+
+export interface LoadOptions {
+  readonly signal?: AbortSignal;
+}
+
+export interface StorageBackend {
+  readonly kind: BackendKind;
+  /**
+   * The stack stored at `path`.
+   * @throws PlateflowError `E_NOT_FOUND` (with `context.path`) when nothing is stored there.
+   */
+  load(path: string, opts?: LoadOptions): Promise<ImageStack>;
+  /** Store `stack` at `path`, replacing what was there. */
+  save(path: string, stack: ImageStack): Promise<void>;
+  exists(path: string): Promise<boolean>;
+  /** Names directly inside `dir` (files and sub-directories), sorted by code unit; [] if `dir` is absent. */
+  list(dir: string): Promise<string[]>;
+  /** Remove `path`; removing something absent is not an error. */
+  delete(path: string): Promise<void>;
+  /** Release what the backend holds. Idempotent; later calls on the backend fail with `E_STORAGE_IO`. */
+  close(): Promise<void>;
+}
+
+/** The `E_NOT_FOUND` error every backend throws for a missing item, so callers test one code. */
+export function notFound(path: string, cause?: unknown): PlateflowError {
+  return new PlateflowError('E_NOT_FOUND', `${path}: not found`, { path }, cause === undefined ? undefined : { cause });
+}
+
+/** Code-unit order: the same on every machine and locale, for both backends. */
+export function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
