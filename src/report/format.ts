@@ -5,9 +5,12 @@
  * @module
  */
 
-/** `0.42` → `0.42s`, `75` → `1m15s`, `3725` → `1h02m05s`. */
+/** `0.0042` → `4.2ms`, `0.42` → `0.42s`, `75` → `1m15s`, `3725` → `1h02m05s`. */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '—';
+  if (seconds === 0) return '0s';
+  if (seconds < 0.01) return `${(seconds * 1000).toFixed(1)}ms`;
+  if (seconds < 0.1) return `${(seconds * 1000).toFixed(0)}ms`;
   if (seconds < 10) return `${seconds.toFixed(2)}s`;
   if (seconds < 60) return `${seconds.toFixed(1)}s`;
   const total = Math.round(seconds);

@@ -3,6 +3,8 @@ import type { RunOutcome } from '../execution/coordinator.js';
 import type { MeasurementRow, TaskResult } from '../execution/result.js';
 import type { PlateIndex } from '../microscopes/types.js';
 import { writeFileAtomic } from '../storage/atomic.js';
+import type { RunDocument } from './document.js';
+import { writeReport } from './html.js';
 
 export interface RunTotals {
   readonly tasks: number;
@@ -39,15 +41,16 @@ export function measurementsByImage(results: ReadonlyMap<string, TaskResult>): R
 export interface RunReportFiles {
   readonly results: string;
   readonly measurementsCsv: string;
+  readonly report: string;
 }
 
-/** Writes `results.json` and `measurements.csv` into the output root, each atomically. */
+/** Writes `results.json`, `measurements.csv` and `report.html` into the output root, each atomically. */
 export async function writeRunFiles(outcome: RunOutcome, plate: PlateIndex, extra: Record<string, unknown> = {}): Promise<RunReportFiles> {
   const root = outcome.compiled.outputRoot;
   const totals = totalsOf(outcome.results, outcome.seconds);
   const document = {
     plateflow: 1,
-    plate: { root: plate.root, format: plate.format, components: plate.components, skipped: plate.skipped },
+    plate: { root: plate.root, format: plate.format, components: plate.components, skipped: plate.skipped, ...(plate.grid ? { grid: plate.grid } : {}) },
     axis: outcome.compiled.config.axis,
     executor: outcome.executor,
     finishedAt: new Date().toISOString(),
@@ -56,9 +59,11 @@ export async function writeRunFiles(outcome: RunOutcome, plate: PlateIndex, extr
     tasks: Object.fromEntries(outcome.results),
     ...extra,
   };
-  const files = { results: path.join(root, 'results.json'), measurementsCsv: path.join(root, 'measurements.csv') };
+  const files = { results: path.join(root, 'results.json'), measurementsCsv: path.join(root, 'measurements.csv'), report: path.join(root, 'report.html') };
   await writeFileAtomic(files.results, JSON.stringify(document, null, 2) + '\n');
   await writeFileAtomic(files.measurementsCsv, measurementsCsv([...outcome.results.values()].flatMap((r) => r.measurements)));
+  // Last, and from the document just written, so the page always matches results.json.
+  await writeReport(files.report, document as RunDocument);
   return files;
 }
 
