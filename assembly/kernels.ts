@@ -265,3 +265,95 @@ export function maxU8(src: usize, planes: i32, size: i32, dst: usize): void {
     for (; i < bytes; i++) store<u8>(dst + i, max(load<u8>(dst + i), load<u8>(s + i)));
   }
 }
+
+// ---- Gaussian in float32 arithmetic (f32x4): faster, NOT bit-identical to SciPy -------------------
+//
+// Same structure as gaussian2d, but products and sums are rounded to float32 at every step, so
+// results differ from SciPy by a few float32 ulps. Kept for benchmarks (bench/kernels.mjs) to show
+// what exactness costs; the built-in gaussian_blur does not use it.
+
+/** wts32: r + 1 float32 weights; line32: scratch for w + 2·r float32 plus 8·r bytes of row table. */
+export function gaussian2dF32(src: usize, tmp: usize, dst: usize, h: i32, w: i32, wts32: usize, r: i32, scratch: usize): void {
+  const stride = <usize>w << 2;
+  const w0 = f32x4.splat(load<f32>(wts32));
+  const w0s = load<f32>(wts32);
+  const rowTab = scratch;
+  for (let y = 0; y < h; y++) {
+    for (let j = r, k = 0; j >= 1; j--, k++) {
+      store<u32>(rowTab + (<usize>k << 3), <u32>(<usize>reflect(y - j, h) * stride));
+      store<u32>(rowTab + (<usize>k << 3) + 4, <u32>(<usize>reflect(y + j, h) * stride));
+    }
+    const row = src + <usize>y * stride;
+    const out = tmp + <usize>y * stride;
+    let x = 0;
+    for (; x + 16 <= w; x += 16) {
+      const bx = <usize>x << 2;
+      let a0 = f32x4.mul(v128.load(row + bx), w0);
+      let a1 = f32x4.mul(v128.load(row + bx, 16), w0);
+      let a2 = f32x4.mul(v128.load(row + bx, 32), w0);
+      let a3 = f32x4.mul(v128.load(row + bx, 48), w0);
+      for (let k = 0; k < r; k++) {
+        const t = rowTab + (<usize>k << 3);
+        const pa = src + <usize>load<u32>(t) + bx;
+        const pb = src + <usize>load<u32>(t, 4) + bx;
+        const wj = v128.load32_splat(wts32 + (<usize>(r - k) << 2));
+        a0 = f32x4.add(a0, f32x4.mul(f32x4.add(v128.load(pa), v128.load(pb)), wj));
+        a1 = f32x4.add(a1, f32x4.mul(f32x4.add(v128.load(pa, 16), v128.load(pb, 16)), wj));
+        a2 = f32x4.add(a2, f32x4.mul(f32x4.add(v128.load(pa, 32), v128.load(pb, 32)), wj));
+        a3 = f32x4.add(a3, f32x4.mul(f32x4.add(v128.load(pa, 48), v128.load(pb, 48)), wj));
+      }
+      v128.store(out + bx, a0);
+      v128.store(out + bx, a1, 16);
+      v128.store(out + bx, a2, 32);
+      v128.store(out + bx, a3, 48);
+    }
+    for (; x < w; x++) {
+      const bx = <usize>x << 2;
+      let s: f32 = load<f32>(row + bx) * w0s;
+      for (let k = 0; k < r; k++) {
+        const t = rowTab + (<usize>k << 3);
+        s += (load<f32>(src + <usize>load<u32>(t) + bx) + load<f32>(src + <usize>load<u32>(t, 4) + bx)) * load<f32>(wts32 + (<usize>(r - k) << 2));
+      }
+      store<f32>(out + bx, s);
+    }
+  }
+  const line = scratch;
+  for (let y = 0; y < h; y++) {
+    const row = tmp + <usize>y * stride;
+    const out = dst + <usize>y * stride;
+    for (let k = 0; k < w + 2 * r; k++) store<f32>(line + (<usize>k << 2), load<f32>(row + (<usize>reflect(k - r, w) << 2)));
+    let x = 0;
+    const jr = <usize>r << 2;
+    for (; x + 16 <= w; x += 16) {
+      const c = line + (<usize>x << 2) + jr;
+      let a0 = f32x4.mul(v128.load(c), w0);
+      let a1 = f32x4.mul(v128.load(c, 16), w0);
+      let a2 = f32x4.mul(v128.load(c, 32), w0);
+      let a3 = f32x4.mul(v128.load(c, 48), w0);
+      for (let j = r; j >= 1; j--) {
+        const dj = <usize>j << 2;
+        const pl = c - dj;
+        const pr = c + dj;
+        const wj = v128.load32_splat(wts32 + dj);
+        a0 = f32x4.add(a0, f32x4.mul(f32x4.add(v128.load(pl), v128.load(pr)), wj));
+        a1 = f32x4.add(a1, f32x4.mul(f32x4.add(v128.load(pl, 16), v128.load(pr, 16)), wj));
+        a2 = f32x4.add(a2, f32x4.mul(f32x4.add(v128.load(pl, 32), v128.load(pr, 32)), wj));
+        a3 = f32x4.add(a3, f32x4.mul(f32x4.add(v128.load(pl, 48), v128.load(pr, 48)), wj));
+      }
+      const o = out + (<usize>x << 2);
+      v128.store(o, a0);
+      v128.store(o, a1, 16);
+      v128.store(o, a2, 32);
+      v128.store(o, a3, 48);
+    }
+    for (; x < w; x++) {
+      const c = line + (<usize>x << 2) + jr;
+      let s: f32 = load<f32>(c) * w0s;
+      for (let j = r; j >= 1; j--) {
+        const dj = <usize>j << 2;
+        s += (load<f32>(c - dj) + load<f32>(c + dj)) * load<f32>(wts32 + dj);
+      }
+      store<f32>(out + (<usize>x << 2), s);
+    }
+  }
+}

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createStack } from '../src/image.js';
 import { estimateFlatField } from '../src/processing/illumination-correct.js';
@@ -27,6 +28,34 @@ describe('percentiles (numpy linear)', () => {
       expect(u8[i]).toBeCloseTo(v, 12);
       expect(f32[i]).toBeCloseTo(v, 12);
     });
+  });
+});
+
+describe('percentiles: selection without a full sort agrees with sorting (property)', () => {
+  it('float32 (negatives, zeros, repeats) and uint16', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.float({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }), { minLength: 1, maxLength: 300 }),
+        fc.array(fc.double({ min: 0, max: 100, noNaN: true }), { minLength: 1, maxLength: 5 }),
+        (values, qs) => {
+          const data = Float32Array.from(values);
+          const sorted = Float64Array.from(data).sort();
+          const n = sorted.length;
+          const want = qs.map((q) => {
+            const v = (q / 100) * (n - 1);
+            const lo = Math.floor(v);
+            const t = v - lo;
+            const a = sorted[lo]!;
+            const b = sorted[Math.min(lo + 1, n - 1)]!;
+            return t >= 0.5 ? b - (b - a) * (1 - t) : a + (b - a) * t;
+          });
+          expect(percentiles(data, 'float32', qs)).toEqual(want);
+          const ints = Uint16Array.from(values, (v) => Math.abs(Math.trunc(v)) % 65536);
+          const si = Float64Array.from(ints).sort();
+          expect(percentiles(ints, 'uint16', [0, 50, 100])).toEqual([si[0], percentiles(Float32Array.from(si), 'float32', [50])[0], si[n - 1]]);
+        },
+      ),
+    );
   });
 });
 
@@ -82,5 +111,21 @@ describe('illumination_correct', () => {
 
   it('refuses an all-zero stack', () => {
     expect(() => call('illumination_correct', createStack('uint8', 2, 3, 3))).toThrow(/mean is 0/);
+  });
+
+  it('median flat field of many planes (sorted path) equals the small-N path', () => {
+    const planes = 40;
+    const s = createStack('uint16', planes, 3, 4);
+    for (let i = 0; i < s.data.length; i++) s.data[i] = 100 + ((i * 7919) % 97);
+    const big = estimateFlatField(s, 'median', 0);
+    // the same median computed by sorting each pixel's column directly
+    const want = new Float32Array(12);
+    for (let i = 0; i < 12; i++) {
+      const col = Array.from({ length: planes }, (_, p) => s.data[p * 12 + i]!).sort((a, b) => a - b);
+      want[i] = (col[19]! + col[20]!) / 2;
+    }
+    let mean = 0;
+    for (const v of want) mean += v / 12;
+    expect(Array.from(big)).toEqual(Array.from(want, (v) => Math.fround(v / mean)));
   });
 });

@@ -32,8 +32,22 @@ export function estimateFlatField(stack: ImageStack, method: 'mean' | 'median', 
     const column = new Float64Array(n);
     const mid = n >> 1;
     for (let i = 0; i < size; i++) {
-      for (let p = 0; p < n; p++) column[p] = data[p * size + i]!;
-      column.sort();
+      if (n > 32) {
+        for (let p = 0; p < n; p++) column[p] = data[p * size + i]!;
+        column.sort();
+        flat[i] = n % 2 === 1 ? column[mid]! : (column[mid - 1]! + column[mid]!) / 2;
+        continue;
+      }
+      // Insertion sort: N (sites per channel) is usually small, and this beats a sort call per pixel.
+      for (let p = 0; p < n; p++) {
+        const v = data[p * size + i]!;
+        let q = p;
+        while (q > 0 && column[q - 1]! > v) {
+          column[q] = column[q - 1]!;
+          q--;
+        }
+        column[q] = v;
+      }
       flat[i] = n % 2 === 1 ? column[mid]! : (column[mid - 1]! + column[mid]!) / 2;
     }
   }

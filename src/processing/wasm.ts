@@ -25,6 +25,7 @@ export interface KernelExports {
   readonly memory: WasmMemory;
   heapBase(): number;
   gaussian2d(src: number, tmp: number, dst: number, h: number, w: number, wts: number, r: number, scratch: number): void;
+  gaussian2dF32(src: number, tmp: number, dst: number, h: number, w: number, wts32: number, r: number, scratch: number): void;
   minMaxF32(src: number, n: number, out: number): void;
   histF32(src: number, n: number, edges: number, nbins: number, lo: number, norm: number, counts: number, sub: number): void;
   maskGtF32(src: number, n: number, t: number, dst: number): void;
