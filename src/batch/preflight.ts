@@ -1,0 +1,124 @@
+import { statfs, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { TaskPlan } from '../compiler/plan.js';
+import { PlateflowError } from '../errors.js';
+import { bytesPerPixel } from '../image.js';
+import { probeMemory } from '../execution/resources/memory.js';
+import { formatBytes } from '../execution/resources/units.js';
+import { resolveInside } from '../storage/safe-path.js';
+import { readTiff } from '../storage/tiff-read.js';
+
+/**
+ * Before any work: will the run fit? A batch that OOMs at hour 3 or fills the disk at hour 5 costs
+ * far more than a refusal up front.
+ *
+ * RAM per task ≈ its decoded input × peak factor. The factor is 1 (the task's inputs) plus two
+ * float32-sized working copies (the previous step's outputs kept in memory, and the current
+ * function's output), so `1 + 2 × 4 / bytes per input pixel`: 5 for uint16, 9 for uint8. Peak RAM =
+ * the largest task × factor × workers, plus a fixed per-worker overhead.
+ * Disk ≈ every disk step writing at most twice the input volume (uint16 in, float32 out).
+ * These are upper bounds on purpose: they decide whether to stop a run before it starts.
+ */
+export const WORKER_OVERHEAD_BYTES = 64 * 1024 * 1024;
+export const WARN_FRACTION = 0.8;
+
+export interface PreflightEstimate {
+  readonly workers: number;
+  readonly peakFactor: number;
+  readonly largestTaskBytes: number;
+  readonly inputBytes: number;
+  readonly peakRamBytes: number;
+  readonly memoryAvailableBytes: number;
+  readonly diskNeedBytes: number;
+  readonly diskAvailableBytes: number;
+}
+
+export interface PreflightReport {
+  readonly estimate: PreflightEstimate;
+  readonly warnings: readonly string[];
+}
+
+export interface PreflightOptions {
+  readonly workers: number;
+  /** Downgrade a refusal to a warning (`--force-run`). */
+  readonly forceRun?: boolean;
+  /** Injected for tests; default: probeMemory().freeBytes (cgroup limit if lower than physical). */
+  readonly memoryAvailableBytes?: number;
+  /** Injected for tests; default: free space of the file system holding the output root. */
+  readonly diskAvailableBytes?: number;
+}
+
+/** Raised when the estimate exceeds what is available; the message carries the numbers. */
+export class PreflightError extends PlateflowError {
+  constructor(message: string, readonly estimate: PreflightEstimate) {
+    super('E_RESOURCE', message, { ...estimate });
+    this.name = 'PreflightError';
+  }
+}
+
+/** @throws PreflightError E_RESOURCE when RAM or disk need reaches 100 % of what is available and `forceRun` is not set */
+export async function preflight(plans: readonly TaskPlan[], options: PreflightOptions): Promise<PreflightReport> {
+  if (plans.length === 0) return { estimate: emptyEstimate(options.workers), warnings: [] };
+  const first = plans[0]!;
+  const sample = first.inputs[0];
+  const bpp = sample ? bytesPerPixel((await readTiff(resolveInside(first.plate.root, sample.path))).dtype) : 2;
+  const peakFactor = 1 + (2 * 4) / bpp;
+
+  let inputBytes = 0;
+  let largestTaskBytes = 0;
+  for (const plan of plans) {
+    let taskBytes = 0;
+    for (const record of plan.inputs) taskBytes += (await stat(resolveInside(plan.plate.root, record.path))).size;
+    inputBytes += taskBytes;
+    largestTaskBytes = Math.max(largestTaskBytes, taskBytes);
+  }
+  const workers = Math.max(1, Math.min(options.workers, plans.length));
+  const peakRamBytes = Math.ceil(largestTaskBytes * peakFactor * workers + WORKER_OVERHEAD_BYTES * workers);
+  const diskSteps = first.steps.filter((s) => s.backend === 'disk').length;
+  const diskNeedBytes = inputBytes * 2 * diskSteps;
+  const estimate: PreflightEstimate = {
+    workers,
+    peakFactor,
+    largestTaskBytes,
+    inputBytes,
+    peakRamBytes,
+    memoryAvailableBytes: options.memoryAvailableBytes ?? probeMemory().freeBytes,
+    diskNeedBytes,
+    diskAvailableBytes: options.diskAvailableBytes ?? (await freeDisk(first.outputRoot)),
+  };
+
+  const warnings: string[] = [];
+  const refusals: string[] = [];
+  const check = (what: string, need: number, available: number, advice: string) => {
+    const fraction = available > 0 ? need / available : Infinity;
+    const line = `${what}: estimated ${formatBytes(need)} of ${formatBytes(available)} available (${(fraction * 100).toFixed(0)} %)`;
+    if (fraction >= 1) refusals.push(`${line}; ${advice}`);
+    else if (fraction >= WARN_FRACTION) warnings.push(line);
+  };
+  check('peak RAM', peakRamBytes, estimate.memoryAvailableBytes, `use fewer workers (now ${workers}) or free memory`);
+  check('output disk', diskNeedBytes, estimate.diskAvailableBytes, 'free space or choose another --out');
+  if (refusals.length > 0) {
+    if (!options.forceRun) throw new PreflightError(`preflight: the run will not fit — ${refusals.join('; ')}. Pass --force-run to start anyway.`, estimate);
+    warnings.push(...refusals.map((r) => `${r} (continuing because of --force-run)`));
+  }
+  return { estimate, warnings };
+}
+
+function emptyEstimate(workers: number): PreflightEstimate {
+  return { workers, peakFactor: 0, largestTaskBytes: 0, inputBytes: 0, peakRamBytes: 0, memoryAvailableBytes: 0, diskNeedBytes: 0, diskAvailableBytes: 0 };
+}
+
+/** Free bytes for an unprivileged writer on the file system of `dir` (or its nearest existing parent). */
+async function freeDisk(dir: string): Promise<number> {
+  let probe = path.resolve(dir);
+  for (;;) {
+    try {
+      const fs = await statfs(probe);
+      return fs.bavail * fs.bsize;
+    } catch (err) {
+      const parent = path.dirname(probe);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || parent === probe) throw err;
+      probe = parent;
+    }
+  }
+}

@@ -1,0 +1,46 @@
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { preflight, PreflightError } from '../src/batch/preflight.js';
+import { compile } from '../src/compiler/compile.js';
+import type { TaskPlan } from '../src/compiler/plan.js';
+import { discoverPlate } from '../src/microscopes/discover.js';
+import { synthesizePlate } from '../src/synth/plate.js';
+import { STANDARD, tempDir } from './helpers.js';
+import { loadPipelineFile } from '../src/pipeline/load.js';
+
+let plans: TaskPlan[];
+const MiB = 1024 * 1024;
+
+beforeAll(async () => {
+  const dir = await tempDir();
+  await synthesizePlate(path.join(dir, 'plate'), { wells: 2, sites: 1, channels: 1, z: 2, size: 64 });
+  const plate = await discoverPlate(path.join(dir, 'plate'));
+  plans = [...(await compile((await loadPipelineFile(STANDARD)).definition, plate, { out: path.join(dir, 'out') })).tasks.values()];
+});
+
+describe('preflight', () => {
+  it('estimates peak RAM from the largest task, the peak factor and the workers', async () => {
+    const { estimate, warnings } = await preflight(plans, { workers: 2, memoryAvailableBytes: 10_000 * MiB, diskAvailableBytes: 10_000 * MiB });
+    expect(estimate.peakFactor).toBe(5); // uint16: 1 + 2 × 4 / 2
+    expect(estimate.largestTaskBytes).toBeGreaterThan(2 * 64 * 64 * 2);
+    expect(estimate.peakRamBytes).toBe(Math.ceil(estimate.largestTaskBytes * 5 * 2 + 2 * 64 * MiB));
+    expect(estimate.diskNeedBytes).toBe(estimate.inputBytes * 2);
+    expect(warnings).toEqual([]);
+  });
+
+  it('warns at 80 % and refuses at 100 % with the numbers, unless forced', async () => {
+    const { estimate } = await preflight(plans, { workers: 2, memoryAvailableBytes: 1e12, diskAvailableBytes: 1e12 });
+    const near = await preflight(plans, { workers: 2, memoryAvailableBytes: Math.ceil(estimate.peakRamBytes / 0.9), diskAvailableBytes: 1e12 });
+    expect(near.warnings).toEqual([expect.stringMatching(/^peak RAM: estimated .* of .* available \(90 %\)$/)]);
+    const refuse = preflight(plans, { workers: 2, memoryAvailableBytes: 1e12, diskAvailableBytes: estimate.diskNeedBytes - 1 });
+    await expect(refuse).rejects.toBeInstanceOf(PreflightError);
+    await expect(refuse).rejects.toMatchObject({ code: 'E_RESOURCE', message: expect.stringMatching(/output disk: estimated .* \(100 %\); free space or choose another --out\. Pass --force-run/) });
+    const forced = await preflight(plans, { workers: 2, forceRun: true, memoryAvailableBytes: 1, diskAvailableBytes: 1e12 });
+    expect(forced.warnings.join()).toMatch(/peak RAM: .*use fewer workers \(now 2\).*continuing because of --force-run/);
+  });
+
+  it('never counts more workers than tasks', async () => {
+    const { estimate } = await preflight(plans, { workers: 16, memoryAvailableBytes: 1e12, diskAvailableBytes: 1e12 });
+    expect(estimate.workers).toBe(2);
+  });
+});
