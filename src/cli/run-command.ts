@@ -1,8 +1,10 @@
+import path from 'node:path';
 import { Command } from 'commander';
 import { runPlate, type PlateRun } from '../execution/run-plate.js';
+import { chooseProgressMode, createProgressReporter } from '../report/progress.js';
 import { formatSummary } from '../report/summary.js';
 import { exitCodeForTotals } from './exit-codes.js';
-import { components, log } from './options.js';
+import { components } from './options.js';
 
 interface RunFlags {
   pipeline: string;
@@ -37,9 +39,11 @@ export function runCommand(): Command {
     .option('--force', 'ignore checkpoints of earlier runs and recompute everything', false)
     .option('--from-step <step>', 'recompute from this step (1-based number or name) even where checkpoints match')
     .option('--to-step <step>', 'stop after this step (1-based number or name)')
-    .option('--json', 'print one JSON object with the totals and measurements', false)
+    .option('--json', 'print one JSON object with the totals and measurements (progress: one JSON event per line on stderr)', false)
     .option('-q, --quiet', 'print nothing but errors', false)
     .action(async (plateDir: string, flags: RunFlags) => {
+      // Bars on a terminal, a line per task in CI/pipes, JSON events with --json, nothing with --quiet.
+      const progress = createProgressReporter({ mode: chooseProgressMode({ json: flags.json, quiet: flags.quiet }), plates: [{ name: path.basename(path.resolve(plateDir)) }] });
       const run = await runPlate(plateDir, {
         pipeline: flags.pipeline,
         lenient: flags.lenient,
@@ -49,22 +53,12 @@ export function runCommand(): Command {
         ...(flags.only ? { axisFilter: flags.only } : {}),
         checkpoints: { force: flags.force, ...(flags.fromStep ? { fromStep: flags.fromStep } : {}), ...(flags.toStep ? { toStep: flags.toStep } : {}) },
         config: { ...(flags.axis ? { axis: flags.axis } : {}), ...(flags.variable ? { variable: flags.variable } : {}), ...(flags.groupBy ? { groupBy: flags.groupBy } : {}) },
-        warn: flags.quiet ? () => {} : (m) => log(`warning: ${m}`),
-        onEvent: flags.quiet || flags.json ? undefined : progressLogger(),
-      });
+        warn: (m) => progress.log(m, 'warn'),
+        onEvent: progress.listener(),
+      }).finally(() => progress.close());
       printRun(run, flags.json, flags.quiet);
       process.exitCode = exitCodeForTotals(run.totals, false);
     });
-}
-
-function progressLogger() {
-  let done = 0;
-  return (event: Parameters<NonNullable<Parameters<typeof runPlate>[1]['onEvent']>>[0]) => {
-    if (event.type !== 'task:done') return;
-    done++;
-    const r = event.result;
-    log(`[${done}] ${r.taskId} ${r.status} ${r.seconds.toFixed(2)}s${r.error ? ` — ${r.error.message}` : ''}`);
-  };
 }
 
 function printRun(run: PlateRun, json: boolean, quiet: boolean): void {
@@ -77,5 +71,5 @@ function printRun(run: PlateRun, json: boolean, quiet: boolean): void {
   }
   if (quiet) return;
   process.stdout.write(formatSummary(`${run.plate.format} plate ${run.plate.root} → ${run.outcome.compiled.outputRoot}`, run.totals, run.outcome.results) + '\n');
-  process.stdout.write(`  results: ${run.files.results}\n  measurements: ${run.files.measurementsCsv}\n`);
+  process.stdout.write(`  results: ${run.files.results}\n  measurements: ${run.files.measurementsCsv}\n  report: ${run.files.report}\n`);
 }
