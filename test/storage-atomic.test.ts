@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { watch } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageError } from '../src/errors.js';
-import { writeFileAtomic } from '../src/storage/atomic.js';
+import { tempFileOwner, writeFileAtomic } from '../src/storage/atomic.js';
 import { buildStorage, type StorageBuild } from './fixtures/storage/build-storage.js';
 
 let dir: string;
@@ -55,6 +56,20 @@ describe('writeFileAtomic', () => {
     await Promise.all(Array.from({ length: 32 }, (_, i) => writeFileAtomic(file, `writer ${i} `.repeat(1000))));
     expect(await readFile(file, 'utf8')).toMatch(/^(writer \d+ )+$/);
     expect(await readdir(dir)).not.toContainEqual(expect.stringMatching(/\.tmp$/));
+  });
+
+  it.skipIf(process.platform !== 'linux')('names temp files so tempFileOwner can tell which process left them', async () => {
+    // The temp file exists only for an instant; inotify reports its creation reliably.
+    const parent = path.join(dir, 'owner');
+    await mkdir(parent);
+    const watcher = watch(parent);
+    const tempSeen = new Promise<string>((resolve) => watcher.on('change', (_, name) => String(name).endsWith('.tmp') && resolve(String(name))));
+    await writeFileAtomic(path.join(parent, 'out.json'), '{}');
+    const temp = await tempSeen;
+    watcher.close();
+    expect(tempFileOwner(temp)).toBe(process.pid);
+    expect(tempFileOwner('out.json')).toBeUndefined();
+    expect(tempFileOwner('.x.tif.12.0.abc.tmp')).toBeUndefined();
   });
 
   it('never lets a reader see a partial file', async () => {

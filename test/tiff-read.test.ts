@@ -80,6 +80,14 @@ describe('readTiff on fixtures written by tifffile and libtiff', () => {
   });
 });
 
+it('decodes LZW through 12-bit codes and table resets (lzw-large-uint16.tif, libtiff-encoded)', async () => {
+  const stack = await readTiff(fixture('lzw-large-uint16.tif'));
+  expect(stack.shape).toEqual([1, 64, 64]);
+  expect(stack.dtype).toBe('uint16');
+  const want = Array.from({ length: 64 * 64 }, (_, i) => (i * i * 7 + i * 13) % 65536);
+  expect(Array.from(stack.data)).toEqual(want);
+});
+
 describe('zero copy', () => {
   it('returns an uncompressed little-endian file as a view over its bytes', async () => {
     const bytes = await bytesOf('uint16.tif');

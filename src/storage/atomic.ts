@@ -54,7 +54,8 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string, o
 
 /**
  * Unique per process, thread and call, so concurrent writers of the same file never share a temp
- * file; starts with "." and ends with ".tmp" so discovery and globbing skip it.
+ * file; starts with "." and ends with ".tmp" so discovery and globbing skip it. `tempFileOwner`
+ * (used to clean up after killed writers) parses this format: change both together.
  */
 function tempName(base: string): string {
   const stem = base.length > 100 ? base.slice(0, 100) : base;

@@ -77,7 +77,9 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
 }
 
 async function acquire(file: string, timeoutMs: number, staleMs: number): Promise<string> {
-  const token = `${process.pid}.${threadId}.${randomBytes(8).toString('hex')}`;
+  // Same pid.thread.12-hex shape as atomic.ts temp names, so `tempFileOwner` also recognises the
+  // lock's temp file (`<lock>.<token>.tmp`) left behind by a killed process.
+  const token = `${process.pid}.${threadId}.${randomBytes(6).toString('hex')}`;
   const owner: LockOwner = { pid: process.pid, hostname: hostname(), token, acquiredAt: new Date().toISOString() };
   const deadline = Date.now() + timeoutMs;
   const temp = `${file}.${token}.tmp`;
