@@ -7,6 +7,7 @@ import type { PlateIndex } from '../microscopes/types.js';
 import { loadPipelineFile } from '../pipeline/load.js';
 import type { FunctionRegistry } from '../pipeline/registry.js';
 import type { PipelineDefinition } from '../pipeline/types.js';
+import { preflight } from '../batch/preflight.js';
 import { removeStaleTempFiles } from '../storage/stale-temp.js';
 import { measurementsByImage, totalsOf, writeRunFiles, type RunReportFiles, type RunTotals } from '../report/results.js';
 import { Coordinator, type RunOutcome } from './coordinator.js';
@@ -24,6 +25,10 @@ export interface RunPlateOptions extends ExecuteOptions {
   readonly pattern?: string;
   readonly config?: Partial<ComponentConfigInput>;
   readonly axisFilter?: KeyFilter | Readonly<Record<string, KeyFilter>>;
+  /** Discovery filters per component, e.g. `{ channel: ['1', '2'] }`: other images are not part of the run. */
+  readonly filters?: Readonly<Record<string, KeyFilter>>;
+  /** Check RAM and disk before starting (see batch/preflight.ts); `false` skips the check. */
+  readonly preflight?: { readonly workers: number; readonly forceRun?: boolean } | false;
   readonly executor?: Executor;
   readonly registry?: FunctionRegistry;
   readonly gpus?: readonly number[];
@@ -48,6 +53,7 @@ export async function runPlate(plateDir: string, options: RunPlateOptions): Prom
     ...(options.format ? { format: options.format } : {}),
     ...(options.pattern ? { pattern: options.pattern } : {}),
     lenient: options.lenient ?? false,
+    ...(options.filters ? { filters: options.filters } : {}),
   });
   for (const skipped of plate.skipped) options.warn?.(`skipped ${skipped.path}: ${skipped.reason}`);
   const { definition, baseDir } =
@@ -66,6 +72,10 @@ export async function runPlate(plateDir: string, options: RunPlateOptions): Prom
     ...(options.warn ? { warn: options.warn } : {}),
   });
   const tasks = await coordinator.createTasks(options.axisFilter);
+  if (options.preflight) {
+    const report = await preflight([...tasks.values()], options.preflight);
+    for (const w of report.warnings) options.warn?.(`preflight: ${w}`);
+  }
   const litter = await removeStaleTempFiles(coordinator.compiled!.outputRoot);
   if (litter.length > 0) options.warn?.(`removed ${litter.length} temp file(s) left by an interrupted run`);
   const executor = options.executor ?? new SerialExecutor();

@@ -42,6 +42,8 @@ export interface RunReportFiles {
   readonly results: string;
   readonly measurementsCsv: string;
   readonly report: string;
+  /** What was written to results.json, for callers that aggregate runs (batch). */
+  readonly document: RunDocument;
 }
 
 /** Writes `results.json`, `measurements.csv` and `report.html` into the output root, each atomically. */
@@ -64,7 +66,7 @@ export async function writeRunFiles(outcome: RunOutcome, plate: PlateIndex, extr
   await writeFileAtomic(files.measurementsCsv, measurementsCsv([...outcome.results.values()].flatMap((r) => r.measurements)));
   // Last, and from the document just written, so the page always matches results.json.
   await writeReport(files.report, document as RunDocument);
-  return files;
+  return { ...files, document: document as RunDocument };
 }
 
 /** Long format: one row per (image, measurement), so any function's measurements fit one schema. */

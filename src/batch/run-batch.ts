@@ -1,0 +1,86 @@
+import path from 'node:path';
+import { DiscoveryError, isPlateflowError } from '../errors.js';
+import type { Executor } from '../execution/executor.js';
+import { SerialExecutor } from '../execution/executors/serial.js';
+import { runPlate, type PlateRun, type RunPlateOptions } from '../execution/run-plate.js';
+import { discoverPlate } from '../microscopes/discover.js';
+import type { RunDocument } from '../report/document.js';
+import { writeReport } from '../report/html.js';
+import { writeFileAtomic } from '../storage/atomic.js';
+import { expandPlateArguments, plateOutputNames } from './plates.js';
+
+export interface BatchOptions extends Omit<RunPlateOptions, 'out' | 'filters'> {
+  /** Batch output folder: one sub-folder per plate, plus the combined results.json and report.html. */
+  readonly out: string;
+  /** Channels every plate must have (strict) or that are run where present (lenient). */
+  readonly channels?: readonly string[];
+  /** Called before each plate starts, for progress displays. */
+  readonly onPlate?: (plate: string, index: number, total: number) => void;
+}
+
+export interface SkippedPlate {
+  readonly plate: string;
+  readonly reason: string;
+}
+
+export interface BatchRun {
+  readonly runs: readonly { readonly name: string; readonly run: PlateRun }[];
+  readonly skipped: readonly SkippedPlate[];
+  readonly files: { readonly results: string; readonly report: string };
+}
+
+/**
+ * One pipeline over many plates with one worker budget: the same executor (and its warm pool)
+ * serves every plate in turn. Every plate is discovered before any work starts, so in strict mode
+ * all missing plates and (plate, channel) pairs are reported at once, not one per attempt.
+ *
+ * @throws DiscoveryError E_PLATE_NOT_FOUND (strict) listing every missing plate / channel pair
+ */
+export async function runBatch(plateArgs: readonly string[], options: BatchOptions): Promise<BatchRun> {
+  const plates = await expandPlateArguments(plateArgs);
+  const lenient = options.lenient ?? false;
+  const missing: SkippedPlate[] = [];
+  const runnable: { plate: string; channels?: string[] }[] = [];
+  for (const plate of plates) {
+    try {
+      const index = await discoverPlate(plate, { lenient, ...(options.format ? { format: options.format } : {}), ...(options.pattern ? { pattern: options.pattern } : {}) });
+      const present = options.channels?.filter((c) => index.components.channel?.includes(c));
+      for (const c of options.channels ?? []) if (!present!.includes(c)) missing.push({ plate, reason: `channel ${c} not found (channels: ${(index.components.channel ?? []).join(', ') || 'none'})` });
+      if (present === undefined) runnable.push({ plate });
+      else if (present.length > 0) runnable.push({ plate, channels: present });
+    } catch (err) {
+      if (!isPlateflowError(err)) throw err;
+      missing.push({ plate, reason: err.message });
+    }
+  }
+  if (missing.length > 0 && !lenient) {
+    const lines = missing.map((m) => `  ${m.plate}: ${m.reason}`);
+    throw new DiscoveryError('E_PLATE_NOT_FOUND', `${missing.length} requested plate/channel pair(s) cannot be run:\n${lines.join('\n')}\n(use --lenient to skip them and run the rest)`);
+  }
+  for (const m of missing) options.warn?.(`skipped ${m.plate}: ${m.reason}`);
+
+  const executor: Executor = options.executor ?? new SerialExecutor();
+  const names = plateOutputNames(runnable.map((r) => r.plate));
+  const runs: { name: string; run: PlateRun }[] = [];
+  try {
+    for (const [i, { plate, channels }] of runnable.entries()) {
+      options.signal?.throwIfAborted();
+      options.onPlate?.(plate, i, runnable.length);
+      const run = await runPlate(plate, { ...options, executor, out: path.join(options.out, names[i]!), ...(channels ? { filters: { channel: channels } } : {}) });
+      runs.push({ name: names[i]!, run });
+    }
+  } finally {
+    if (!options.executor) await executor.close();
+  }
+  const files = await writeBatchFiles(options.out, runs, missing);
+  return { runs, skipped: missing, files };
+}
+
+async function writeBatchFiles(out: string, runs: readonly { name: string; run: PlateRun }[], skipped: readonly SkippedPlate[]) {
+  const plates: RunDocument[] = runs.map((r) => r.run.files.document);
+  const files = { results: path.join(out, 'results.json'), report: path.join(out, 'report.html') };
+  const document = { plateflow: 1, batch: true, finishedAt: new Date().toISOString(), plates: runs.map((r, i) => ({ name: r.name, ...plates[i]! })), skipped };
+  await writeFileAtomic(files.results, JSON.stringify(document, null, 2) + '\n');
+  await writeReport(files.report, { title: `plateflow batch — ${runs.length} plate(s)${skipped.length ? `, ${skipped.length} skipped` : ''}`, plates });
+  return files;
+}

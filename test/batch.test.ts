@@ -1,0 +1,51 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runBatch } from '../src/batch/run-batch.js';
+import { expandPlateArguments, plateOutputNames } from '../src/batch/plates.js';
+import { synthesizePlate } from '../src/synth/plate.js';
+import { ARRAYSCAN, STANDARD, tempDir } from './helpers.js';
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await tempDir();
+  for (const [i, name] of ['plate_1', 'plate_2', 'plate_3'].entries()) {
+    await synthesizePlate(path.join(dir, 'plates', name), { wells: 2, sites: 1, channels: i === 2 ? 1 : 2, z: 2, size: 96, seed: i + 1 });
+  }
+});
+
+describe('batch', () => {
+  it('expands globs naturally and names outputs uniquely', async () => {
+    expect((await expandPlateArguments([path.join(dir, 'plates', 'plate_*')])).map((p) => path.basename(p))).toEqual(['plate_1', 'plate_2', 'plate_3']);
+    expect(plateOutputNames(['/a/x', '/b/x', '/c/y'])).toEqual(['x', 'x-2', 'y']);
+  });
+
+  it('strict: lists every missing plate and channel at once, before any work', async () => {
+    const out = path.join(dir, 'strict-out');
+    const run = runBatch([path.join(dir, 'plates', 'plate_*'), path.join(dir, 'plates', 'missing')], { pipeline: STANDARD, out, channels: ['1', '2'] });
+    await expect(run).rejects.toMatchObject({ code: 'E_PLATE_NOT_FOUND' });
+    await expect(run).rejects.toThrowError(/2 requested plate\/channel pair\(s\) cannot be run:\n.*plate_3: channel 2 not found \(channels: 1\)\n.*missing: .*\n\(use --lenient/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('lenient: runs what exists (plus the real ArrayScan sample when present) and reports what was skipped', async () => {
+    const out = path.join(dir, 'lenient-out');
+    const bad = path.join(dir, 'plates-bad', 'not-a-plate');
+    await mkdir(bad, { recursive: true });
+    await writeFile(path.join(bad, 'notes.txt'), 'no images here');
+    const plates = [path.join(dir, 'plates', 'plate_*'), bad, ...(existsSync(ARRAYSCAN) ? [ARRAYSCAN] : [])];
+    const warnings: string[] = [];
+    const batch = await runBatch(plates, { pipeline: STANDARD, out, lenient: true, warn: (w) => warnings.push(w) });
+    expect(batch.runs.map((r) => r.name)).toEqual(['plate_1', 'plate_2', 'plate_3', ...(existsSync(ARRAYSCAN) ? ['bbbc016-arrayscan'] : [])]);
+    expect(batch.skipped).toEqual([{ plate: bad, reason: expect.stringMatching(/E?no image files|empty/i) }]);
+    expect(warnings.join('\n')).toMatch(/skipped .*not-a-plate/);
+    for (const r of batch.runs) expect(r.run.totals.failed).toBe(0);
+    const results = JSON.parse(await readFile(batch.files.results, 'utf8'));
+    expect(results.plates).toHaveLength(batch.runs.length);
+    expect(results.skipped).toHaveLength(1);
+    expect(await readFile(batch.files.report, 'utf8')).toMatch(/<html/);
+    expect(existsSync(path.join(out, 'plate_2', '1_max_project_z'))).toBe(true);
+  });
+});
