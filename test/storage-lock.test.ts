@@ -114,7 +114,7 @@ describe('stale locks', () => {
 
   it('keeps a long-held lock fresh (heartbeat), so waiters do not break it', async () => {
     const lock = path.join(dir, 'heartbeat.lock');
-    const staleMs = 150;
+    const staleMs = 500;
     const held = gate();
     const entered = gate();
     let broken = false;
@@ -127,8 +127,8 @@ describe('stale locks', () => {
       { staleMs },
     );
     await entered.promise;
-    // This waiter polls for ~4 × staleMs; without the heartbeat it would judge the lock stale.
-    await withFileLock(lock, async () => (broken = true), { staleMs, timeoutMs: 4 * staleMs }).catch(() => undefined);
+    // This waiter polls for 3 × staleMs; without the heartbeat it would judge the lock stale.
+    await withFileLock(lock, async () => (broken = true), { staleMs, timeoutMs: 3 * staleMs }).catch(() => undefined);
     held.open();
     await holder;
     expect(broken).toBe(false);
