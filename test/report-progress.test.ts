@@ -191,3 +191,23 @@ describe('quiet and mode choice', () => {
     expect(chooseProgressMode({ json: true, quiet: true })).toBe('quiet');
   });
 });
+
+describe('TTY progress without a known total', () => {
+  it('shows a moving marker while running and a full, finished bar after close', () => {
+    vi.useFakeTimers();
+    try {
+      let clock = 0;
+      const stream = new FakeStream(true);
+      const progress = createProgressReporter({ mode: 'tty', stream, plates: [{ name: 'p' }], now: () => clock });
+      progress.event(done('A01'));
+      expect(stripAnsi(stream.text)).toMatch(/^p\s+\[░*█░*\]\s+1\s+/m);
+      clock = 2;
+      progress.event(done('A02'));
+      progress.close();
+      const last = stripAnsi(stream.chunks.at(-1)!).trim();
+      expect(last).toMatch(/^p\s+\[█+\]\s+2\/2\s+100%.*done in 2\.00s$/);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

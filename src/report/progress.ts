@@ -120,6 +120,16 @@ class Reporter implements ProgressReporter {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
+    // A plate whose total was never given is complete once nothing runs: every task that was
+    // dispatched has reported (cancelled ones too), so the final bar shows it as finished.
+    const now = this.#now();
+    for (const p of this.#plates.values()) {
+      if (p.total === undefined && p.done > 0 && p.running.size === 0) {
+        p.total = p.done;
+        p.finishedAt ??= now;
+        this.#dirty = true;
+      }
+    }
     if (this.mode === 'tty' && (this.#dirty || this.#pendingLogs.length > 0)) this.#redraw();
   }
 
