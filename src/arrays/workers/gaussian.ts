@@ -5,13 +5,15 @@
  * Exactness: the tile's outer box (core + halo ≥ radius on rows and columns, clipped at the image
  * edges) is copied into a small float32 block and blurred by `gaussianPlaneJs`, the very function the
  * untiled `gaussianBlur` runs, with the same weights and summation order; then only the core is copied
- * out. Inside the block, every row/column a core pixel reads is either a real neighbour (the halo
+ * out (or by the WASM `gaussian2d` kernel when it is built: `processing/` guarantees the two give
+ * the same bits, and the test compares against whichever `gaussianBlur` uses). Inside the block, every row/column a core pixel reads is either a real neighbour (the halo
  * holds them all) or lies past a block edge that is also the image edge, where the block's 'reflect'
  * gives the same index as the image's: the block is then at least radius + 1 long on that axis (or
  * the whole axis), so the reflection never wraps differently. Hence each core pixel is bit-identical
  * to the untiled result; `test/arrays-tiled-filters.test.ts` checks it.
  */
 import { gaussianHalfKernel, gaussianPlaneJs } from '../../processing/gaussian.js';
+import { wasmKernels, wasmRegions } from '../../processing/wasm.js';
 import type { ChunkContext } from '../chunk-worker.js';
 import { ChunkPlanError } from '../errors.js';
 import { SharedArray, type SharedArrayHandle } from '../shared-array.js';
@@ -56,11 +58,26 @@ export function processChunk(view: SharedArray, tile: Tile, params: GaussianPara
   const planes = nd === 3 ? tile.core[0]! : { start: 0, end: 1 };
   const bh = orows.end - orows.start;
   const bw = ocols.end - ocols.start;
-  const s = scratchFor(bh * bw, bw + 2 * r);
-  const block = s.block.subarray(0, bh * bw);
+  const n = bh * bw;
   const out = SharedArray.fromHandle(params.out).data;
   const src = view.data;
   const planeSize = h * w;
+  const k = wasmKernels();
+  let block: Float32Array;
+  let result: Float32Array;
+  let blur: () => void;
+  if (k) {
+    // Regions are re-derived per tile: offsets stay valid only until the next wasmRegions call.
+    const [at, tmpAt, wts, scr] = wasmRegions(k, [4 * n, 4 * n, 8 * (r + 1), 8 * (bw + 2 * r) + 8 * r]) as [number, number, number, number];
+    new Float64Array(k.memory.buffer, wts, r + 1).set(kernel);
+    block = result = new Float32Array(k.memory.buffer, at, n);
+    blur = () => k.gaussian2d(at, tmpAt, at, bh, bw, wts, r, scr); // in place, as gaussianBlur calls it
+  } else {
+    const s = scratchFor(n, bw + 2 * r);
+    block = s.block.subarray(0, n);
+    result = s.out;
+    blur = () => gaussianPlaneJs(block, bh, bw, kernel, s.out, s.tmp, s.line);
+  }
   for (let p = planes.start; p < planes.end; p++) {
     ctx.throwIfCancelled();
     const base = p * planeSize;
@@ -69,11 +86,11 @@ export function processChunk(view: SharedArray, tile: Tile, params: GaussianPara
       const from = base + (orows.start + y) * w + ocols.start;
       for (let x = 0; x < bw; x++) block[y * bw + x] = src[from + x]!;
     }
-    gaussianPlaneJs(block, bh, bw, kernel, s.out, s.tmp, s.line);
+    blur();
     for (let y = rows.start; y < rows.end; y++) {
       const to = base + y * w;
       const from = (y - orows.start) * bw - ocols.start;
-      for (let x = cols.start; x < cols.end; x++) out[to + x] = s.out[from + x]!;
+      for (let x = cols.start; x < cols.end; x++) out[to + x] = result[from + x]!;
     }
   }
   return null;
