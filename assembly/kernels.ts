@@ -242,28 +242,20 @@ export function maskGtF32(src: usize, n: i32, t: f32, dst: usize): void {
 
 // ---- Maximum projection -------------------------------------------------------------------------
 
-/** dst = per-element max over `planes` consecutive planes of `size` uint16 values at src. */
-export function maxU16(src: usize, planes: i32, size: i32, dst: usize): void {
+/** dst[i] = max(dst[i], src[i]) for `size` uint16 values (one plane folded into the running max). */
+export function maxIntoU16(dst: usize, src: usize, size: i32): void {
   const bytes = <usize>size << 1;
-  memory.copy(dst, src, bytes);
-  for (let p = 1; p < planes; p++) {
-    const s = src + <usize>p * bytes;
-    let i: usize = 0;
-    for (; i + 16 <= bytes; i += 16) v128.store(dst + i, i16x8.max_u(v128.load(dst + i), v128.load(s + i)));
-    for (; i < bytes; i += 2) store<u16>(dst + i, max(load<u16>(dst + i), load<u16>(s + i)));
-  }
+  let i: usize = 0;
+  for (; i + 16 <= bytes; i += 16) v128.store(dst + i, i16x8.max_u(v128.load(dst + i), v128.load(src + i)));
+  for (; i < bytes; i += 2) store<u16>(dst + i, max(load<u16>(dst + i), load<u16>(src + i)));
 }
 
-/** dst = per-element max over `planes` consecutive planes of `size` uint8 values at src. */
-export function maxU8(src: usize, planes: i32, size: i32, dst: usize): void {
+/** dst[i] = max(dst[i], src[i]) for `size` uint8 values. */
+export function maxIntoU8(dst: usize, src: usize, size: i32): void {
   const bytes = <usize>size;
-  memory.copy(dst, src, bytes);
-  for (let p = 1; p < planes; p++) {
-    const s = src + <usize>p * bytes;
-    let i: usize = 0;
-    for (; i + 16 <= bytes; i += 16) v128.store(dst + i, i8x16.max_u(v128.load(dst + i), v128.load(s + i)));
-    for (; i < bytes; i++) store<u8>(dst + i, max(load<u8>(dst + i), load<u8>(s + i)));
-  }
+  let i: usize = 0;
+  for (; i + 16 <= bytes; i += 16) v128.store(dst + i, i8x16.max_u(v128.load(dst + i), v128.load(src + i)));
+  for (; i < bytes; i++) store<u8>(dst + i, max(load<u8>(dst + i), load<u8>(src + i)));
 }
 
 // ---- Gaussian in float32 arithmetic (f32x4): faster, NOT bit-identical to SciPy -------------------

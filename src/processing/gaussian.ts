@@ -132,7 +132,9 @@ function gaussianStackWasm(stack: ImageStack, half: Float64Array, out: Float32Ar
   const [n, h, w] = stack.shape;
   const size = h * w;
   const r = half.length - 1;
-  const [src, tmp, wts, scratch] = wasmRegions(k, [4 * size, 4 * size, 8 * (r + 1), 8 * (w + 2 * r) + 8 * r]) as [number, number, number, number];
+  const regions = wasmRegions(k, [4 * size, 4 * size, 8 * (r + 1), 8 * (w + 2 * r) + 8 * r]);
+  if (!regions) return false;
+  const [src, tmp, wts, scratch] = regions as [number, number, number, number];
   new Float64Array(k.memory.buffer, wts, r + 1).set(half);
   const data = stack.data;
   for (let p = 0; p < n; p++) {
@@ -198,7 +200,9 @@ export function gaussianBlurF32Wasm(stack: ImageStack, sigma: number, truncate =
   const half = cachedHalfKernel(sigma, truncate);
   const r = half.length - 1;
   const scratchBytes = Math.max(8 * r, 4 * (w + 2 * r));
-  const [src, tmp, wts, scratch] = wasmRegions(k, [4 * size, 4 * size, 4 * (r + 1), scratchBytes]) as [number, number, number, number];
+  const regions = wasmRegions(k, [4 * size, 4 * size, 4 * (r + 1), scratchBytes]);
+  if (!regions) return null;
+  const [src, tmp, wts, scratch] = regions as [number, number, number, number];
   new Float32Array(k.memory.buffer, wts, r + 1).set(half);
   const out = new Float32Array(n * size);
   for (let p = 0; p < n; p++) {

@@ -54,17 +54,24 @@ function maxOther(src: Uint32Array | Int32Array, n: number, size: number): Uint3
   return out;
 }
 
-/** uint8/uint16 projection in the WASM kernels (SIMD max); false when they are not loaded. */
+/** uint8/uint16 projection in the WASM kernels (SIMD max), one plane at a time; false when unavailable. */
 function maxWasm(src: Uint8Array | Uint16Array, n: number, size: number, out: Uint8Array | Uint16Array): boolean {
   const k = wasmKernels();
   if (!k) return false;
   const bpp = src.BYTES_PER_ELEMENT;
-  const [inAt, outAt] = wasmRegions(k, [n * size * bpp, size * bpp]) as [number, number];
+  const regions = wasmRegions(k, [size * bpp, size * bpp]);
+  if (!regions) return false;
+  const [accAt, planeAt] = regions as [number, number];
   const Ctor = bpp === 1 ? Uint8Array : Uint16Array;
-  new Ctor(k.memory.buffer, inAt, n * size).set(src.subarray(0, n * size));
-  if (bpp === 1) k.maxU8(inAt, n, size, outAt);
-  else k.maxU16(inAt, n, size, outAt);
-  out.set(new Ctor(k.memory.buffer, outAt, size));
+  const acc = new Ctor(k.memory.buffer, accAt, size);
+  const plane = new Ctor(k.memory.buffer, planeAt, size);
+  acc.set(src.subarray(0, size));
+  for (let p = 1; p < n; p++) {
+    plane.set(src.subarray(p * size, (p + 1) * size));
+    if (bpp === 1) k.maxIntoU8(accAt, planeAt, size);
+    else k.maxIntoU16(accAt, planeAt, size);
+  }
+  out.set(acc);
   return true;
 }
 

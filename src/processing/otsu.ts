@@ -33,10 +33,9 @@ export function otsuThreshold(plane: PixelArray, dtype: DType, nbins = 256): num
 export function otsuFloat(plane: Float32Array, nbins: number, mask: Uint8Array | null): number {
   const n = plane.length;
   const k = wasmKernels();
-  if (k) {
-    const [src, dst, edgesAt, countsAt, mm, sub] = wasmRegions(k, [4 * n, mask ? n : 0, 4 * (nbins + 1), 4 * nbins, 8, 16 * nbins]) as [
-      number, number, number, number, number, number,
-    ];
+  const regions = k && wasmRegions(k, [4 * n, mask ? n : 0, 4 * (nbins + 1), 4 * nbins, 8, 16 * nbins]);
+  if (k && regions) {
+    const [src, dst, edgesAt, countsAt, mm, sub] = regions as [number, number, number, number, number, number];
     new Float32Array(k.memory.buffer, src, n).set(plane);
     k.minMaxF32(src, n, mm);
     const [min, max] = new Float32Array(k.memory.buffer, mm, 2) as unknown as [number, number];

@@ -29,8 +29,8 @@ export interface KernelExports {
   minMaxF32(src: number, n: number, out: number): void;
   histF32(src: number, n: number, edges: number, nbins: number, lo: number, norm: number, counts: number, sub: number): void;
   maskGtF32(src: number, n: number, t: number, dst: number): void;
-  maxU16(src: number, planes: number, size: number, dst: number): void;
-  maxU8(src: number, planes: number, size: number, dst: number): void;
+  maxIntoU16(dst: number, src: number, size: number): void;
+  maxIntoU8(dst: number, src: number, size: number): void;
 }
 
 export type KernelBackend = 'wasm' | 'js';
@@ -85,18 +85,30 @@ export function kernelBackend(): KernelBackend {
   return wasmKernels() ? 'wasm' : 'js';
 }
 
+/** Kernel memory is never grown past this; bigger jobs run in JS (the memory never shrinks). */
+const MAX_WASM_BYTES = 1024 * 1024 * 1024;
+
 /**
  * Byte offsets into the kernel memory for regions of the given byte sizes (each 16-byte aligned),
- * growing the memory when needed. Offsets are only valid until the next call.
+ * growing the memory when needed, or null when that would pass MAX_WASM_BYTES or the engine refuses
+ * to grow (the caller then uses its JS kernel). Offsets are only valid until the next call, and views
+ * on `memory.buffer` must be created after it (growing detaches the old buffer).
  */
-export function wasmRegions(k: KernelExports, sizes: readonly number[]): number[] {
+export function wasmRegions(k: KernelExports, sizes: readonly number[]): number[] | null {
   let at = k.heapBase();
   const offsets: number[] = [];
   for (const s of sizes) {
     offsets.push(at);
     at += (s + 15) & ~15;
   }
+  if (at > MAX_WASM_BYTES) return null;
   const have = k.memory.buffer.byteLength;
-  if (at > have) k.memory.grow(Math.ceil((at - have) / 65536));
+  if (at > have) {
+    try {
+      k.memory.grow(Math.ceil((at - have) / 65536));
+    } catch {
+      return null;
+    }
+  }
   return offsets;
 }
