@@ -75,6 +75,12 @@ describe('renderReport', () => {
     expect(two.match(/data-well="/g)).toHaveLength(192);
     expect(two).toMatch(/<td class="key">screen-43<\/td><td class="key"><strong>B07<\/strong>/);
   });
+
+  it('lists plates a lenient batch skipped among the problems', () => {
+    const html = renderReport({ plates: [doc], skippedPlates: [{ plate: '/data/<p2>', reason: 'no images <here>' }] }, { generatedAt: at });
+    expect(html).toContain('Problems (4)');
+    expect(html).toMatch(/<tr data-plate-skipped="\/data\/&lt;p2&gt;"><td class="key">\/data\/&lt;p2&gt;<\/td>.*plate skipped.*no images &lt;here&gt;/);
+  });
 });
 
 describe('buildPlateMap', () => {

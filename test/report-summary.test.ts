@@ -84,6 +84,18 @@ describe('formatBatchSummary (several plates)', () => {
   });
 });
 
+describe('skipped plates (lenient batch)', () => {
+  it('are listed under PROBLEMS with their reason', () => {
+    const good = new Map([['A01', ok('A01')]]);
+    const text = formatBatchSummary([{ name: 'p1', totals: totalsOf(good, 1), results: good }], {
+      skippedPlates: [{ plate: '/data/p2', reason: 'channel 3 not found (channels: 1, 2)' }],
+    });
+    expect(text).toContain('PROBLEMS (1: 1 plate skipped)');
+    expect(text).toContain('✗ /data/p2 — plate skipped\n      channel 3 not found (channels: 1, 2)');
+    expect(text).not.toContain('No problems');
+  });
+});
+
 describe('table', () => {
   it('right-aligns numbers and left-aligns label columns', () => {
     expect(table([['name', 'n'], ['a', '100']], { leftColumns: 1 })).toBe('  name    n\n  a     100');

@@ -16,12 +16,14 @@ import { formatBytes, formatDuration, formatNumber, formatRate } from './format.
 import { CSS, PALETTE, SCRIPT, STATUS_COLORS } from './html-assets.js';
 import { escapeHtml as esc, jsonForScript } from './html-escape.js';
 import { buildPlateMap, STATUS_SEVERITY, type MapCell, type PlateMapModel } from './plate-map.js';
-import { collectProblems, debugFromEnv, errorChain, formatErrorLines } from './problems.js';
+import { collectProblems, debugFromEnv, errorChain, formatErrorLines, type SkippedPlateInfo } from './problems.js';
 
 /** Several plates (a batch) with an optional title; a single `results.json` document also works. */
 export interface ReportInput {
   readonly title?: string;
   readonly plates: readonly RunDocument[];
+  /** Plates a lenient batch did not run; listed first among the problems. */
+  readonly skippedPlates?: readonly SkippedPlateInfo[];
 }
 
 export interface RenderReportOptions {
@@ -33,12 +35,13 @@ export interface RenderReportOptions {
 
 /** Renders the whole report as one HTML string (no external resources). */
 export function renderReport(input: ReportInput | RunDocument, options: RenderReportOptions = {}): string {
-  const { title, plates } = isReportInput(input) ? input : { title: undefined, plates: [input] };
+  const { title, plates, skippedPlates = [] } = isReportInput(input) ? input : { title: undefined, plates: [input], skippedPlates: [] };
   const debug = options.debug ?? debugFromEnv();
   const generated = (options.generatedAt ?? new Date()).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
   const named = plates.map((doc, i) => ({ doc, name: plateName(doc), id: `plate-${i}`, map: buildPlateMap(doc) }));
   const heading = title ?? (plates.length === 1 ? `plateflow report — ${named[0]!.name}` : `plateflow report — ${plates.length} plates`);
   const problems = collectProblems(named.map((p) => ({ name: p.name, results: Object.values(p.doc.tasks) })));
+  const problemCount = problems.length + skippedPlates.length;
   const tasks = plates.reduce((n, d) => n + Object.keys(d.tasks).length, 0);
 
   const island = {
@@ -59,11 +62,11 @@ export function renderReport(input: ReportInput | RunDocument, options: RenderRe
 <header>
 <h1>${esc(heading)}</h1>
 <p>Generated ${esc(generated)} · ${plates.length} plate${plates.length === 1 ? '' : 's'} · ${tasks} task${tasks === 1 ? '' : 's'} · ${
-    problems.length === 0 ? '<span class="ok-text">no problems</span>' : `<a href="#problems" class="bad-text">${problems.length} problem${problems.length === 1 ? '' : 's'}</a>`
+    problemCount === 0 ? '<span class="ok-text">no problems</span>' : `<a href="#problems" class="bad-text">${problemCount} problem${problemCount === 1 ? '' : 's'}</a>`
   }</p>
 </header>
 ${overview(named)}
-${problemsSection(problems, named.length > 1, debug)}
+${problemsSection(problems, skippedPlates, named.length > 1 || skippedPlates.length > 0, debug)}
 ${named.map((p) => plateSection(p)).join('\n')}
 </main>
 <script type="application/json" id="plateflow-data">${jsonForScript(island)}</script>
@@ -113,10 +116,13 @@ function overview(plates: readonly NamedPlate[]): string {
 </section>`;
 }
 
-function problemsSection(problems: ReturnType<typeof collectProblems>, showPlate: boolean, debug: boolean): string {
-  if (problems.length === 0) {
+function problemsSection(problems: ReturnType<typeof collectProblems>, skippedPlates: readonly SkippedPlateInfo[], showPlate: boolean, debug: boolean): string {
+  if (problems.length === 0 && skippedPlates.length === 0) {
     return `<section class="card" id="problems"><h2>Problems</h2><p class="ok-text">Every task ended ok.</p></section>`;
   }
+  const skippedRows = skippedPlates.map(
+    (s) => `<tr data-plate-skipped="${esc(s.plate)}"><td class="key">${esc(s.plate)}</td><td class="key muted">—</td><td>${badge('plate skipped')}</td><td><pre class="error">${esc(s.reason)}</pre></td></tr>`,
+  );
   const rows = problems.map((p) => {
     const lines = formatErrorLines(p.error, false);
     const text = lines.map((l) => (l.startsWith('caused by:') ? `<span class="cause">${esc(l)}</span>` : esc(l))).join('\n');
@@ -126,11 +132,11 @@ function problemsSection(problems: ReturnType<typeof collectProblems>, showPlate
     }</td></tr>`;
   });
   return `<section class="card" id="problems">
-<h2>Problems (${problems.length})</h2>
+<h2>Problems (${problems.length + skippedPlates.length})</h2>
 <div class="table-wrap"><table>
 <thead><tr>${showPlate ? '<th>plate</th>' : ''}<th>task</th><th>status</th><th>error</th></tr></thead>
 <tbody>
-${rows.join('\n')}
+${[...skippedRows, ...rows].join('\n')}
 </tbody>
 </table></div>
 </section>`;

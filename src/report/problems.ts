@@ -16,6 +16,12 @@ export interface Problem {
   readonly error?: SerializedError;
 }
 
+/** A whole plate a lenient batch did not run (missing, or lacking a requested channel). */
+export interface SkippedPlateInfo {
+  readonly plate: string;
+  readonly reason: string;
+}
+
 /** Every task of the plates whose status is not `ok`, in plate order then task (axis) order. */
 export function collectProblems(plates: readonly { readonly name: string; readonly results: Iterable<TaskResult> }[]): Problem[] {
   const out: Problem[] = [];

@@ -9,7 +9,7 @@
  */
 import type { TaskResult, TaskStatus } from '../execution/result.js';
 import { formatBytes, formatDuration, formatRate } from './format.js';
-import { collectProblems, debugFromEnv, formatErrorLines, type Problem } from './problems.js';
+import { collectProblems, debugFromEnv, formatErrorLines, type Problem, type SkippedPlateInfo } from './problems.js';
 import type { RunTotals } from './results.js';
 
 /** Results keyed by task id (as `RunOutcome.results`), as a JSON object (as `results.json`), or a list. */
@@ -32,6 +32,8 @@ export interface SummaryOptions {
    * sum of their times over-states it. @defaultValue the sum of the plates' seconds
    */
   readonly seconds?: number;
+  /** Plates a lenient batch skipped; listed under PROBLEMS with the reason. */
+  readonly skippedPlates?: readonly SkippedPlateInfo[];
 }
 
 /** One plate's summary, kept for the single-plate callers (`run`, `demo`). */
@@ -54,12 +56,15 @@ export function formatBatchSummary(plates: readonly PlateSummary[], options: Sum
   lines.push(named ? table([['plate', ...header], ...rows.map((r, i) => [labels[i]!, ...r])], { leftColumns: 1 }) : table([header, ...rows]));
 
   const problems = collectProblems(listed.map((p) => ({ name: p.name, results: p.list })));
+  const skippedPlates = options.skippedPlates ?? [];
   lines.push('');
-  if (problems.length === 0) {
+  if (problems.length === 0 && skippedPlates.length === 0) {
     const tasks = listed.reduce((n, p) => n + p.list.length, 0);
     lines.push(tasks === 0 ? 'No tasks ran.' : `No problems: all ${tasks} task${tasks === 1 ? '' : 's'} ok.`);
   } else {
-    lines.push(`PROBLEMS (${problems.length}: ${statusCounts(problems)})`);
+    const counts = [statusCounts(problems), skippedPlates.length > 0 ? `${skippedPlates.length} plate${skippedPlates.length === 1 ? '' : 's'} skipped` : ''].filter(Boolean).join(', ');
+    lines.push(`PROBLEMS (${problems.length + skippedPlates.length}: ${counts})`);
+    for (const skipped of skippedPlates) lines.push(`  ✗ ${skipped.plate} — plate skipped`, ...skipped.reason.split('\n').map((l) => `      ${l}`));
     for (const problem of problems) lines.push(...problemLines(problem, named, debug));
   }
   return lines.join('\n');
