@@ -8,7 +8,11 @@ import { createStack, type ImageStack } from '../src/image.js';
 import { gaussianBlur } from '../src/processing/gaussian.js';
 import { maxProjection } from '../src/processing/max-projection.js';
 import { otsuFloat } from '../src/processing/otsu.js';
-import { forceJsKernels, kernelBackend, wasmKernels } from '../src/processing/wasm.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { forceJsKernels, kernelBackend, loadKernelsFrom, wasmKernels } from '../src/processing/wasm.js';
 
 const wasmBuilt = wasmKernels() !== null;
 
@@ -47,6 +51,17 @@ describe('kernel backend selection', () => {
     expect(kernelBackend()).toBe('js');
     forceJsKernels(false);
     expect(kernelBackend()).toBe(wasmBuilt ? 'wasm' : 'js');
+  });
+
+  it('a missing or broken kernels.wasm means JS kernels, silently', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'plateflow-wasm-'));
+    try {
+      expect(loadKernelsFrom(pathToFileURL(path.join(dir, 'absent.wasm')))).toBeNull();
+      writeFileSync(path.join(dir, 'broken.wasm'), 'not wasm');
+      expect(loadKernelsFrom(pathToFileURL(path.join(dir, 'broken.wasm')))).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

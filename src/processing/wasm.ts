@@ -39,11 +39,14 @@ const WASM_URL = new URL('../../build/kernels.wasm', import.meta.url);
 
 let loaded: KernelExports | null | undefined;
 
-function load(): KernelExports | null {
-  if (process.env.PLATEFLOW_KERNELS === 'js') return null;
+/**
+ * Compiles and instantiates the kernels at `url`, or returns null when the file is absent or the
+ * engine cannot compile it. Exported for tests; use `wasmKernels()`.
+ */
+export function loadKernelsFrom(url: URL): KernelExports | null {
   let bytes: Buffer;
   try {
-    bytes = readFileSync(WASM_URL);
+    bytes = readFileSync(url);
   } catch {
     return null; // not built: the JS kernels are the documented fallback
   }
@@ -55,10 +58,16 @@ function load(): KernelExports | null {
         },
       },
     });
-    return instance.exports as unknown as KernelExports;
+    const exports = instance.exports as unknown as KernelExports;
+    return typeof exports.gaussian2d === 'function' ? exports : null;
   } catch {
     return null; // e.g. an engine without SIMD
   }
+}
+
+function load(): KernelExports | null {
+  if (process.env.PLATEFLOW_KERNELS === 'js') return null;
+  return loadKernelsFrom(WASM_URL);
 }
 
 let forcedJs = false;
