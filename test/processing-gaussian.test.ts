@@ -47,6 +47,14 @@ describe('gaussian_blur', () => {
     );
   });
 
+  it('accepts empty planes (0×w, h×0) and returns an empty float32 stack', () => {
+    for (const [h, w] of [[0, 5], [5, 0], [0, 0]] as const) {
+      const out = call('gaussian_blur', createStack('uint16', 2, h, w), { sigma: 2 }).stack;
+      expect(out.shape).toEqual([2, h, w]);
+      expect(out.data.length).toBe(0);
+    }
+  });
+
   it('blurs each plane independently', () => {
     const s = createStack('uint8', 2, 5, 5);
     s.data[12] = 200;

@@ -176,6 +176,7 @@ export function gaussianBlur(stack: ImageStack, sigma: number, truncate = 4.0, s
   const [n, h, w] = stack.shape;
   const half = cachedHalfKernel(sigma, truncate);
   const out = new Float32Array(n * h * w);
+  if (out.length === 0) return { dtype: 'float32', shape: [n, h, w], data: out };
   if (!gaussianStackWasm(stack, half, out, signal)) gaussianStackJs(stack, half, out, signal);
   return { dtype: 'float32', shape: [n, h, w], data: out };
 }
