@@ -37,6 +37,12 @@ describe('otsu_threshold', () => {
     expect(otsuThreshold(a, 'float32', 2)).toBeCloseTo(0.25, 6);
   });
 
+  it('refuses NaN and infinite float values (numpy.histogram does too)', () => {
+    expect(() => otsuThreshold(new Float32Array([1, NaN, 3]), 'float32')).toThrow(/NaN/);
+    expect(() => otsuThreshold(new Float32Array([1, Infinity, 3]), 'float32')).toThrow(/not finite/);
+    expect(() => otsuThreshold(new Float32Array([-Infinity, 0]), 'float32')).toThrow(/not finite/);
+  });
+
   it('otsuFromHistogram picks the first of equal maxima', () => {
     expect(otsuFromHistogram(new Float64Array([1, 0, 1]), new Float64Array([0, 1, 2]))).toBe(0);
   });

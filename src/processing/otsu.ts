@@ -17,7 +17,8 @@ import { wasmKernels, wasmRegions } from './wasm.js';
  *
  * The foreground is `value > threshold`.
  *
- * @throws RangeError for an empty image, NaN in a float image, or an integer range wider than 2^26.
+ * @throws RangeError for an empty image, NaN or ±Infinity in a float image (unless all pixels are equal),
+ *   or an integer range wider than 2^26.
  */
 export function otsuThreshold(plane: PixelArray, dtype: DType, nbins = 256): number {
   if (plane.length === 0) throw new RangeError('otsu_threshold: empty image');
@@ -72,6 +73,8 @@ function thresholdFromRange(
 ): number {
   if (Number.isNaN(min) || Number.isNaN(max)) throw new RangeError('otsu_threshold: image contains NaN');
   if (min === max) return min;
+  // numpy.histogram refuses these too ("autodetected range … is not finite").
+  if (!Number.isFinite(min) || !Number.isFinite(max)) throw new RangeError(`otsu_threshold: value range [${min}, ${max}] is not finite`);
   // np.linspace in float64: i·step + min, last edge set to max, then cast to float32.
   const edges = new Float32Array(nbins + 1);
   const delta = max - min;
