@@ -1,17 +1,17 @@
 // SharedArray and its handle: what crosses a thread boundary is metadata plus a reference to the same
 // memory. Checked through a real MessageChannel (the transport worker_threads uses), so a copy would
 // show up as a write that the other side does not see.
-import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, type TransferListItem } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { ARRAY_DTYPES, SharedArray, bytesPerElement, type ArrayDType, type SharedArrayHandle } from '../src/arrays/index.js';
 import { DTYPES } from '../src/image.js';
 import { isPlateflowError } from '../src/errors.js';
 
 /** Posts `value` through a MessageChannel and returns what the other end received (synchronously). */
-function throughPort<T>(value: T, transfer: Transferable[] = []): T {
+function throughPort<T>(value: T, transfer: TransferListItem[] = []): T {
   const { port1, port2 } = new MessageChannel();
   try {
-    port1.postMessage(value, transfer as never);
+    port1.postMessage(value, transfer);
     return receiveMessageOnPort(port2)!.message as T;
   } finally {
     port1.close();
@@ -60,7 +60,7 @@ describe('SharedArray', () => {
 
   it('a SharedArrayBuffer cannot be put in a transfer list, and sharing never detaches the sender', () => {
     const a = SharedArray.create('uint8', [16]);
-    expect(() => throughPort(a.handle(), [a.buffer as unknown as Transferable])).toThrow();
+    expect(() => throughPort(a.handle(), [a.buffer as unknown as TransferListItem])).toThrow();
     throughPort(a.handle());
     expect(a.buffer.byteLength).toBe(16);
     expect(a.data.length).toBe(16);
