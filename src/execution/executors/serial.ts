@@ -1,30 +1,50 @@
 import type { TaskPlan } from '../../compiler/plan.js';
-import type { ExecuteOptions, Executor } from '../executor.js';
-import { notStarted } from '../executor.js';
 import type { TaskResult } from '../result.js';
 import { runTask } from '../run-task.js';
+import { BaseExecutor, type RunOptions } from './base.js';
+import { dispatch, type TaskRunner } from './dispatch.js';
 
-/** Runs tasks one after another in this thread. The reference for every other executor's output. */
-export class SerialExecutor implements Executor {
+export interface SerialExecutorOptions {
+  /**
+   * Per-task limit. In-process, a task can only be stopped where it checks its signal (between
+   * steps and functions); one stuck in a CPU loop cannot be. `createExecutor('serial', { timeoutMs })`
+   * therefore runs tasks one at a time in a worker thread instead, where they can be killed.
+   */
+  readonly timeoutMs?: number;
+  readonly retries?: number;
+  readonly retryErrors?: boolean;
+  readonly retryBackoffMs?: number;
+}
+
+/** Runs a plan in this thread. Threads share one process, so RSS is the process's at the task's end. */
+export const inProcessRunner: TaskRunner = {
+  run(plan, { signal }) {
+    return { result: runTask(plan, { signal }).then((r): TaskResult => ({ ...r, peakRssBytes: process.memoryUsage.rss() })) };
+  },
+};
+
+/** Runs tasks one after another in this thread, in the order given. The reference for every other executor's output. */
+export class SerialExecutor extends BaseExecutor {
   readonly name = 'serial';
+  readonly #options: SerialExecutorOptions;
 
-  async run(plans: readonly TaskPlan[], options: ExecuteOptions = {}): Promise<Map<string, TaskResult>> {
-    const results = new Map<string, TaskResult>();
-    let stopReason: string | undefined;
-    for (const plan of plans) {
-      if (options.signal?.aborted) stopReason ??= 'run cancelled before this task started';
-      if (stopReason !== undefined) {
-        results.set(plan.taskId, notStarted(plan, stopReason));
-        continue;
-      }
-      options.onEvent?.({ type: 'task:start', taskId: plan.taskId });
-      const result = await runTask(plan, { signal: options.signal });
-      results.set(plan.taskId, result);
-      options.onEvent?.({ type: 'task:done', result });
-      if (options.failFast && result.status !== 'ok') stopReason = `not started: fail-fast after task ${plan.taskId} ended ${result.status}`;
-    }
-    return results;
+  constructor(options: SerialExecutorOptions = {}) {
+    super();
+    this.#options = options;
   }
 
-  async close(): Promise<void> {}
+  protected execute(plans: readonly TaskPlan[], options: RunOptions): Promise<Map<string, TaskResult>> {
+    const { timeoutMs, retries, retryErrors, retryBackoffMs } = this.#options;
+    return dispatch(plans, inProcessRunner, {
+      ...options,
+      concurrency: 1,
+      order: 'given',
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      ...(retries !== undefined ? { retries } : {}),
+      ...(retryBackoffMs !== undefined ? { retryBackoffMs } : {}),
+      retryOn: retryErrors ? ['killed', 'timeout', 'error'] : ['killed', 'timeout'],
+    });
+  }
+
+  protected async shutdown(): Promise<void> {}
 }

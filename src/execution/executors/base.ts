@@ -1,0 +1,51 @@
+/**
+ * What every executor shares around the dispatch engine: refusing work after `close()`, merging
+ * the caller's signal with the executor's own "force close" signal, and a `close()` that can be
+ * called twice, waits for running work unless forced, and always ends with every worker gone.
+ */
+import type { TaskPlan } from '../../compiler/plan.js';
+import type { ExecuteOptions, Executor } from '../executor.js';
+import type { TaskResult } from '../result.js';
+import { ExecutorClosedError } from './errors.js';
+
+export type RunOptions = ExecuteOptions & { readonly signal: AbortSignal };
+
+export abstract class BaseExecutor implements Executor {
+  abstract readonly name: string;
+  readonly #force = new AbortController();
+  readonly #active = new Set<Promise<unknown>>();
+  #closing: Promise<void> | undefined;
+
+  async run(plans: readonly TaskPlan[], options: ExecuteOptions = {}): Promise<Map<string, TaskResult>> {
+    if (this.#closing) throw new ExecutorClosedError(this.name);
+    if (plans.length === 0) return new Map();
+    const signal = options.signal ? AbortSignal.any([options.signal, this.#force.signal]) : this.#force.signal;
+    const running = this.execute(plans, { ...options, signal });
+    this.#active.add(running);
+    try {
+      return await running;
+    } finally {
+      this.#active.delete(running);
+    }
+  }
+
+  /**
+   * Graceful by default: running tasks finish, then workers exit (killed after the close timeout).
+   * `force` stops running tasks now (they end `cancelled`) and kills workers. A forced call after
+   * a graceful one escalates it; every call returns the same promise.
+   */
+  close(options: { force?: boolean } = {}): Promise<void> {
+    if (options.force && !this.#force.signal.aborted) this.#force.abort(new ExecutorClosedError(this.name, 'closed with force: running tasks were stopped'));
+    this.#closing ??= (async () => {
+      await Promise.allSettled([...this.#active]);
+      await this.shutdown(this.#force.signal);
+    })();
+    return this.#closing;
+  }
+
+  /** Runs the plans; `options.signal` already includes the force-close signal. */
+  protected abstract execute(plans: readonly TaskPlan[], options: RunOptions): Promise<Map<string, TaskResult>>;
+
+  /** Ends every worker; when `force` is (or becomes) aborted, without waiting for them. */
+  protected abstract shutdown(force: AbortSignal): Promise<void>;
+}

@@ -1,0 +1,136 @@
+/**
+ * `createExecutor(kind, options)`: the executor the CLI and library callers use. It sizes the pool
+ * when it sees the tasks (workers = min(tasks, requested, available CPUs, GPU slots when every task
+ * needs a GPU)) and falls back to running serially when one worker would do, logging why.
+ */
+import type { TaskPlan } from '../../compiler/plan.js';
+import type { ExecuteOptions, Executor } from '../executor.js';
+import { GpuSlots, gpuSlotCapacity } from '../resources/gpu-slots.js';
+import type { TaskResult } from '../result.js';
+import type { BaseExecutor } from './base.js';
+import { ExecutorClosedError } from './errors.js';
+import { resolveExecutorOptions, type ExecutorKind, type ExecutorOptions, type ResolvedExecutorOptions } from './options.js';
+import { ProcessesExecutor, SubprocessExecutor } from './processes.js';
+import { SerialExecutor } from './serial.js';
+import { ThreadsExecutor } from './threads.js';
+
+/** What will run a batch of tasks, and why. */
+export interface ExecutionChoice {
+  readonly engine: ExecutorKind;
+  readonly workers: number;
+  /** Why the choice differs from what was asked, if it does. */
+  readonly notes: readonly string[];
+}
+
+/**
+ * Decides engine and pool size for these plans.
+ *
+ * - ≤ 1 useful worker → serial in this process (a pool of one only adds start-up and copying),
+ *   unless something needs a worker that can be killed: a timeout, a memory limit or retries.
+ *   `subprocess` never falls back: isolation is why it was chosen.
+ * - `serial` with a timeout or memory limit → one worker thread, because an in-process task stuck
+ *   in a CPU loop cannot be stopped.
+ */
+export function chooseExecution(kind: ExecutorKind, options: ResolvedExecutorOptions, plans: readonly TaskPlan[]): ExecutionChoice {
+  const notes: string[] = [];
+  const needsKillable = options.timeoutMs !== undefined || options.workerMemoryBytes !== undefined || options.retries > 0;
+  if (kind === 'serial') {
+    if (options.timeoutMs !== undefined || options.workerMemoryBytes !== undefined) {
+      notes.push('serial with a timeout or memory limit runs tasks one at a time in a worker thread, so a stuck task can be killed');
+      return { engine: 'threads', workers: 1, notes };
+    }
+    return { engine: 'serial', workers: 1, notes };
+  }
+  let workers = Math.min(options.workers, plans.length);
+  if (options.workers > options.cpus) {
+    notes.push(`${options.workers} workers requested, but only ${options.cpus} CPUs are available: using at most ${options.cpus}`);
+    workers = Math.min(workers, options.cpus);
+  }
+  const gpus = plans.map((p) => p.resources.gpuId);
+  if (gpus.length > 0 && gpus.every((g) => g !== null)) {
+    const slots = new GpuSlots(gpuSlotCapacity(options.gpus, options.gpuMemoryPerTaskMiB)).total(gpus as number[]);
+    if (slots < workers) {
+      notes.push(`every task needs a GPU and the GPUs have ${slots} slot(s): using ${Math.max(1, slots)} worker(s)`);
+      workers = Math.max(1, slots);
+    }
+  }
+  workers = Math.max(1, workers);
+  if (workers <= 1 && kind !== 'subprocess' && !needsKillable) {
+    notes.push(`1 worker for ${plans.length} task(s): running serially in this process instead of starting a ${kind} pool`);
+    return { engine: 'serial', workers: 1, notes };
+  }
+  return { engine: kind, workers, notes };
+}
+
+/** The facade: one engine at a time, created for the pool size the current batch needs. */
+class SizedExecutor implements Executor {
+  readonly name: ExecutorKind;
+  readonly #options: ResolvedExecutorOptions;
+  #engine: { key: string; executor: BaseExecutor } | undefined;
+  readonly #retired = new Set<Promise<void>>();
+  #closing: Promise<void> | undefined;
+
+  constructor(kind: ExecutorKind, options: ResolvedExecutorOptions) {
+    this.name = kind;
+    this.#options = options;
+  }
+
+  /** Pids of the current engine's worker processes (empty for in-process engines). */
+  get pids(): number[] {
+    const e = this.#engine?.executor;
+    return e instanceof ProcessesExecutor || e instanceof SubprocessExecutor ? e.pids : [];
+  }
+
+  async run(plans: readonly TaskPlan[], options: ExecuteOptions = {}): Promise<Map<string, TaskResult>> {
+    if (this.#closing) throw new ExecutorClosedError(this.name);
+    if (plans.length === 0) return new Map();
+    const choice = chooseExecution(this.name, this.#options, plans);
+    for (const message of choice.notes) options.onEvent?.({ type: 'log', level: 'info', message });
+    return this.#engineFor(choice).run(plans, options);
+  }
+
+  #engineFor(choice: ExecutionChoice): BaseExecutor {
+    const key = `${choice.engine}:${choice.workers}`;
+    if (this.#engine?.key === key) return this.#engine.executor;
+    if (this.#engine) {
+      // A differently sized pool: the old one finishes what it runs, then exits.
+      const closing = this.#engine.executor.close();
+      this.#retired.add(closing);
+      void closing.finally(() => this.#retired.delete(closing));
+    }
+    const o = { ...this.#options, workers: choice.workers };
+    const executor =
+      choice.engine === 'threads'
+        ? new ThreadsExecutor(o)
+        : choice.engine === 'processes'
+          ? new ProcessesExecutor(o)
+          : choice.engine === 'subprocess'
+            ? new SubprocessExecutor(o)
+            : new SerialExecutor({ ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}), retries: o.retries, retryErrors: o.retryErrors, retryBackoffMs: o.retryBackoffMs });
+    this.#engine = { key, executor };
+    return executor;
+  }
+
+  close(options: { force?: boolean } = {}): Promise<void> {
+    const engine = this.#engine?.executor;
+    if (this.#closing) {
+      // A forced call escalates a graceful close already under way.
+      if (options.force) void engine?.close(options);
+      return this.#closing;
+    }
+    this.#closing = Promise.all([engine?.close(options), ...[...this.#retired]]).then(() => undefined);
+    return this.#closing;
+  }
+}
+
+/**
+ * Creates an executor of the given kind.
+ *
+ * @param kind `threads` (default): worker threads, lowest overhead. `processes`: long-lived child
+ *   processes, for native code that crashes or leaks. `subprocess`: a fresh process per task, for
+ *   hard isolation and per-task memory. `serial`: in this thread, one task at a time.
+ * @throws ConfigError E_CONFIG_INVALID for an invalid option (the message names it and the value)
+ */
+export function createExecutor(kind: ExecutorKind = 'threads', options: ExecutorOptions = {}): Executor & { readonly name: ExecutorKind; readonly pids: number[] } {
+  return new SizedExecutor(kind, resolveExecutorOptions(options));
+}

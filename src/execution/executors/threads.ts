@@ -1,0 +1,94 @@
+/**
+ * Tasks on a piscina 5 worker-thread pool. Chosen because it surfaces a dead thread as a rejected
+ * task (instead of a hung pool) and kills the thread of an aborted task, which is how timeouts and
+ * cancellation reach code stuck in a CPU loop.
+ *
+ * Plans cross as structured clones; pixels never cross at all, since each task reads and writes
+ * its own images inside its thread, and results carry only paths and measurements.
+ */
+import { once } from 'node:events';
+import { Piscina } from 'piscina';
+import type { TaskPlan } from '../../compiler/plan.js';
+import { serializeError } from '../../errors.js';
+import type { TaskResult } from '../result.js';
+import { GpuSlots, gpuSlotCapacity } from '../resources/gpu-slots.js';
+import { BaseExecutor, type RunOptions } from './base.js';
+import { dispatch, type TaskRunner } from './dispatch.js';
+import { describeThreadFailure } from './exit-causes.js';
+import type { ResolvedExecutorOptions } from './options.js';
+
+/** Compiled next to this file in dist/; a worker cannot load TypeScript. */
+export const THREAD_ENTRY = new URL('../thread-entry.js', import.meta.url).href;
+
+const MiB = 1024 * 1024;
+
+export class ThreadsExecutor extends BaseExecutor {
+  readonly name = 'threads';
+  readonly #options: ResolvedExecutorOptions;
+  readonly #gpuSlots: GpuSlots;
+  #pool: Piscina<TaskPlan, TaskResult> | undefined;
+
+  /** `options.workers` is the pool size as is; {@link createExecutor} does the min(tasks, CPUs, …) sizing. */
+  constructor(options: ResolvedExecutorOptions) {
+    super();
+    this.#options = options;
+    this.#gpuSlots = new GpuSlots(gpuSlotCapacity(options.gpus, options.gpuMemoryPerTaskMiB));
+  }
+
+  #ensurePool(): Piscina<TaskPlan, TaskResult> {
+    const memory = this.#options.workerMemoryBytes;
+    this.#pool ??= new Piscina<TaskPlan, TaskResult>({
+      filename: THREAD_ENTRY,
+      minThreads: this.#options.workers,
+      maxThreads: this.#options.workers,
+      // One task per thread at a time: a thread is killed with its task, so it must hold only one.
+      concurrentTasksPerWorker: 1,
+      idleTimeout: Infinity,
+      // geotiff's dependency `web-worker` runs its worker bootstrap in any non-main thread and
+      // destructures `workerData`; undefined there crashes the thread at import. An object makes it
+      // see "not one of mine" and behave as on the main thread.
+      workerData: {},
+      ...(memory !== undefined ? { resourceLimits: { maxOldGenerationSizeMb: Math.max(16, Math.floor(memory / MiB)) } } : {}),
+    });
+    return this.#pool;
+  }
+
+  protected execute(plans: readonly TaskPlan[], options: RunOptions): Promise<Map<string, TaskResult>> {
+    const pool = this.#ensurePool();
+    const heapLimit = this.#options.workerMemoryBytes;
+    const runner: TaskRunner = {
+      run(plan, { signal }) {
+        const started = performance.now();
+        // A rejection after our own abort is piscina's AbortError; the dispatcher has already recorded the outcome.
+        const result = pool.run(plan, { signal }).catch((err: unknown): TaskResult => {
+          const killed = describeThreadFailure(plan.taskId, err, heapLimit);
+          if (!killed) throw err;
+          return { taskId: plan.taskId, axis: plan.axis, status: 'killed', error: serializeError(killed), seconds: (performance.now() - started) / 1000, images: plan.inputs.length, outputs: [], measurements: [] };
+        });
+        return { result };
+      },
+    };
+    const o = this.#options;
+    return dispatch(plans, runner, {
+      ...options,
+      concurrency: o.workers,
+      ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+      retries: o.retries,
+      retryBackoffMs: o.retryBackoffMs,
+      retryOn: o.retryErrors ? ['killed', 'timeout', 'error'] : ['killed', 'timeout'],
+      gpuSlots: this.#gpuSlots,
+    });
+  }
+
+  protected async shutdown(force: AbortSignal): Promise<void> {
+    const pool = this.#pool;
+    if (!pool) return;
+    // Threads die with this process, so nothing can be orphaned; the deadline only bounds close().
+    if (!force.aborted) {
+      const deadline = AbortSignal.timeout(this.#options.closeTimeoutMs);
+      const done = pool.close({ force: false });
+      await Promise.race([done, once(deadline, 'abort'), once(force, 'abort')]).catch(() => {});
+    }
+    await pool.destroy();
+  }
+}

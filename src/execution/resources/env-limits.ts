@@ -1,0 +1,28 @@
+/**
+ * Environment for child workers. Native libraries (OpenMP, OpenBLAS, MKL, libuv's pool) each start
+ * one thread per core by default; N workers × N threads oversubscribes the CPUs and runs slower
+ * than N single-threaded workers. Each child gets its share instead. A value the user already set
+ * is kept: they know their code better than we do.
+ */
+export const THREAD_LIMIT_VARIABLES = ['OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'VECLIB_MAXIMUM_THREADS', 'NUMEXPR_NUM_THREADS'] as const;
+
+export interface WorkerEnvOptions {
+  readonly workers: number;
+  readonly cpus: number;
+  /** GPU this worker is bound to, or null. */
+  readonly gpuId?: number | null;
+  readonly base?: NodeJS.ProcessEnv;
+}
+
+/** The env for one child worker: the base env plus thread limits and, for a GPU worker, CUDA_VISIBLE_DEVICES. */
+export function workerEnv(options: WorkerEnvOptions): NodeJS.ProcessEnv {
+  const base = options.base ?? process.env;
+  const share = Math.max(1, Math.floor(options.cpus / Math.max(1, options.workers)));
+  const env: NodeJS.ProcessEnv = { ...base };
+  for (const name of THREAD_LIMIT_VARIABLES) if (base[name] === undefined) env[name] = String(share);
+  // libuv runs fs and zlib work on its pool; 2 keeps a read and a write overlapping without 4 idle threads per worker.
+  if (base.UV_THREADPOOL_SIZE === undefined) env.UV_THREADPOOL_SIZE = String(Math.max(2, share));
+  // Narrowing to one device means the task's GPU is device 0 inside the worker, whatever its index.
+  if (options.gpuId !== undefined && options.gpuId !== null) env.CUDA_VISIBLE_DEVICES = String(options.gpuId);
+  return env;
+}

@@ -1,0 +1,43 @@
+/**
+ * Durations and sizes as people write them on a command line. Shared by the CLI and the library
+ * so `--timeout 30s` and `{ timeoutMs: 30_000 }` mean the same thing.
+ */
+import { ConfigError } from '../../errors.js';
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, sec: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
+
+/**
+ * `"30s"`, `"500ms"`, `"2m"`, `"1.5h"`; a bare number is seconds.
+ * @throws ConfigError E_CONFIG_INVALID naming `what` and the bad value
+ */
+export function parseDuration(value: string, what = 'duration'): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h)?\s*$/i.exec(value);
+  const ms = m ? Number(m[1]) * DURATION_UNITS[(m[2] ?? 's').toLowerCase()]! : NaN;
+  if (!(ms > 0) || !Number.isFinite(ms)) throw new ConfigError(`${what} must be a positive duration such as 30s, 500ms or 2m, got "${value}"`);
+  return Math.round(ms);
+}
+
+/**
+ * `"2GB"`, `"512M"`, `"1.5GiB"`, `"1048576"` (bytes). K/M/G/T are 1024-based, with or without
+ * "B" or "iB", as in Slurm's `--mem` and Docker's `--memory`, because that is what people mean
+ * when they size a worker.
+ * @throws ConfigError E_CONFIG_INVALID naming `what` and the bad value
+ */
+export function parseBytes(value: string, what = 'size'): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b)?|b)?\s*$/i.exec(value);
+  const power = m?.[2] ? 'kmgt'.indexOf(m[2].toLowerCase()) + 1 : 0;
+  const bytes = m ? Number(m[1]) * 1024 ** power : NaN;
+  if (!(bytes >= 1024 * 1024) || !Number.isFinite(bytes)) throw new ConfigError(`${what} must be a size of at least 1MB such as 2GB or 512MB, got "${value}"`);
+  return Math.round(bytes);
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v >= 100 || i === 0 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
+}
