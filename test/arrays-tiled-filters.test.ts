@@ -139,11 +139,13 @@ describe('chunked Otsu', () => {
     expect(got.thresholds[0]).toBe(42);
   });
 
-  it('rejects NaN like otsuThreshold', async () => {
-    const src = synth('float32', [20, 20]);
-    src.data[123] = Number.NaN;
-    expect(() => serialOtsu(src)).toThrow(/NaN/);
-    await expect(tiledOtsu(src, { pool, chunkElements: 50 })).rejects.toThrow(/NaN/);
+  it('rejects NaN and infinite values like otsuThreshold', async () => {
+    for (const [bad, why] of [[Number.NaN, /NaN/], [Number.POSITIVE_INFINITY, /not finite/]] as const) {
+      const src = synth('float32', [20, 20]);
+      src.data[123] = bad;
+      expect(() => serialOtsu(src)).toThrow(why);
+      await expect(tiledOtsu(src, { pool, chunkElements: 50 })).rejects.toThrow(why);
+    }
   });
 
   it('Gaussian then Otsu, both chunked, equals gaussianBlur then otsuThreshold', async () => {

@@ -31,7 +31,8 @@ export interface TiledOtsuResult {
 
 /**
  * @param options.bins  histogram bins for float32 images (integer images use one bin per value). @default 256
- * @throws RangeError for an image with NaN or an integer range wider than 2^26 values, as `otsuThreshold` does
+ * @throws RangeError for an image with NaN, ±Infinity (unless constant) or an integer range wider than 2^26
+ *   values, as `otsuThreshold` does
  * @throws ChunkPlanError (`E_CHUNK_INVALID`) for a dtype Otsu does not handle or a shape that is not 2-D/3-D
  */
 export async function tiledOtsu(src: SharedArray, options: ChunkedOptions & { readonly bins?: number }): Promise<TiledOtsuResult> {
@@ -66,6 +67,8 @@ export async function tiledOtsu(src: SharedArray, options: ChunkedOptions & { re
       thresholds[p] = s.min;
       return undefined;
     }
+    // numpy.histogram (and so otsuThreshold) refuses an infinite range.
+    if (!Number.isFinite(s.min) || !Number.isFinite(s.max)) throw new RangeError(`otsu_threshold: value range [${s.min}, ${s.max}] is not finite (plane ${p})`);
     if (dtype !== 'float32' && s.max - s.min + 1 > MAX_INTEGER_BINS) {
       throw new RangeError(`otsu_threshold: integer range ${s.min}..${s.max} is too wide for one bin per value`);
     }
