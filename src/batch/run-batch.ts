@@ -81,6 +81,6 @@ async function writeBatchFiles(out: string, runs: readonly { name: string; run: 
   const files = { results: path.join(out, 'results.json'), report: path.join(out, 'report.html') };
   const document = { plateflow: 1, batch: true, finishedAt: new Date().toISOString(), plates: runs.map((r, i) => ({ name: r.name, ...plates[i]! })), skipped };
   await writeFileAtomic(files.results, JSON.stringify(document, null, 2) + '\n');
-  await writeReport(files.report, { title: `plateflow batch — ${runs.length} plate(s)${skipped.length ? `, ${skipped.length} skipped` : ''}`, plates });
+  await writeReport(files.report, { title: `plateflow batch — ${runs.length} plate(s)${skipped.length ? `, ${skipped.length} skipped` : ''}`, plates, skippedPlates: skipped });
   return files;
 }

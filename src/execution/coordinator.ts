@@ -49,6 +49,7 @@ export class Coordinator {
     if (!this.#compiled) await this.createTasks();
     const started = performance.now();
     if (tasks.size === 0) this.#options.warn?.('no tasks to execute');
+    options.onEvent?.({ type: 'run:start', tasks: tasks.size, executor: executor.name });
     const unordered = tasks.size === 0 ? new Map<string, TaskResult>() : await executor.run([...tasks.values()], options);
     // Results come back in completion order; report them in task (axis) order.
     const results = new Map<string, TaskResult>();

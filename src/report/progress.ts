@@ -108,7 +108,8 @@ class Reporter implements ProgressReporter {
     if (this.#closed || this.mode === 'quiet') return;
     const plate = this.#plate(plateName);
     const now = this.#now();
-    if (event.type === 'task:start') markStarted(plate, event.taskId, now);
+    if (event.type === 'run:start') plate.total = event.tasks;
+    else if (event.type === 'task:start') markStarted(plate, event.taskId, now);
     else if (event.type === 'task:done') markDone(plate, event.result, now);
     if (this.mode === 'json') this.#write(JSON.stringify(this.#jsonEvent(event, plate)) + '\n');
     else if (this.mode === 'lines') this.#line(event, plate);
@@ -162,6 +163,7 @@ class Reporter implements ProgressReporter {
   #jsonEvent(event: RunEvent, plate: PlateProgress): Record<string, unknown> {
     const base = { type: event.type, plate: plate.name, time: new Date().toISOString() };
     if (event.type === 'log') return { ...base, level: event.level, message: event.message };
+    if (event.type === 'run:start') return { ...base, tasks: event.tasks, executor: event.executor };
     if (event.type === 'task:start') return { ...base, taskId: event.taskId, ...(event.worker !== undefined ? { worker: event.worker } : {}) };
     const { taskId, axis, status, seconds, images, peakRssBytes, error, attempts } = event.result;
     return {
