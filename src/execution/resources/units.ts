@@ -39,5 +39,5 @@ export function formatBytes(bytes: number): string {
     v /= 1024;
     i++;
   }
-  return `${v >= 100 || i === 0 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
+  return `${Number.isInteger(v) || v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
 }

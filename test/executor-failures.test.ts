@@ -1,0 +1,108 @@
+/**
+ * One suite over every executor: tasks that throw, exit, are SIGKILLed, run out of heap or spin
+ * forever under a timeout each end with the right status and cause; the healthy tasks' outputs
+ * are complete; no worker process outlives close().
+ *
+ * Not every failure can be contained by every executor, and the table says so instead of hiding it:
+ * - serial runs tasks in this process: process.exit / SIGKILL / heap OOM end the whole process.
+ *   (With a timeout, createExecutor('serial') runs tasks in one worker thread, so the spin case applies.)
+ * - threads share this process: a SIGKILL kills all of them (use `processes` for that case).
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createExecutor, type ExecutorKind, type ExecutorOptions } from '../dist/execution/executors/index.js';
+import type { PlateIndex } from '../dist/microscopes/types.js';
+import { byWell, fixture, isGone, misbehaving, pidRecorder, plansFor, tinyPlate } from './executor-harness.js';
+import { tempDir } from './helpers.js';
+
+type Case = 'throws' | 'exit3' | 'sigkill' | 'heapOom' | 'spin';
+
+const CALLS: Record<Case, readonly [string, string]> = {
+  throws: ['fail-on-well.mjs', 'fail_on_well'],
+  exit3: ['exit-on-well.mjs', 'exit_on_well'],
+  sigkill: ['sigkill-on-well.mjs', 'sigkill_on_well'],
+  heapOom: ['heap-oom-on-well.mjs', 'heap_oom_on_well'],
+  spin: ['spin-on-well.mjs', 'spin_on_well'],
+};
+
+const TIMEOUT_MS = 2000;
+
+const SUITES: { kind: ExecutorKind; cases: Case[]; options: ExecutorOptions }[] = [
+  { kind: 'serial', cases: ['throws', 'spin'], options: {} },
+  { kind: 'threads', cases: ['throws', 'exit3', 'heapOom', 'spin'], options: { workerMemoryBytes: 96 * 1024 * 1024 } },
+  { kind: 'processes', cases: ['throws', 'exit3', 'sigkill', 'heapOom', 'spin'], options: { execArgv: ['--max-old-space-size=64'] } },
+  { kind: 'subprocess', cases: ['throws', 'exit3', 'sigkill', 'heapOom', 'spin'], options: { execArgv: ['--max-old-space-size=64'] } },
+];
+
+/** Status and a pattern for the cause, per case and executor family. */
+function expected(kind: ExecutorKind, c: Case): { status: string; code: string; message: RegExp } {
+  switch (c) {
+    case 'throws':
+      return { status: 'error', code: 'E_STEP_FAILED', message: /deliberate failure in well/ };
+    case 'exit3':
+      return { status: 'killed', code: 'E_TASK_KILLED', message: kind === 'threads' ? /exited 3 with no result \(process\.exit in a worker thread/ : /^exited 3 with no result$/ };
+    case 'sigkill':
+      return { status: 'killed', code: 'E_TASK_KILLED', message: /killed \(likely OOM\).*SIGKILL/ };
+    case 'heapOom':
+      return kind === 'threads'
+        ? { status: 'killed', code: 'E_TASK_KILLED', message: /exceeded memory limit \(worker thread reached its 96 MiB heap limit\)/ }
+        : { status: 'killed', code: 'E_TASK_KILLED', message: /ran out of JavaScript heap memory/ };
+    case 'spin':
+      return { status: 'timeout', code: 'E_TASK_TIMEOUT', message: /^timed out after 2 s$/ };
+  }
+}
+
+let dir: string;
+let plate: PlateIndex;
+const WELLS = ['A01', 'A02', 'A03', 'A04', 'A05', 'A06', 'A07'];
+
+beforeAll(async () => {
+  dir = await tempDir('plateflow-failures-');
+  plate = await tinyPlate(path.join(dir, 'plate'), WELLS.length);
+});
+
+describe.each(SUITES)('$kind executor', ({ kind, cases, options }) => {
+  it(`contains ${cases.join(', ')}; healthy tasks complete; no worker left`, async () => {
+    // Well i misbehaves in case i; the last two wells are healthy.
+    const badWell = Object.fromEntries(cases.map((c, i) => [c, WELLS[i]!])) as Record<Case, string>;
+    const modules = [...new Set(cases.map((c) => `./${CALLS[c][0]}`))];
+    const pipeline = misbehaving(modules, cases.map((c) => [CALLS[c][1], { well: badWell[c] }] as const));
+    const out = path.join(dir, `out-${kind}`);
+    const plans = await plansFor(pipeline, plate, out);
+    const executor = createExecutor(kind, { workers: 2, cpus: 2, timeoutMs: TIMEOUT_MS, forwardOutput: false, ...options });
+    const recorder = pidRecorder();
+    const started = performance.now();
+    const results = byWell(await executor.run(plans, { onEvent: recorder.onEvent }));
+    await executor.close();
+
+    expect(Object.keys(results).sort()).toEqual(WELLS);
+    for (const c of cases) {
+      const r = results[badWell[c]]!;
+      const want = expected(kind, c);
+      expect(r.status, `${c}: ${JSON.stringify(r.error)}`).toBe(want.status);
+      expect(r.error?.code, c).toBe(want.code);
+      expect(r.error?.message, c).toMatch(want.message);
+    }
+    const healthy = WELLS.filter((w) => !Object.values(badWell).includes(w));
+    expect(healthy.length).toBeGreaterThanOrEqual(2);
+    for (const w of healthy) {
+      const r = results[w]!;
+      expect(r.status, JSON.stringify(r.error)).toBe('ok');
+      expect(r.outputs).toHaveLength(1);
+      expect(existsSync(path.join(out, r.outputs[0]!))).toBe(true);
+      expect(r.peakRssBytes).toBeGreaterThan(0);
+    }
+    // The spinning task holds one worker for the whole timeout; nothing else may wait on it.
+    expect(performance.now() - started).toBeLessThan(TIMEOUT_MS + 15_000);
+
+    if (kind === 'processes' || kind === 'subprocess') {
+      expect(recorder.pids.size).toBeGreaterThan(0);
+      for (const pid of recorder.pids) expect(isGone(pid), `worker ${pid} still alive`).toBe(true);
+      expect(executor.pids).toEqual([]);
+    }
+    if (kind === 'serial') {
+      expect(recorder.events.some((e) => e.type === 'log' && /worker thread/.test(e.message))).toBe(true);
+    }
+  });
+});
