@@ -192,6 +192,10 @@ export async function addPosition(root: string, spec: PositionSpec, opts: PlateW
   const field = checkField(spec.field);
   const durable = { durable: opts.durable === true };
   const posDir = path.join(abs, row, column, field);
+  const rootGroup = await readGroup(abs);
+  if (rootGroup && rootGroup.version !== version) {
+    throw new ZarrError(abs, `the plate is stored as zarr v${rootGroup.version}; cannot add an NGFF ${ngff} (zarr v${version}) position`);
+  }
   if (await readGroup(posDir)) throw new ZarrError(abs, `position ${row}/${column}/${field} exists already`);
   // The position's own group and array first: once the well lists it, it must be complete.
   const array = await createPositionArrays(abs, spec, ngff, opts);
