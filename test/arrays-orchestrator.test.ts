@@ -2,6 +2,7 @@
 // or as completed, worker writes land in the caller's memory (zero copy), only metadata is sent, the
 // concurrency bound holds, and bad workers or params fail with coded errors before or while running.
 import { threadId } from 'node:worker_threads';
+import { Piscina } from 'piscina';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ChunkFailedError,
@@ -130,6 +131,18 @@ describe('Orchestrator with worker threads', () => {
     expect((err as ChunkFailedError).code).toBe('E_CHUNK_FAILED');
     expect(((err as ChunkFailedError).cause as Error).message).toMatch(/does not export a processChunk/);
     expect(((err as ChunkFailedError).cause as { code?: string }).code).toBe('E_CHUNK_INVALID');
+  });
+
+  it('any injected piscina works, whatever its own default filename (tasks name the chunk entry)', async () => {
+    const foreign = new Piscina({ maxThreads: 1 }); // no filename at all
+    try {
+      const array = SharedArray.create('int32', [10]);
+      const orch = new Orchestrator<Range, { base: number }, WriteResult>({ pool: foreign, array, worker: WRITE_INDEX });
+      await orch.run(chunkRanges(10, 5), { base: 100 });
+      expect([array.data[0], array.data[9]]).toEqual([101, 102]);
+    } finally {
+      await foreign.close();
+    }
   });
 
   it('InlinePool runs the same worker module in the calling thread', async () => {

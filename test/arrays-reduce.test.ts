@@ -90,6 +90,9 @@ describe('reduceArray', () => {
     ] as const) {
       await expect(reduceArray(a, { pool, histogram })).rejects.toSatisfy((e: unknown) => isPlateflowError(e, 'E_CHUNK_INVALID'));
     }
+    // One bin per integer value makes no sense for float data (fractional values would vanish).
+    const f = filled('float32', 10, (i) => i / 3);
+    await expect(reduceArray(f, { pool, histogram: { kind: 'integer', lo: 0, hi: 3 } })).rejects.toThrow(/integer data/);
   });
 
   it('equals the whole-array stats for any integer data and chunk size (property)', async () => {

@@ -35,7 +35,7 @@ export async function reduceArray<D extends ArrayDType>(
   array: SharedArray<D>,
   options: ChunkedOptions & { readonly histogram?: HistogramSpec },
 ): Promise<ArrayStats> {
-  if (options.histogram !== undefined) checkHistogramSpec(options.histogram);
+  if (options.histogram !== undefined) checkHistogramSpec(options.histogram, array.dtype);
   const chunks = chunkRanges(array.size, options.chunkElements ?? DEFAULT_CHUNK_ELEMENTS);
   const params: ReduceParams = options.histogram !== undefined ? { histogram: options.histogram } : {};
   const parts = await reduceOrchestrator(options.pool, array, options.concurrency).run(chunks, params, options);

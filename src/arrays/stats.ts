@@ -5,7 +5,7 @@
  * while below 2^53; for float data each chunk sums left to right and the chunk sums are added in chunk
  * order, so the result depends on the chunk plan but never on the number of workers or on timing.
  */
-import type { AnyTypedArray } from './dtype.js';
+import { isIntegerDType, type AnyTypedArray, type ArrayDType } from './dtype.js';
 import { ChunkPlanError } from './errors.js';
 import { numpyF32Edges, numpyF32Histogram } from './numpy-histogram.js';
 
@@ -49,12 +49,14 @@ export function histogramBins(spec: HistogramSpec): number {
   }
 }
 
-/** @throws ChunkPlanError (`E_CHUNK_INVALID`) for a histogram that cannot be computed */
-export function checkHistogramSpec(spec: HistogramSpec): void {
+/** @throws ChunkPlanError (`E_CHUNK_INVALID`) for a histogram that cannot be computed (on data of `dtype`, if given) */
+export function checkHistogramSpec(spec: HistogramSpec, dtype?: ArrayDType): void {
   const bad = (why: string): never => {
     throw new ChunkPlanError(`histogram ${JSON.stringify(spec)}: ${why}`);
   };
   if (spec.kind !== 'integer' && spec.kind !== 'uniform' && spec.kind !== 'numpy-float32') bad('unknown kind');
+  if (dtype !== undefined && spec.kind === 'integer' && !isIntegerDType(dtype)) bad(`needs integer data, not ${dtype}`);
+  if (dtype !== undefined && spec.kind === 'numpy-float32' && dtype !== 'float32') bad(`needs float32 data, not ${dtype}`);
   if (spec.kind === 'integer') {
     if (!Number.isSafeInteger(spec.lo) || !Number.isSafeInteger(spec.hi) || spec.hi < spec.lo) bad('needs integers lo ≤ hi');
     if (spec.hi - spec.lo + 1 > MAX_INTEGER_BINS) bad(`more than ${MAX_INTEGER_BINS} bins`);
@@ -72,6 +74,7 @@ function histogramOf(data: AnyTypedArray, start: number, end: number, spec: Hist
   }
   const counts = new Float64Array(histogramBins(spec));
   if (spec.kind === 'integer') {
+    if (data instanceof Float32Array || data instanceof Float64Array) throw new ChunkPlanError('an integer histogram needs integer data');
     const { lo, hi } = spec;
     for (let i = start; i < end; i++) {
       const v = data[i]!;
@@ -79,20 +82,42 @@ function histogramOf(data: AnyTypedArray, start: number, end: number, spec: Hist
     }
     return counts;
   }
-  const { bins, lo, hi } = spec;
-  const scale = bins / (hi - lo);
-  const last = bins - 1;
-  for (let i = start; i < end; i++) {
-    const v = data[i]!;
-    if (!(v >= lo && v <= hi)) continue; // also skips NaN
-    const b = Math.floor((v - lo) * scale);
-    counts[b > last ? last : b]++;
-  }
-  return counts;
+  return uniformStats(data, start, end, spec).histogram!;
 }
 
-/** Stats (and optionally a histogram) of `data[start, end)`, one pass for the scalars. */
+/**
+ * Scalars and a uniform histogram in one pass (the bench's reduction: one read of memory, not two).
+ * `| 0` truncates like ⌊⌋ here because (v − lo)·scale is in [0, bins] and bins ≤ 2^26.
+ */
+function uniformStats(data: AnyTypedArray, start: number, end: number, spec: Extract<HistogramSpec, { kind: 'uniform' }>): ArrayStats {
+  const { bins, lo, hi } = spec;
+  const counts = new Float64Array(bins);
+  const scale = bins / (hi - lo);
+  const last = bins - 1;
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  let sum = 0;
+  let nanCount = 0;
+  for (let i = start; i < end; i++) {
+    const v = data[i]!;
+    if (v !== v) {
+      nanCount++;
+      continue;
+    }
+    if (v < min) min = v;
+    if (v > max) max = v;
+    sum += v;
+    if (v >= lo && v <= hi) {
+      const b = ((v - lo) * scale) | 0;
+      counts[b > last ? last : b]++;
+    }
+  }
+  return { count: end - start - nanCount, nanCount, min, max, sum, histogram: counts };
+}
+
+/** Stats (and optionally a histogram) of `data[start, end)`. */
 export function rangeStats(data: AnyTypedArray, start: number, end: number, histogram?: HistogramSpec): ArrayStats {
+  if (histogram?.kind === 'uniform') return uniformStats(data, start, end, histogram);
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;
   let sum = 0;
