@@ -3,7 +3,7 @@
 // and every tile's outer box is its core grown by the halo, clipped — so a filter sees every row it needs.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { axisChunks, boxSize, chunkRanges, tilePlan, type Range } from '../src/arrays/index.js';
+import { axisChunks, boxSize, chunkRanges, contiguousRange, tilePlan, type Range } from '../src/arrays/index.js';
 import { isPlateflowError } from '../src/errors.js';
 
 const pairs = (rs: readonly Range[]) => rs.map((r) => [r.start, r.end]);
@@ -147,5 +147,14 @@ describe('tilePlan / axisChunks', () => {
         expect(needed.size).toBe(h); // and every row of the image is read by some band
       }),
     );
+  });
+
+  it('contiguousRange: plane and row bands are flat ranges; column tiles are not', () => {
+    const shape = [3, 4, 5];
+    expect(axisChunks(shape, 0, 2).map((t) => contiguousRange(shape, t.core))).toEqual([{ start: 0, end: 40 }, { start: 40, end: 60 }]);
+    expect(contiguousRange(shape, tilePlan(shape, [1, 2, 5])[3]!.core)).toEqual({ start: 30, end: 40 }); // plane 1, rows 2..3
+    expect(contiguousRange(shape, tilePlan(shape, [1, 1, 2])[1]!.core)).toEqual({ start: 2, end: 4 }); // part of one row
+    expect(contiguousRange(shape, tilePlan(shape, [1, 2, 2])[0]!.core)).toBeUndefined(); // 2 rows × 2 cols
+    expect(contiguousRange(shape, tilePlan(shape, [2, 4, 5])[0]!.core)).toEqual({ start: 0, end: 40 });
   });
 });

@@ -10,7 +10,7 @@ export { SharedArray, cStrides } from './shared-array.js';
 export type { SharedArrayHandle } from './shared-array.js';
 export { chunkRanges } from './chunks.js';
 export type { Range } from './chunks.js';
-export { axisChunks, boxSize, tilePlan } from './tiles.js';
+export { axisChunks, boxSize, contiguousRange, tilePlan } from './tiles.js';
 export type { Tile } from './tiles.js';
 export { ChunkCancelled } from './chunk-worker.js';
 export type { ChunkContext, ChunkReply, ChunkTask, ChunkWorkerModule, ProcessChunk } from './chunk-worker.js';

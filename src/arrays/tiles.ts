@@ -99,3 +99,22 @@ export function boxSize(box: readonly Range[]): number {
   for (const r of box) n *= r.end - r.start;
   return n;
 }
+
+/**
+ * The flat C-order range of a box, when the box is one contiguous run of memory (axes after some axis
+ * k whole, axes before it one index wide — e.g. a band of rows, or of planes); `undefined` otherwise.
+ * Lets a flat-range worker (reductions, maps) run over an axis plan: `axisChunks(shape, 0, n)`.
+ */
+export function contiguousRange(shape: readonly number[], box: readonly Range[]): Range | undefined {
+  if (box.length !== shape.length) throw new ChunkPlanError(`box has ${box.length} axes for a ${shape.length}-D array`);
+  let k = shape.length - 1;
+  while (k >= 0 && box[k]!.start === 0 && box[k]!.end === shape[k]) k--;
+  for (let j = 0; j < k; j++) if (box[j]!.end - box[j]!.start !== 1) return undefined;
+  let start = 0;
+  let stride = 1;
+  for (let j = shape.length - 1; j >= 0; j--) {
+    start += box[j]!.start * stride;
+    stride *= shape[j]!;
+  }
+  return { start, end: start + boxSize(box) };
+}
