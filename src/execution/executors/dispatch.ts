@@ -170,13 +170,14 @@ class Dispatch {
     if (this.#stopReason === undefined && pending.attempt <= retries && retryOn.includes(result.status)) {
       const delay = Math.min(retryBackoffMs * 2 ** (pending.attempt - 1), MAX_BACKOFF_MS);
       const next = { plan: pending.plan, attempt: pending.attempt + 1 };
-      this.#emit({ type: 'log', level: 'warn', message: `task ${pending.plan.taskId} ${result.status}: ${result.error?.message ?? ''}; retry ${pending.attempt}/${retries} in ${delay} ms` });
       const timer = setTimeout(() => {
         this.#backingOff.delete(timer);
         this.#queue.push(next);
         this.#pump();
       }, delay);
+      // Registered before the event goes out: a listener may cancel the run from inside it.
       this.#backingOff.set(timer, { pending: next, last: result });
+      this.#emit({ type: 'log', level: 'warn', message: `task ${pending.plan.taskId} ${result.status}: ${result.error?.message ?? ''}; retry ${pending.attempt}/${retries} in ${delay} ms` });
       return;
     }
     this.#finish(pending.plan, result, true);
