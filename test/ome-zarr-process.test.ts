@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { DType, PixelArray } from '../src/image.js';
 import type * as OmeZarr from '../src/ome-zarr/index.js';
+import { availableCpus } from '../src/execution/resources/cpus.js';
 import { REPO, tempDir } from './helpers.js';
 
 const DIST = path.join(REPO, 'dist', 'ome-zarr', 'index.js');
@@ -89,7 +90,7 @@ describe.skipIf(!built)('processPosition: out = in × k', () => {
           });
           expect(result.processed).toBe(times.length * channels.length);
           expect(result.executor).toBe(numWorkers > 1 ? executor : 'serial');
-          expect(result.workers).toBe(Math.min(numWorkers, oz.availableCpus()));
+          expect(result.workers).toBe(Math.min(numWorkers, availableCpus()));
           for (let ti = 0; ti < shape.t; ti++) {
             for (let c = 0; c < shape.c; c++) {
               for (let z = 0; z < shape.z; z++) {

@@ -21,7 +21,7 @@ import { AbortError, ConfigError } from '../errors.js';
 import { discoverPlate, type DiscoverOptions } from '../microscopes/discover.js';
 import type { ImageRecord, PlateIndex } from '../microscopes/types.js';
 import { mapLimit } from './concurrency.js';
-import { availableCpus } from './cpus.js';
+import { availableCpus } from '../execution/resources/cpus.js';
 import type { PositionSpec } from './layout.js';
 import type { NgffVersion } from './ngff.js';
 import { OmeZarrPlateWriter, type PlateWriteOptions } from './plate-writer.js';

@@ -6,7 +6,6 @@
  * @module
  */
 export { convertPlate, describeConvert, type ConvertOptions, type ConvertProgress, type ConvertResult } from './convert.js';
-export { availableCpus } from './cpus.js';
 export { positionPath, wellGroup, type PositionSpec, type Tczyx } from './layout.js';
 export { MARKER_DIR, unitId, type UnitSpec } from './markers.js';
 export { NGFF_VERSIONS, parseNgffVersion, zarrVersionOf, type NgffVersion, type PlateflowImageAttrs } from './ngff.js';

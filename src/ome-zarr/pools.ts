@@ -17,6 +17,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { ConfigError, PlateflowError, type SerializedError } from '../errors.js';
+import { availableCpus } from '../execution/resources/cpus.js';
+import { workerEnv } from '../execution/resources/env-limits.js';
 import type { UnitOutcome, UnitTask } from './unit.js';
 
 export type PositionExecutor = 'threads' | 'processes';
@@ -102,7 +104,8 @@ export function processPool(size: number): UnitPool {
   };
 
   const spawnChild = (): Child => {
-    const proc = fork(file, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // Each child gets its share of the CPUs for OpenMP/BLAS/libuv threads (see execution/resources/env-limits.ts).
+    const proc = fork(file, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: workerEnv({ workers: size, cpus: availableCpus() }) });
     const child: Child = { proc, pending: undefined, exited: false };
     proc.on('message', (msg: ChildReply) => {
       const p = child.pending;

@@ -6,8 +6,8 @@
  * - `numWorkers ≤ 1` runs in the caller's thread (no pool to start); otherwise `executor` picks
  *   worker threads (cheap; JS has no GIL, every thread has its own heap) or child processes
  *   (separate address spaces: native allocators that never give memory back stay contained);
- * - the worker count is capped by the CPUs the job may use (Slurm, cgroup quota, affinity), never
- *   the node's core count;
+ * - the worker count is capped by the CPUs the job may use (`execution/resources`: Slurm, cgroup
+ *   quota, affinity — the same count the executors use), never the node's core count;
  * - a dead worker fails the call at once (`E_TASK_KILLED`) instead of hanging until wall time;
  * - all-zero / all-NaN input volumes are skipped and reported, not processed;
  * - every unit opens and drops its own array handles;
@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { AbortError, ConfigError, ZarrError } from '../errors.js';
 import { ZarrArray } from '../storage/zarr-array.js';
 import { ensureDir, readGroup } from '../storage/zarr-io.js';
-import { availableCpus } from './cpus.js';
+import { availableCpus } from '../execution/resources/cpus.js';
 import { clearMarkers, fingerprint, MARKER_DIR, readDone, sweepTempFiles, type UnitSpec } from './markers.js';
 import { parseImage } from './ngff.js';
 import { processPool, threadPool, type PositionExecutor, type UnitPool } from './pools.js';
