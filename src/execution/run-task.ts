@@ -12,6 +12,7 @@ import { FileManager } from '../storage/file-manager.js';
 import { mergeSubdirectoryFiles, updateMetadata } from '../storage/metadata.js';
 import { resolveInside } from '../storage/safe-path.js';
 import { groupImages, outputComponents } from './group-images.js';
+import { PendingWrites, prefetch } from './overlap.js';
 import type { MeasurementRow, StepTiming, TaskResult } from './result.js';
 
 export interface RunTaskOptions {
@@ -57,6 +58,7 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
   const measurements: MeasurementRow[] = [];
   const steps: StepTiming[] = [];
   const base = { taskId: plan.taskId, axis: plan.axis, images: plan.inputs.length, steps };
+  let pendingBookkeeping: PendingWrites | undefined;
   try {
     options.signal?.throwIfAborted();
     const registry = options.registry ?? (await registryFor(plan));
@@ -76,6 +78,8 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
     }));
     let first = 0;
     let resumed: string | undefined;
+    const bookkeeping = new PendingWrites(2);
+    pendingBookkeeping = bookkeeping;
     const resumePoint = plan.checkpoints.reuse ? await latestCheckpoint(plan, store, Math.min(lastIndex, (plan.checkpoints.fromStep ?? Infinity) - 1)) : undefined;
     if (resumePoint) {
       first = resumePoint.step.index + 1;
@@ -89,10 +93,18 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
       const stepStarted = performance.now();
       const ran = await runStep(plan, step, current, { files, registry, outputs, measurements, signal: options.signal });
       current = ran.next;
-      // The marker goes last: it may only ever point at files that are complete on disk.
-      if (ran.written.length > 0) await store.writeStep(plan.taskId, step, ran.written, outputs, measurements);
+      if (ran.written.length > 0) {
+        // Bookkeeping runs while the next step computes. The files are complete on disk by now;
+        // the marker goes after the metadata so a resumed task never finds a step the metadata lacks.
+        const snapshot = { outputs: [...outputs], measurements: [...measurements] };
+        await bookkeeping.add(async () => {
+          await recordInMetadata(plan, step, ran.written);
+          await store.writeStep(plan.taskId, step, ran.written, snapshot.outputs, snapshot.measurements);
+        });
+      }
       steps.push({ name: step.name, seconds: (performance.now() - stepStarted) / 1000 });
     }
+    await bookkeeping.drain();
     if (runsToEnd) await store.writeTask(plan.taskId, { hash: finalHash, outputs, measurements, images: plan.inputs.length });
     return { ...base, status: 'ok', ...(resumed ? { resumed } : {}), seconds: (performance.now() - started) / 1000, outputs, measurements };
   } catch (err) {
@@ -100,8 +112,18 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
     const error = aborted ? new AbortError(options.signal!.reason) : err;
     return { ...base, status: aborted ? 'cancelled' : 'error', error: serializeError(error), seconds: (performance.now() - started) / 1000, outputs, measurements };
   } finally {
+    await pendingBookkeeping?.drain().catch(() => undefined);
     await files.close();
   }
+}
+
+/** Adds a disk step's files to `plateflow_metadata.json` (under its lock), so the output folder reads as a plate. */
+async function recordInMetadata(plan: TaskPlan, step: StepPlan, files: readonly CheckpointFile[]): Promise<void> {
+  const entries: Record<string, Readonly<Record<string, string>>> = {};
+  for (const f of files) entries[path.posix.basename(f.path)] = f.components;
+  await updateMetadata(plan.outputRoot, step.id, (prev) =>
+    mergeSubdirectoryFiles(prev, entries, { handler: 'plateflow', sourceFormat: plan.plate.format, backend: 'disk', main: step.main, grid: plan.plate.grid }),
+  );
 }
 
 interface StepContext {
@@ -126,44 +148,53 @@ async function latestCheckpoint(plan: TaskPlan, store: CheckpointStore, maxIndex
 async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImage[], ctx: StepContext): Promise<{ next: FlowImage[]; written: CheckpointFile[] }> {
   const order = plan.plate.componentOrder;
   const next: FlowImage[] = [];
-  const written: Record<string, Readonly<Record<string, string>>> = {};
   const checkpointFiles: CheckpointFile[] = [];
   const seen = new Set<string>();
-  for (const group of groupImages(images, step.variableComponents, order)) {
-    ctx.signal?.throwIfAborted();
-    const groupValue = step.groupBy === null ? undefined : group.common[step.groupBy];
-    const chain = (groupValue !== undefined ? step.pattern.byGroup[groupValue] : undefined) ?? step.pattern.default;
-    const input = await loadStack(group.members, ctx);
-    const inputComponents = group.members.map((m) => m.components);
-    const result = chain === null ? { stack: input, components: inputComponents } : await applyChain(plan, step, chain, input, inputComponents, group.common, ctx);
-    for (let i = 0; i < result.components.length; i++) {
-      const components = result.components[i]!;
-      const fileName = outputFileName(components, plan.plate.nameComponents);
-      if (seen.has(fileName)) {
-        throw new StepFailedError(plan.taskId, step.name, undefined, new PlateflowError('E_PLAN_INVALID', `two outputs of this step would both be named ${fileName}; check variableComponents`));
+  const writes = new PendingWrites();
+  const groups = groupImages(images, step.variableComponents, order);
+  let upcoming = groups.length > 0 ? prefetch(() => loadStack(groups[0]!.members, ctx)) : undefined;
+  try {
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[g]!;
+      ctx.signal?.throwIfAborted();
+      const input = await upcoming!;
+      upcoming = g + 1 < groups.length ? prefetch(() => loadStack(groups[g + 1]!.members, ctx)) : undefined;
+      const groupValue = step.groupBy === null ? undefined : group.common[step.groupBy];
+      const chain = (groupValue !== undefined ? step.pattern.byGroup[groupValue] : undefined) ?? step.pattern.default;
+      const inputComponents = group.members.map((m) => m.components);
+      const result = chain === null ? { stack: input, components: inputComponents } : await applyChain(plan, step, chain, input, inputComponents, group.common, ctx);
+      for (let i = 0; i < result.components.length; i++) {
+        const components = result.components[i]!;
+        const fileName = outputFileName(components, plan.plate.nameComponents);
+        if (seen.has(fileName)) {
+          throw new StepFailedError(plan.taskId, step.name, undefined, new PlateflowError('E_PLAN_INVALID', `two outputs of this step would both be named ${fileName}; check variableComponents`));
+        }
+        seen.add(fileName);
+        const plane: ImageStack = { dtype: result.stack.dtype, shape: [1, result.stack.shape[1], result.stack.shape[2]], data: planeOf(result.stack, i) };
+        const memoryKey = `${step.id}/${fileName}`;
+        await ctx.files.save('memory', memoryKey, plane);
+        if (step.outputDir !== null) {
+          const file = path.join(step.outputDir, fileName);
+          const relative = path.relative(plan.outputRoot, file).split(path.sep).join('/');
+          ctx.outputs.push(relative);
+          await writes.add(async () => {
+            await ctx.files.save('disk', file, plane);
+            checkpointFiles.push({ path: relative, bytes: (await stat(file)).size, components });
+          });
+        }
+        next.push({ components, backend: 'memory', path: memoryKey });
       }
-      seen.add(fileName);
-      const plane: ImageStack = { dtype: result.stack.dtype, shape: [1, result.stack.shape[1], result.stack.shape[2]], data: planeOf(result.stack, i) };
-      const memoryKey = `${step.id}/${fileName}`;
-      await ctx.files.save('memory', memoryKey, plane);
-      if (step.outputDir !== null) {
-        const file = path.join(step.outputDir, fileName);
-        await ctx.files.save('disk', file, plane);
-        written[fileName] = components;
-        const relative = path.relative(plan.outputRoot, file).split(path.sep).join('/');
-        ctx.outputs.push(relative);
-        checkpointFiles.push({ path: relative, bytes: (await stat(file)).size, components });
-      }
-      next.push({ components, backend: 'memory', path: memoryKey });
     }
+    // Every file must be in place before the metadata and the checkpoint marker name it.
+    await writes.drain();
+  } finally {
+    // On failure, let in-flight writes settle (each is atomic) before the task's storage closes.
+    await writes.drain().catch(() => undefined);
+    await upcoming?.catch(() => undefined);
   }
+  checkpointFiles.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   // The previous step's in-memory images are no longer needed: each step reads only its predecessor.
   for (const image of images) if (image.backend === 'memory') await ctx.files.backend('memory').delete(image.path);
-  if (step.outputDir !== null && Object.keys(written).length > 0) {
-    await updateMetadata(plan.outputRoot, step.id, (prev) =>
-      mergeSubdirectoryFiles(prev, written, { handler: 'plateflow', sourceFormat: plan.plate.format, backend: 'disk', main: step.main, grid: plan.plate.grid }),
-    );
-  }
   return { next, written: checkpointFiles };
 }
 

@@ -1,0 +1,100 @@
+/**
+ * The plate benchmark: the standard pipeline (max-project Z; channel 1: Gaussian σ2 → Otsu →
+ * 4-connected labels → count ≥ 20 px) over the same synthetic plate, Python peer and plateflow in
+ * one run, so only ratios are reported.
+ *
+ *   npm run bench:plate [-- --rounds 3] [-- --big]
+ *
+ * Last line: `ratio_vs_python_threads=<x> efficiency_2v1=<y> counts_match=<true|false>`.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { importPlateflow, importDist, median, packageRoot, runPython } from './lib.js';
+import type * as Executors from '../dist/execution/executors/index.js';
+
+interface Variant {
+  readonly label: string;
+  readonly wells: number;
+  readonly sites: number;
+  readonly size: number;
+}
+
+interface Measured {
+  readonly label: string;
+  readonly imagesPerSecond: number;
+  readonly counts: Record<string, number>;
+}
+
+const args = process.argv.slice(2);
+const rounds = Number(args[args.indexOf('--rounds') + 1] ?? 3) || 3;
+const variants: Variant[] = [{ label: '576 images, 512²', wells: 24, sites: 4, size: 512 }];
+if (args.includes('--big')) variants.push({ label: '48 images, 2048²', wells: 4, sites: 2, size: 2048 });
+
+const pf = await importPlateflow();
+const { createExecutor } = await importDist<typeof Executors>('execution/executors/index.js');
+const pipeline = path.join(packageRoot(), 'examples', 'standard.json');
+const work = await mkdtemp(path.join(os.tmpdir(), 'plateflow-bench-plate-'));
+let summary = '';
+
+try {
+  for (const variant of variants) {
+    const plate = path.join(work, `plate-${variant.size}`);
+    runPython('make_plate.py', [plate, '--wells', String(variant.wells), '--sites', String(variant.sites), '--channels', '2', '--z', '3', '--size', String(variant.size), '--seed', '1']);
+    console.log(`\n${variant.label}: ${plate}`);
+
+    let outN = 0;
+    const fresh = () => path.join(work, `out-${outN++}`);
+    const python = (mode: 'threads' | 'serial'): Measured => {
+      const r = runPython('peer_pipeline.py', [plate, fresh(), '--mode', mode, '--workers', '2']);
+      return { label: `python ${mode}`, imagesPerSecond: r.images_per_s as number, counts: r.counts as Record<string, number> };
+    };
+    const ours = async (kind: 'threads' | 'processes', workers: number): Promise<Measured> => {
+      const executor = createExecutor(kind, { workers, forwardOutput: true });
+      try {
+        // Timed like the peer: from discovery to the last result, pool start-up included (the peer's
+        // clock also starts before it creates its pool); interpreter start-up is outside both.
+        const started = performance.now();
+        const run = await pf.runPlate(plate, { pipeline, out: fresh(), executor });
+        const seconds = (performance.now() - started) / 1000;
+        if (run.totals.failed > 0) throw new Error(`plateflow ${kind} had failures`);
+        const counts: Record<string, number> = {};
+        for (const r of run.outcome.results.values()) {
+          for (const m of r.measurements) if (m.values.object_count !== undefined) counts[`${m.components.well}_s${m.components.site}`] = m.values.object_count;
+        }
+        return { label: `plateflow ${kind} ×${workers}`, imagesPerSecond: run.totals.images / seconds, counts };
+      } finally {
+        await executor.close();
+      }
+    };
+
+    const samples = new Map<string, Measured[]>();
+    const record = (m: Measured) => samples.set(m.label, [...(samples.get(m.label) ?? []), m]);
+    for (let round = 0; round < rounds; round++) {
+      // Interleaved so drift in machine load hits every contender alike.
+      record(python('threads'));
+      record(python('serial'));
+      record(await ours('threads', 2));
+      record(await ours('processes', 2));
+      record(await ours('threads', 1));
+    }
+    const rate = (label: string) => median(samples.get(label)!.map((m) => m.imagesPerSecond));
+    for (const [label, list] of samples) console.log(`  ${label.padEnd(24)} ${rate(label).toFixed(1).padStart(8)} images/s (median of ${list.length})`);
+    const reference = samples.get('python threads')![0]!.counts;
+    const countsMatch = [...samples.values()].flat().every((m) => sameCounts(m.counts, reference));
+    const best = Math.max(rate('plateflow threads ×2'), rate('plateflow processes ×2'));
+    const ratio = best / rate('python threads');
+    const efficiency = rate('plateflow threads ×2') / rate('plateflow threads ×1');
+    console.log(`  ours(best of threads/processes ×2) ÷ python threads = ${ratio.toFixed(2)}; threads ×2 ÷ ×1 = ${efficiency.toFixed(2)}; ${Object.keys(reference).length} counts compared`);
+    if (variant === variants[0]) summary = `ratio_vs_python_threads=${ratio.toFixed(2)} efficiency_2v1=${efficiency.toFixed(2)} counts_match=${countsMatch}`;
+  }
+} finally {
+  await rm(work, { recursive: true, force: true });
+}
+console.log(summary);
+
+function sameCounts(a: Record<string, number>, b: Record<string, number>): boolean {
+  const keys = Object.keys(b);
+  return keys.length === Object.keys(a).length && keys.every((k) => a[k] === b[k]);
+}
+
