@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { convertCommand } from './convert-command.js';
 import { demoCommand } from './demo-command.js';
 import { inspectCommand } from './inspect-command.js';
+import { resourcesCommand } from './resources-command.js';
 import { runCommand } from './run-command.js';
 import { synthCommand } from './synth-command.js';
 import { EXIT, reportError } from './exit-codes.js';
@@ -16,7 +17,8 @@ const program = new Command('plateflow')
   .addCommand(runCommand())
   .addCommand(synthCommand())
   .addCommand(demoCommand())
-  .addCommand(convertCommand());
+  .addCommand(convertCommand())
+  .addCommand(resourcesCommand());
 
 // Subcommands added with addCommand do not inherit these settings; without exitOverride commander
 // would call process.exit(1) itself for bad usage, where DESIGN §3 wants 2.

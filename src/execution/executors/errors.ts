@@ -57,5 +57,6 @@ export class ExecutorClosedError extends PlateflowError {
 
 export function formatSeconds(ms: number): string {
   const s = ms / 1000;
-  return `${Number.isInteger(s) ? s : s.toFixed(s < 10 ? 2 : 1)} s`;
+  // 1.5 s, 0.25 s, 30 s: at most two decimals, no trailing zeros.
+  return `${Number(s.toFixed(s < 10 ? 2 : 1))} s`;
 }
