@@ -40,10 +40,11 @@ describe('detectFormat', () => {
         "  - ImageXpress: no file matched <prefix>_<well>_s<site>_w<channel>[_z<z>][_t<t>].tif; e.g. 'img_001.tif'",
         "  - OperaPhenix: no file matched r<row>c<col>f<field>p<plane>-ch<channel>sk<t>fk1fl1.tiff; e.g. 'img_001.tif'",
         "  - ArrayScan: no file matched <plate>_<well>f<field:2>d<channel>.TIF; e.g. 'img_001.tif'",
+        '  - OME-Zarr: no zarr.json or .zgroup at the top of the folder (an OME-Zarr plate is <plate>.zarr/<row>/<col>/<field>/0)',
         'If the files follow another naming rule, describe it with a pattern, e.g. {well}_s{site}_w{channel}.tif',
       ].join('\n'),
     );
-    expect(Object.keys(err.context['reasons'] as object)).toEqual(['plateflow', 'ImageXpress', 'OperaPhenix', 'ArrayScan']);
+    expect(Object.keys(err.context['reasons'] as object)).toEqual(['plateflow', 'ImageXpress', 'OperaPhenix', 'ArrayScan', 'OME-Zarr']);
   });
 
   it('quotes a non-image file when there is no image at all', () => {

@@ -181,8 +181,8 @@ describe('pattern handler', () => {
 
 describe('registry', () => {
   it('lists the built-in handlers in detection order', () => {
-    expect(FORMAT_HANDLERS.map((h) => h.name)).toEqual(['plateflow', 'ImageXpress', 'OperaPhenix', 'ArrayScan']);
-    expect(formatNames()).toEqual(['plateflow', 'ImageXpress', 'OperaPhenix', 'ArrayScan', 'pattern']);
+    expect(FORMAT_HANDLERS.map((h) => h.name)).toEqual(['plateflow', 'ImageXpress', 'OperaPhenix', 'ArrayScan', 'OME-Zarr']);
+    expect(formatNames()).toEqual(['plateflow', 'ImageXpress', 'OperaPhenix', 'ArrayScan', 'OME-Zarr', 'pattern']);
     expect(Object.isFrozen(FORMAT_HANDLERS)).toBe(true);
   });
 
@@ -194,7 +194,7 @@ describe('registry', () => {
   });
 
   it('rejects unknown names listing the known ones', () => {
-    expect(() => getFormatHandler('zeiss')).toThrow("unknown format 'zeiss'; known formats: plateflow, ImageXpress, OperaPhenix, ArrayScan, pattern");
+    expect(() => getFormatHandler('zeiss')).toThrow("unknown format 'zeiss'; known formats: plateflow, ImageXpress, OperaPhenix, ArrayScan, OME-Zarr, pattern");
     expect(() => getFormatHandler('pattern')).toThrow(/needs a pattern/);
   });
 });

@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { FuncCall, StepPlan, TaskPlan } from '../compiler/plan.js';
 import { AbortError, PlateflowError, StepFailedError, serializeError } from '../errors.js';
 import { stackPlanes, planeOf, type ImageStack } from '../image.js';
+import { isOmeZarrFormat } from '../microscopes/ome-zarr.js';
 import { outputFileName, outputStem } from '../microscopes/plateflow-naming.js';
 import { CheckpointStore, type CheckpointFile } from '../batch/checkpoints.js';
 import { FunctionRegistry } from '../pipeline/registry.js';
@@ -24,7 +25,7 @@ export interface RunTaskOptions {
 /** An image flowing between steps inside one task: where it lives and what it is. */
 interface FlowImage {
   readonly components: Readonly<Record<string, string>>;
-  readonly backend: 'disk' | 'memory';
+  readonly backend: 'disk' | 'memory' | 'zarr';
   readonly path: string;
   readonly page?: number;
 }
@@ -72,7 +73,8 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
     }
     let current: FlowImage[] = plan.inputs.map((record) => ({
       components: record.components,
-      backend: 'disk',
+      // OME-Zarr records name an array and a plane of it; the zarr backend reads just that plane.
+      backend: isOmeZarrFormat(plan.plate.format) ? 'zarr' : 'disk',
       path: resolveInside(plan.plate.root, record.path),
       ...(record.page !== undefined ? { page: record.page } : {}),
     }));
@@ -201,6 +203,10 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
 async function loadStack(members: readonly FlowImage[], ctx: StepContext): Promise<ImageStack> {
   const planes: ImageStack[] = [];
   for (const member of members) {
+    if (member.backend === 'zarr') {
+      planes.push(await ctx.files.load('zarr', member.path, { signal: ctx.signal, ...(member.page !== undefined ? { page: member.page } : {}) }));
+      continue;
+    }
     const stack = await ctx.files.load(member.backend, member.path, { signal: ctx.signal });
     if (member.page === undefined) planes.push(stack);
     else planes.push({ dtype: stack.dtype, shape: [1, stack.shape[1], stack.shape[2]], data: planeOf(stack, member.page) });

@@ -3,7 +3,8 @@
  * here — nothing registers itself on import, so the main thread and every worker see the same set.
  *
  * Order matters: plateflow's own output comes first (its metadata file is unambiguous), then the
- * instrument formats. The generic pattern handler is not listed: it needs the user's pattern and is
+ * instrument formats, then OME-Zarr (found by its Zarr metadata, so it never competes with the
+ * TIFF-named formats). The generic pattern handler is not listed: it needs the user's pattern and is
  * only used when asked for (`createPatternHandler`).
  *
  * @module
@@ -18,10 +19,10 @@ import { plateflowOutputHandler } from './plateflow-output.js';
 
 export const FORMAT_HANDLERS: readonly FormatHandler[] = Object.freeze([
   plateflowOutputHandler,
-  omeZarrHandler,
   imageXpressHandler,
   operaPhenixHandler,
   arrayScanHandler,
+  omeZarrHandler,
 ]);
 
 /** Name of the generic handler, which needs a `pattern`. */

@@ -8,10 +8,16 @@ import type { ImageStack } from '../image.js';
  * @module
  */
 
-export type BackendKind = 'disk' | 'memory';
+export type BackendKind = 'disk' | 'memory' | 'zarr';
 
 export interface LoadOptions {
   readonly signal?: AbortSignal;
+  /**
+   * One plane of an item that holds many, for backends that can read a plane alone: the zarr
+   * backend returns just that plane ([1, h, w]) of an array. Disk and memory ignore it and return
+   * the whole stack (a caller slices multi-page TIFFs itself).
+   */
+  readonly page?: number;
 }
 
 export interface StorageBackend {

@@ -3,6 +3,7 @@ import type { ImageStack } from '../image.js';
 import type { BackendKind, LoadOptions, StorageBackend } from './backend.js';
 import { DiskBackend } from './disk-backend.js';
 import { MemoryBackend } from './memory-backend.js';
+import { ZarrBackend } from './zarr-backend.js';
 
 /**
  * The storage a task sees: one instance per task, never shared, owning its backends.
@@ -20,7 +21,7 @@ export interface FileManagerOptions {
   /**
    * Factories for the backends; each FileManager calls them once. Use them to wrap a backend
    * (e.g. to record calls in a test), not to pass one shared instance.
-   * @defaultValue `{ memory: () => new MemoryBackend(), disk: () => new DiskBackend() }`
+   * @defaultValue `{ memory: () => new MemoryBackend(), disk: () => new DiskBackend(), zarr: () => new ZarrBackend() }`
    */
   readonly backends?: { readonly [K in BackendKind]?: () => StorageBackend };
 }
@@ -35,6 +36,7 @@ export class FileManager {
     this.#backends = {
       memory: (opts.backends?.memory ?? (() => new MemoryBackend()))(),
       disk: (opts.backends?.disk ?? (() => new DiskBackend()))(),
+      zarr: (opts.backends?.zarr ?? (() => new ZarrBackend()))(),
     };
   }
 
@@ -51,7 +53,7 @@ export class FileManager {
    */
   async load(kind: BackendKind, path: string, opts: LoadOptions = {}): Promise<ImageStack> {
     const signal = this.#abortCheck(opts.signal);
-    return this.backend(kind).load(path, signal ? { signal } : {});
+    return this.backend(kind).load(path, { ...(signal ? { signal } : {}), ...(opts.page !== undefined ? { page: opts.page } : {}) });
   }
 
   /** @throws AbortError (`E_ABORTED`) when aborted; `E_STORAGE_IO`, `E_TIFF_INVALID` from the backend. */
@@ -73,13 +75,13 @@ export class FileManager {
   }
 
   /**
-   * Close both backends (the memory backend drops its entries). Safe to call more than once: later
+   * Close every backend (the memory backend drops its entries, the zarr backend its open arrays). Safe to call more than once: later
    * calls return the first call's promise. Every backend is closed even if one fails; the first
    * failure is then rethrown.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      const results = await Promise.allSettled([this.#backends.memory.close(), this.#backends.disk.close()]);
+      const results = await Promise.allSettled([this.#backends.memory.close(), this.#backends.disk.close(), this.#backends.zarr.close()]);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     })();

@@ -16,22 +16,19 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError } from '../errors.js';
 import { allocate, type ImageStack, type PixelArray } from '../image.js';
-import { compareNames, notFound } from './backend.js';
+import { compareNames, notFound, type LoadOptions, type StorageBackend } from './backend.js';
 import { ZarrArray } from './zarr-array.js';
 import { ZARR_JSON, ZARRAY } from './zarr-format.js';
 
-export interface ZarrLoadOptions {
-  readonly signal?: AbortSignal;
-  /** One plane (flat index over the leading dimensions); all planes when absent. */
-  readonly page?: number;
-}
+/** `page`: one plane (flat index over the leading dimensions); all planes when absent. */
+export type ZarrLoadOptions = LoadOptions;
 
 export interface ZarrSaveOptions {
   /** Plane index of the stack's first plane. @defaultValue 0 */
   readonly page?: number;
 }
 
-export class ZarrBackend {
+export class ZarrBackend implements StorageBackend {
   readonly kind = 'zarr' as const;
   readonly #arrays = new Map<string, Promise<ZarrArray>>();
   #closed = false;
