@@ -1,12 +1,14 @@
 /**
  * Shared-memory map/reduce over one large array with 2 worker threads vs 1, in the same run.
  *
- *   npm run bench:shm -- [--gib 1] [--reps 3] [--chunk-mib 32]
+ *   npm run bench:shm -- [--gib 1] [--reps 5] [--chunk-mib 32]
  *
  * One pass = `mapAffine` in place (x ← −x: reads and writes every element, and leaves the data
  * statistically unchanged so every pass does the same work) then `reduceArray` with a 256-bin
  * histogram (count, NaN count, min, max, sum). Passes alternate 1-thread and 2-thread pools so drifting
- * machine load hits both alike; the best pass of each is compared. The last line is
+ * machine load hits both alike; the best pass of each is compared, and each pass reports how much CPU
+ * other processes took meanwhile (from /proc), since on a shared 2-core machine that decides whether
+ * the second thread had a core to run on. The last line is
  *
  *   speedup_2v1=<best 1-thread pass ÷ best 2-thread pass> rss_overhead_mib=<peak RSS − RSS before the array − array size>
  *
@@ -58,9 +60,34 @@ function peakRss(): number {
 
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
+/**
+ * CPU ticks of the whole machine (busy, total) and of this process (all its threads), from /proc.
+ * The difference over a pass is what *other* processes used meanwhile: on a shared 2-core machine
+ * that, not the load average, says whether a pass measured us or our neighbours.
+ */
+function cpuTicks(): { busy: number; total: number; own: number } | undefined {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    const idle = f[3]! + f[4]!;
+    const total = f.reduce((a, b) => a + b, 0);
+    // Fields 14–15 of /proc/self/stat (utime, stime), counted after the ')' that ends the command name.
+    const st = readFileSync('/proc/self/stat', 'utf8');
+    const rest = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return { busy: total - idle, total, own: Number(rest[11]) + Number(rest[12]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Share of all CPU time that went to other processes between two samples, in %, or NaN. */
+function othersPercent(a: ReturnType<typeof cpuTicks>, b: ReturnType<typeof cpuTicks>): number {
+  if (!a || !b || b.total === a.total) return Number.NaN;
+  return (100 * Math.max(0, b.busy - a.busy - (b.own - a.own))) / (b.total - a.total);
+}
+
 async function main(): Promise<void> {
   const gib = arg('gib', 1);
-  const reps = Math.round(arg('reps', 3));
+  const reps = Math.round(arg('reps', 5));
   const chunkMiB = arg('chunk-mib', 32);
   const arrays = (await import(pathToFileURL(path.join(repoRoot(), 'dist', 'arrays', 'index.js')).href)) as typeof Arrays;
   const { SharedArray, createChunkPool, mapAffine, reduceArray } = arrays;
@@ -83,19 +110,23 @@ async function main(): Promise<void> {
   const histogram = { kind: 'uniform', bins: 256, lo: -1, hi: 1 } as const;
   const times: Record<1 | 2, number[]> = { 1: [], 2: [] };
   const sums: Record<1 | 2, number[]> = { 1: [], 2: [] };
+  const foreign: Record<1 | 2, number[]> = { 1: [], 2: [] };
   try {
     for (let rep = -1; rep < reps; rep++) {
       // rep −1 is a warm-up (thread start, module load, JIT) and is not timed.
       for (const threads of [1, 2] as const) {
         const pool = pools[threads];
+        const c0 = cpuTicks();
         const t0 = performance.now();
         await mapAffine(array, array, { pool, scale: -1, offset: 0, chunkElements });
         const stats = await reduceArray(array, { pool, chunkElements, histogram });
         const ms = performance.now() - t0;
+        const others = othersPercent(c0, cpuTicks());
         if (rep >= 0) {
           times[threads].push(ms);
           sums[threads].push(stats.sum);
-          console.log(`pass ${rep + 1}/${reps} threads=${threads}: ${ms.toFixed(0)} ms (map+reduce), count=${stats.count}, load ${load()}`);
+          foreign[threads].push(others);
+          console.log(`pass ${rep + 1}/${reps} threads=${threads}: ${ms.toFixed(0)} ms (map+reduce), count=${stats.count}, other processes ${others.toFixed(0)}% of CPU, load ${load()}`);
         }
       }
     }
@@ -110,6 +141,8 @@ async function main(): Promise<void> {
   const best2 = Math.min(...times[2]);
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const overhead = (peakRss() - rssBefore) / MiB - arrayMiB;
+  const best = (t: 1 | 2) => foreign[t][times[t].indexOf(Math.min(...times[t]))]!.toFixed(0);
+  console.log(`other processes' CPU share during the best passes: 1 thread ${best(1)}%, 2 threads ${best(2)}% (0% = a quiet machine)`);
   console.log(`best ms: 1 thread ${best1.toFixed(0)}, 2 threads ${best2.toFixed(0)}; median ms: ${median(times[1]).toFixed(0)} vs ${median(times[2]).toFixed(0)} (median ratio ${(median(times[1]) / median(times[2])).toFixed(2)})`);
   console.log(`rss: before array ${(rssBefore / MiB).toFixed(0)} MiB, peak ${(peakRss() / MiB).toFixed(0)} MiB; load average at end: ${load()}`);
   console.log(`speedup_2v1=${(best1 / best2).toFixed(2)} rss_overhead_mib=${overhead.toFixed(1)}`);
