@@ -63,12 +63,14 @@ export function processChunk(view: SharedArray, tile: Tile, params: GaussianPara
   const src = view.data;
   const planeSize = h * w;
   const k = wasmKernels();
+  // Regions are re-derived per tile: offsets stay valid only until the next wasmRegions call. They are
+  // null when the tile would not fit the kernel memory; then the JS kernel (same bits) runs instead.
+  const regions = k ? wasmRegions(k, [4 * n, 4 * n, 8 * (r + 1), 8 * (bw + 2 * r) + 8 * r]) : null;
   let block: Float32Array;
   let result: Float32Array;
   let blur: () => void;
-  if (k) {
-    // Regions are re-derived per tile: offsets stay valid only until the next wasmRegions call.
-    const [at, tmpAt, wts, scr] = wasmRegions(k, [4 * n, 4 * n, 8 * (r + 1), 8 * (bw + 2 * r) + 8 * r]) as [number, number, number, number];
+  if (k && regions) {
+    const [at, tmpAt, wts, scr] = regions as [number, number, number, number];
     new Float64Array(k.memory.buffer, wts, r + 1).set(kernel);
     block = result = new Float32Array(k.memory.buffer, at, n);
     blur = () => k.gaussian2d(at, tmpAt, at, bh, bw, wts, r, scr); // in place, as gaussianBlur calls it
