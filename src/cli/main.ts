@@ -5,7 +5,9 @@ import { demoCommand } from './demo-command.js';
 import { inspectCommand } from './inspect-command.js';
 import { resourcesCommand } from './resources-command.js';
 import { runCommand } from './run-command.js';
+import { statusCommand } from './status-command.js';
 import { synthCommand } from './synth-command.js';
+import { workerCommand } from './worker-command.js';
 import { EXIT, reportError } from './exit-codes.js';
 
 const program = new Command('plateflow')
@@ -18,7 +20,9 @@ const program = new Command('plateflow')
   .addCommand(synthCommand())
   .addCommand(demoCommand())
   .addCommand(convertCommand())
-  .addCommand(resourcesCommand());
+  .addCommand(resourcesCommand())
+  .addCommand(workerCommand())
+  .addCommand(statusCommand());
 
 // Subcommands added with addCommand do not inherit these settings; without exitOverride commander
 // would call process.exit(1) itself for bad usage, where DESIGN §3 wants 2.

@@ -1,0 +1,363 @@
+/**
+ * The worker side of distributed runs (`plateflow worker`): a BullMQ `Worker` on the run queue
+ * whose processor runs each task in a sandboxed child process from the same pool the `processes`
+ * executor uses (execution/executors/process-pool.ts).
+ *
+ * Why our pool and not BullMQ's own sandboxed processors: the BullMQ process stays in charge of
+ * the job (lock renewal, retries, moving it back on shutdown) while the child does the work, and a
+ * child that dies is described by the same table as local runs (likely OOM, heap OOM, signal…),
+ * with the same RSS limit and orphan guard. A crash or OOM in a task takes its child and that one
+ * job, never the worker: the job is retried (with backoff) while attempts remain, then recorded
+ * `killed`. If the worker process itself dies (SIGKILL, power loss), its children follow it (orphan
+ * guard), its job locks expire, and another worker's stalled-job check puts the jobs back in the
+ * queue.
+ *
+ * Before anything runs the job's plan is validated against its schema and hash, and refused
+ * (result `error`, E_PLAN_INVALID / E_PATH_UNSAFE, never retried) when it names a path outside
+ * the worker's roots.
+ */
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { WaitingError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { TaskPlan } from '../compiler/plan.js';
+import { ConfigError, serializeError } from '../errors.js';
+import { notStarted } from '../execution/executor.js';
+import { dispatch, type TaskRunner } from '../execution/executors/dispatch.js';
+import { ProcessPool } from '../execution/executors/process-pool.js';
+import { availableCpus } from '../execution/resources/cpus.js';
+import { workerEnv } from '../execution/resources/env-limits.js';
+import type { TaskResult, TaskStatus } from '../execution/result.js';
+import { assertReachable, connectionOptions, createClient, describeRedis, type RedisInput } from './connection.js';
+import { RetryableTaskError } from './errors.js';
+import { decodeTaskJob, encodeResult, type JobReturn } from './job-schema.js';
+import { DEFAULT_PREFIX, DEFAULT_QUEUE, assertQueueName, cancelChannel } from './names.js';
+import { resolveRoots, assertPlanInsideRoots } from './roots.js';
+import { RunStore } from './run-store.js';
+
+export interface WorkerOptions {
+  /** Redis URL (`redis://:password@host:6379/0`), ioredis options, or a client to borrow. */
+  readonly redis: RedisInput;
+  /** Directories plans may name (plate, outputs, user modules); anything else is refused. Required. */
+  readonly roots: readonly string[];
+  /** @default 'tasks' */
+  readonly queue?: string;
+  /** @default 'plateflow' */
+  readonly prefix?: string;
+  /** Tasks run at once, each in its own child process. @default available CPUs (cgroup / Slurm aware) */
+  readonly concurrency?: number;
+  /** Shown in results and `plateflow status`. @default `<hostname>:<pid>` */
+  readonly name?: string;
+  /**
+   * How long a job stays ours without a lock renewal. When a worker dies, its jobs go back to the
+   * queue this long (plus up to two `stalledIntervalMs`) later. @default 30_000
+   */
+  readonly lockDurationMs?: number;
+  /** How often this worker looks for jobs whose worker died. @default lockDurationMs */
+  readonly stalledIntervalMs?: number;
+  /** A job whose workers died more often than this fails `killed`. @default 2 */
+  readonly maxStalledCount?: number;
+  /** Time limit for tasks whose run set none. @default none */
+  readonly defaultTimeoutMs?: number;
+  /** RSS limit per child process; a child over it is killed and its task ends `killed`. @default none */
+  readonly workerMemoryBytes?: number;
+  /** @default 100 */
+  readonly memoryCheckIntervalMs?: number;
+  /** Node flags for the child processes, e.g. `--max-old-space-size=4096`. */
+  readonly execArgv?: readonly string[];
+  /** @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Copy the children's stdout/stderr to this process's stderr. @default true */
+  readonly forwardOutput?: boolean;
+  /** How long a graceful close waits for running tasks before handing them back to the queue. @default 30_000 */
+  readonly closeTimeoutMs?: number;
+  /** How often running tasks are checked against their run's cancellation (besides pub/sub). @default 2000 */
+  readonly cancelCheckIntervalMs?: number;
+  readonly onEvent?: (event: WorkerEvent) => void;
+}
+
+export type WorkerEvent =
+  | { readonly type: 'ready'; readonly name: string; readonly queue: string; readonly redis: string; readonly concurrency: number; readonly roots: readonly string[] }
+  | { readonly type: 'task:start'; readonly runId: string; readonly taskId: string; readonly jobId: string; readonly attempt: number }
+  | { readonly type: 'task:done'; readonly runId: string; readonly taskId: string; readonly jobId: string; readonly status: TaskStatus; readonly seconds: number; readonly attempt: number; readonly retry: boolean }
+  | { readonly type: 'task:refused'; readonly jobId: string; readonly code: string; readonly message: string }
+  | { readonly type: 'task:requeued'; readonly jobId: string; readonly reason: string }
+  | { readonly type: 'log'; readonly level: 'info' | 'warn'; readonly message: string };
+
+interface ResolvedWorkerOptions {
+  readonly queue: string;
+  readonly prefix: string;
+  readonly concurrency: number;
+  readonly name: string;
+  readonly lockDurationMs: number;
+  readonly stalledIntervalMs: number;
+  readonly maxStalledCount: number;
+  readonly defaultTimeoutMs: number | undefined;
+  readonly closeTimeoutMs: number;
+  readonly cancelCheckIntervalMs: number;
+}
+
+/** Why a running task is being stopped by this worker. */
+class StopReason extends Error {
+  constructor(
+    readonly kind: 'cancelled' | 'shutdown',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StopReason';
+  }
+}
+
+interface ActiveJob {
+  readonly runId: string;
+  readonly taskKey: string;
+  readonly controller: AbortController;
+}
+
+const positiveInt = (name: string, v: number | undefined): void => {
+  if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ConfigError(`${name} must be a positive integer, got ${String(v)}`);
+};
+
+function resolveOptions(o: WorkerOptions): ResolvedWorkerOptions {
+  positiveInt('concurrency', o.concurrency);
+  positiveInt('lockDurationMs', o.lockDurationMs);
+  positiveInt('stalledIntervalMs', o.stalledIntervalMs);
+  positiveInt('defaultTimeoutMs', o.defaultTimeoutMs);
+  positiveInt('cancelCheckIntervalMs', o.cancelCheckIntervalMs);
+  if (o.maxStalledCount !== undefined && (!Number.isInteger(o.maxStalledCount) || o.maxStalledCount < 0)) throw new ConfigError(`maxStalledCount must be an integer ≥ 0, got ${o.maxStalledCount}`);
+  const lockDurationMs = o.lockDurationMs ?? 30_000;
+  return {
+    queue: assertQueueName(o.queue ?? DEFAULT_QUEUE, '--queue'),
+    prefix: assertQueueName(o.prefix ?? DEFAULT_PREFIX, 'prefix'),
+    concurrency: o.concurrency ?? availableCpus(),
+    name: o.name ?? `${os.hostname()}:${process.pid}`,
+    lockDurationMs,
+    stalledIntervalMs: o.stalledIntervalMs ?? lockDurationMs,
+    maxStalledCount: o.maxStalledCount ?? 2,
+    defaultTimeoutMs: o.defaultTimeoutMs,
+    closeTimeoutMs: o.closeTimeoutMs ?? 30_000,
+    cancelCheckIntervalMs: o.cancelCheckIntervalMs ?? 2000,
+  };
+}
+
+/**
+ * Connects to Redis, checks the roots, and starts taking jobs.
+ * @throws ConfigError E_CONFIG_INVALID for a bad option or root, or when Redis cannot be reached
+ */
+export async function startWorker(options: WorkerOptions): Promise<PlateflowWorker> {
+  const resolved = resolveOptions(options);
+  const roots = await resolveRoots(options.roots);
+  const where = describeRedis(options.redis);
+  const client = createClient(options.redis);
+  try {
+    await assertReachable(client, where);
+  } catch (err) {
+    client.disconnect();
+    throw err;
+  }
+  const worker = new PlateflowWorker(options, resolved, roots, client);
+  try {
+    await worker.start(where);
+  } catch (err) {
+    await worker.close({ force: true });
+    throw err;
+  }
+  return worker;
+}
+
+export class PlateflowWorker {
+  readonly #options: WorkerOptions;
+  readonly #o: ResolvedWorkerOptions;
+  readonly #roots: readonly string[];
+  readonly #client: Redis;
+  readonly #subscriber: Redis;
+  readonly #store: RunStore;
+  readonly #pool: ProcessPool;
+  readonly #runner: TaskRunner;
+  readonly #active = new Map<string, ActiveJob>();
+  readonly #force = new AbortController();
+  #bull: Worker | undefined;
+  #cancelTimer: NodeJS.Timeout | undefined;
+  #closing: Promise<void> | undefined;
+
+  /** Use {@link startWorker}. */
+  constructor(options: WorkerOptions, resolved: ResolvedWorkerOptions, roots: readonly string[], client: Redis) {
+    this.#options = options;
+    this.#o = resolved;
+    this.#roots = roots;
+    this.#client = client;
+    this.#subscriber = client.duplicate();
+    this.#store = new RunStore(client, resolved.prefix, resolved.queue);
+    const cpus = availableCpus();
+    const env = options.env ?? process.env;
+    this.#pool = new ProcessPool({
+      workers: resolved.concurrency,
+      oneShot: false,
+      execArgv: options.execArgv ?? [],
+      envFor: (gpuId) => workerEnv({ workers: resolved.concurrency, cpus, gpuId, base: env }),
+      forwardOutput: options.forwardOutput ?? true,
+      memoryLimitBytes: options.workerMemoryBytes,
+      memoryCheckIntervalMs: options.memoryCheckIntervalMs ?? 100,
+    });
+    const pool = this.#pool;
+    this.#runner = { run: (plan, { signal }) => pool.run(plan, signal) };
+  }
+
+  get name(): string {
+    return this.#o.name;
+  }
+
+  /** Pids of this worker's child processes. */
+  get pids(): number[] {
+    return this.#pool.pids;
+  }
+
+  /** @internal called once by startWorker */
+  async start(where: string): Promise<void> {
+    const channel = cancelChannel(this.#o.prefix, this.#o.queue);
+    this.#subscriber.on('message', (ch: string, runId: string) => {
+      if (ch === channel) void this.#checkCancelled(runId);
+    });
+    this.#subscriber.on('error', (err: Error) => this.#emit({ type: 'log', level: 'warn', message: `cancel channel: ${err.message}` }));
+    await this.#subscriber.subscribe(channel);
+    const bull = new Worker(this.#o.queue, (job, token) => this.#process(job, token), {
+      connection: connectionOptions(this.#options.redis),
+      prefix: this.#o.prefix,
+      concurrency: this.#o.concurrency,
+      name: this.#o.name,
+      lockDuration: this.#o.lockDurationMs,
+      stalledInterval: this.#o.stalledIntervalMs,
+      maxStalledCount: this.#o.maxStalledCount,
+      autorun: false,
+    });
+    this.#bull = bull;
+    bull.on('error', (err: Error) => this.#emit({ type: 'log', level: 'warn', message: `BullMQ: ${err.message}` }));
+    await bull.waitUntilReady();
+    void bull.run().catch((err: unknown) => this.#emit({ type: 'log', level: 'warn', message: `BullMQ worker stopped: ${(err as Error).message}` }));
+    this.#emit({ type: 'ready', name: this.#o.name, queue: this.#o.queue, redis: where, concurrency: this.#o.concurrency, roots: this.#roots });
+  }
+
+  #emit(event: WorkerEvent): void {
+    try {
+      this.#options.onEvent?.(event);
+    } catch {
+      // A failing listener must not fail a job.
+    }
+  }
+
+  async #process(job: Job, token: string | undefined): Promise<JobReturn> {
+    const jobId = job.id ?? '?';
+    const attempt = job.attemptsMade + 1;
+    const attempts = job.opts.attempts ?? 1;
+    let plan: TaskPlan;
+    let data: ReturnType<typeof decodeTaskJob>['job'];
+    try {
+      ({ plan, job: data } = decodeTaskJob(job.data));
+      await assertPlanInsideRoots(plan, this.#roots);
+    } catch (err) {
+      const e = serializeError(err);
+      this.#emit({ type: 'task:refused', jobId, code: e.code ?? 'E_PLAN_INVALID', message: e.message });
+      return refusal(job, err, this.#o.name);
+    }
+    if ((await this.#store.cancelledAmong(data.runId, [data.taskKey])).size > 0) {
+      return encodeResult(notStarted(plan, 'run cancelled before this task started'), data.planHash, this.#o.name);
+    }
+
+    const controller = new AbortController();
+    this.#active.set(jobId, { runId: data.runId, taskKey: data.taskKey, controller });
+    this.#startCancelChecks();
+    this.#emit({ type: 'task:start', runId: data.runId, taskId: plan.taskId, jobId, attempt });
+    const started = performance.now();
+    let result: TaskResult;
+    try {
+      const timeoutMs = data.timeoutMs ?? this.#o.defaultTimeoutMs;
+      const results = await dispatch([plan], this.#runner, { concurrency: 1, signal: controller.signal, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+      result = results.get(plan.taskId)!;
+    } finally {
+      this.#active.delete(jobId);
+    }
+    const reason: unknown = controller.signal.reason;
+    if (reason instanceof StopReason && reason.kind === 'shutdown' && token) {
+      // Not the task's fault: hand the job back untouched (no attempt used) for another worker.
+      await job.moveToWait(token);
+      this.#emit({ type: 'task:requeued', jobId, reason: reason.message });
+      throw new WaitingError();
+    }
+    const cancelled = reason instanceof StopReason && reason.kind === 'cancelled';
+    const final: TaskResult = { ...result, attempts: Math.max(attempt, job.attemptsStarted) };
+    const retry = !cancelled && data.retryOn.includes(final.status) && attempt < attempts;
+    this.#emit({ type: 'task:done', runId: data.runId, taskId: plan.taskId, jobId, status: final.status, seconds: (performance.now() - started) / 1000, attempt, retry });
+    if (retry) throw new RetryableTaskError(final, attempt, attempts);
+    return encodeResult(final, data.planHash, this.#o.name);
+  }
+
+  #startCancelChecks(): void {
+    if (this.#cancelTimer) return;
+    this.#cancelTimer = setInterval(() => {
+      if (this.#active.size === 0) {
+        clearInterval(this.#cancelTimer);
+        this.#cancelTimer = undefined;
+        return;
+      }
+      for (const runId of new Set([...this.#active.values()].map((a) => a.runId))) void this.#checkCancelled(runId);
+    }, this.#o.cancelCheckIntervalMs);
+    this.#cancelTimer.unref();
+  }
+
+  /** Aborts this worker's running tasks that their run has cancelled. */
+  async #checkCancelled(runId: string): Promise<void> {
+    const mine = [...this.#active.values()].filter((a) => a.runId === runId);
+    if (mine.length === 0) return;
+    try {
+      const cancelled = await this.#store.cancelledAmong(runId, mine.map((a) => a.taskKey));
+      for (const a of mine) if (cancelled.has(a.taskKey)) a.controller.abort(new StopReason('cancelled', `run ${runId} cancelled`));
+    } catch (err) {
+      this.#emit({ type: 'log', level: 'warn', message: `cannot check cancellation of run ${runId}: ${(err as Error).message}` });
+    }
+  }
+
+  /** Stops running tasks now and hands their jobs back to the queue. */
+  #handBack(message: string): void {
+    for (const a of this.#active.values()) a.controller.abort(new StopReason('shutdown', message));
+  }
+
+  /**
+   * Graceful by default: no new jobs; running tasks get `closeTimeoutMs` to finish, then they are
+   * stopped and their jobs handed back to the queue (no attempt used), and the children exit.
+   * `force` hands back running jobs at once. Idempotent; a forced call escalates a graceful one.
+   * Connections given as a client are left open (only our duplicates are closed).
+   */
+  close(options: { force?: boolean } = {}): Promise<void> {
+    if (options.force && !this.#force.signal.aborted) {
+      this.#force.abort();
+      this.#handBack('worker closed with force');
+    }
+    this.#closing ??= (async () => {
+      const deadline = setTimeout(() => this.#handBack(`worker closing: tasks still running after ${this.#o.closeTimeoutMs} ms`), this.#o.closeTimeoutMs);
+      const steps: (() => Promise<unknown>)[] = [
+        async () => this.#bull?.close(),
+        async () => clearTimeout(deadline),
+        async () => clearInterval(this.#cancelTimer),
+        async () => this.#pool.close(this.#force.signal, 5000),
+        async () => this.#subscriber.quit(),
+        async () => this.#client.quit(),
+      ];
+      for (const step of steps) {
+        try {
+          await step();
+        } catch (err) {
+          this.#emit({ type: 'log', level: 'warn', message: `while closing: ${(err as Error).message}` });
+        }
+      }
+    })();
+    return this.#closing;
+  }
+}
+
+/** The final result for a job the worker will not run: its plan failed validation or leaves the roots. */
+function refusal(job: Job, err: unknown, worker: string): JobReturn {
+  const data = (job.data ?? {}) as { taskId?: unknown; planHash?: unknown };
+  const taskId = typeof data.taskId === 'string' ? data.taskId : (job.id ?? 'unknown');
+  const result: TaskResult = { taskId, axis: {}, status: 'error', error: serializeError(err), seconds: 0, images: 0, outputs: [], measurements: [], attempts: job.attemptsMade + 1 };
+  return encodeResult(result, typeof data.planHash === 'string' ? data.planHash : '', worker);
+}
