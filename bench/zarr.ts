@@ -1,7 +1,7 @@
 /**
  * OME-Zarr output vs TIFF output of the same plate, in the same run.
  *
- *   npm run bench:zarr -- [--plate <dir>] [--reps 3] [--ngff 0.4|0.5] [--concurrency N]
+ *   npm run bench:zarr -- [--plate <dir>] [--reps 5] [--ngff 0.4|0.5] [--concurrency N]
  *
  * Plate: the 576-image reference plate of DESIGN §5 (24 wells × 4 sites × 2 channels × 3 z,
  * 512² uint16), synthesized into a temp folder unless `--plate` names one. It is discovered once;
@@ -11,11 +11,12 @@
  * - tiff: every plane written as a TIFF with `writeTiff`, named as plateflow output names it — what
  *   a pipeline's disk step does (uncompressed; temp file, fsync, rename, directory fsync).
  *
- * Repetitions alternate the two paths so drifting machine load hits both alike; the best time of
- * each is compared. For reference the zarr path is also timed with `durable: true` (fsync per
+ * Repetitions alternate the order of the paths; each repetition runs them back to back, so its
+ * zarr ÷ tiff ratio is measured under the same machine load, and the headline is the median of
+ * those per-repetition ratios (robust to other jobs on a shared machine; best times are printed too). For reference the zarr path is also timed with `durable: true` (fsync per
  * chunk, the TIFF writer's durability) and uncompressed (the format's own cost). The last line is
  *
- *   zarr_vs_tiff=<best zarr seconds ÷ best tiff seconds>
+ *   zarr_vs_tiff=<median over repetitions of zarr seconds ÷ tiff seconds>
  *
  * so below 1 means OME-Zarr output is faster. Runs the compiled library from dist/.
  */
@@ -73,7 +74,7 @@ async function main(): Promise<void> {
   const { synthesizePlate } = await load<typeof Synth>('synth/plate.js');
   const { writeTiff } = await load<typeof TiffWrite>('storage/tiff-write.js');
 
-  const reps = Number(flag('reps', '3'));
+  const reps = Number(flag('reps', '5'));
   const ngff = parseNgffVersion(flag('ngff', '0.4'));
   const concurrency = Number(flag('concurrency', String(2 * availableCpus())));
   const work = await mkdtemp(path.join(os.tmpdir(), 'plateflow-bench-zarr-'));
@@ -105,8 +106,10 @@ async function main(): Promise<void> {
       convertPlate(plate, out, { ngff, concurrency, durable: kind === 'durable', compression: kind === 'raw' ? 'none' : 'gzip' });
 
     const best = { zarr: Infinity, tiff: Infinity, durable: Infinity, raw: Infinity };
+    const ratios = { zarr: [] as number[], durable: [] as number[], raw: [] as number[] };
     const sizes = { zarr: 0, tiff: 0 };
     for (let rep = 0; rep < reps; rep++) {
+      const times = { zarr: 0, tiff: 0, durable: 0, raw: 0 };
       for (const kind of rep % 2 === 0 ? (['zarr', 'tiff', 'durable', 'raw'] as const) : (['tiff', 'zarr', 'raw', 'durable'] as const)) {
         const out = path.join(work, `${kind}-${rep}${kind === 'tiff' ? '' : '.zarr'}`);
         const t = performance.now();
@@ -114,15 +117,19 @@ async function main(): Promise<void> {
         else await zarrRun(out, kind);
         const seconds = (performance.now() - t) / 1000;
         best[kind] = Math.min(best[kind], seconds);
+        times[kind] = seconds;
         if (kind === 'zarr' || kind === 'tiff') sizes[kind] = await du(out);
         console.log(`rep ${rep + 1} ${kind.padEnd(7)} ${seconds.toFixed(2)} s (${(plate.images.length / seconds).toFixed(0)} img/s)`);
         await rm(out, { recursive: true, force: true });
       }
+      for (const k of ['zarr', 'durable', 'raw'] as const) ratios[k].push(times[k] / times.tiff);
     }
     const mib = (b: number) => (b / 2 ** 20).toFixed(0);
     console.log(`best: zarr ${best.zarr.toFixed(2)} s, tiff ${best.tiff.toFixed(2)} s, zarr+fsync ${best.durable.toFixed(2)} s, zarr uncompressed ${best.raw.toFixed(2)} s; size: zarr ${mib(sizes.zarr)} MiB, tiff ${mib(sizes.tiff)} MiB`);
-    console.log(`zarr_durable_vs_tiff=${(best.durable / best.tiff).toFixed(2)} zarr_uncompressed_vs_tiff=${(best.raw / best.tiff).toFixed(2)}`);
-    console.log(`zarr_vs_tiff=${(best.zarr / best.tiff).toFixed(2)}`);
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    console.log(`ratio of best times: zarr/tiff ${(best.zarr / best.tiff).toFixed(2)}; per-rep zarr/tiff ${ratios.zarr.map((r) => r.toFixed(2)).join(' ')}`);
+    console.log(`zarr_durable_vs_tiff=${median(ratios.durable).toFixed(2)} zarr_uncompressed_vs_tiff=${median(ratios.raw).toFixed(2)}`);
+    console.log(`zarr_vs_tiff=${median(ratios.zarr).toFixed(2)}`);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
