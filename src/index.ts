@@ -16,6 +16,7 @@ export {
   StorageError,
   TiffError,
   UnsafePathError,
+  ZarrError,
   isPlateflowError,
   serializeError,
   type ErrorCode,
@@ -58,6 +59,27 @@ export { FileManager } from './storage/file-manager.js';
 export { readMetadata } from './storage/metadata.js';
 export { decodeTiff, readTiff } from './storage/tiff-read.js';
 export { encodeTiff, writeTiff } from './storage/tiff-write.js';
+
+// OME-Zarr plates
+export {
+  OmeZarrPlateWriter,
+  addPosition,
+  convertPlate,
+  openOmeZarrPlate,
+  processPosition,
+  type ConvertOptions,
+  type ConvertResult,
+  type FunctionRef,
+  type NgffVersion,
+  type OmeZarrPlate,
+  type PlateWriteOptions,
+  type PositionSpec,
+  type ProcessPositionOptions,
+  type ProcessPositionResult,
+  type Volume,
+  type VolumeFunction,
+} from './ome-zarr/index.js';
+export { ZarrArray } from './storage/zarr-array.js';
 
 // report
 export { formatSummary } from './report/summary.js';

@@ -9,6 +9,7 @@ const EXPECTED = [
   'definePipeline', 'discoverPlate', 'encodeTiff', 'formatNames', 'formatSummary', 'isPlateflowError', 'loadPipelineFile',
   'measurementsByImage', 'naturalCompare', 'parsePipeline', 'planeOf', 'readMetadata', 'readTiff', 'runPlate', 'runTask',
   'serializeError', 'stackPlanes', 'synthesizePlate', 'totalsOf', 'writeFileAtomic', 'writeRunFiles', 'writeTiff',
+  'OmeZarrPlateWriter', 'ZarrArray', 'ZarrError', 'addPosition', 'convertPlate', 'openOmeZarrPlate', 'processPosition',
 ];
 
 it('exports exactly the reviewed public API', () => {
