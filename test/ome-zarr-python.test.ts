@@ -74,14 +74,14 @@ describe.skipIf(!hasZarr)(`Python interoperability (zarr-python ${probe.stdout.t
     expect(python('read-v3', plate)).toEqual(await ourHashes(plate));
   });
 
-  it('we discover and read a plate zarr-python wrote (Blosc, Zstd, "." chunk keys)', async () => {
+  it('we discover and read a plate zarr-python wrote (Blosc, Zstd, "." chunk keys, big-endian F order)', async () => {
     const plate = path.join(root, 'python.zarr');
     const theirs = python('write-v2', plate);
     expect(await ourHashes(plate)).toEqual(theirs);
     clearComponentCache();
     const index = await discoverPlate(plate);
     expect(index.format).toBe('OME-Zarr');
-    expect(index.components['well']).toEqual(['A01', 'B02']);
-    expect(index.images).toHaveLength(2 * 2 * 3 * 2);
+    expect(index.components['well']).toEqual(['A01', 'B02', 'C03']);
+    expect(index.images).toHaveLength(3 * 2 * 3 * 2);
   });
 });

@@ -189,10 +189,10 @@ export class ZarrArray {
     try {
       if (single) {
         const chunk = await this.#reader.getChunk([...coords, 0, 0], opts.signal ? { signal: opts.signal } : undefined);
-        return chunk.data as PixelArray;
+        return this.#cOrder(chunk.data as PixelArray, chunk.stride.slice(-2) as [number, number]);
       }
       const out = await zarr.get(this.#reader, [...coords, null, null], opts.signal ? { signal: opts.signal } : {});
-      return out.data as PixelArray;
+      return this.#cOrder(out.data as PixelArray, out.stride as [number, number]);
     } catch (err) {
       if (opts.signal?.aborted) throw new AbortError(opts.signal.reason);
       throw new ZarrError(this.dir, `cannot read plane [${coords.join(', ')}]: ${(err as Error).message}`, { plane: [...coords] }, { cause: err });
@@ -224,6 +224,14 @@ export class ZarrArray {
       }
     }
     await Promise.all(jobs);
+  }
+
+  /** zarrita hands back data in the array's own order; F-order (transposed) planes are copied into C order. */
+  #cOrder(data: PixelArray, [sy, sx]: [number, number]): PixelArray {
+    if (sx === 1 && sy === this.width) return data;
+    const out = allocate(this.dtype, this.height * this.width);
+    for (let y = 0; y < this.height; y++) for (let x = 0; x < this.width; x++) out[y * this.width + x] = data[y * sy + x * sx]!;
+    return out;
   }
 
   #tile(data: PixelArray, y0: number, x0: number, cy: number, cx: number): PixelArray {
