@@ -173,7 +173,10 @@ export function decodeTaskJob(data: unknown): { readonly job: TaskJobData; reado
   } catch (err) {
     throw new PipelineError('E_PLAN_INVALID', `job plan: ${(err as Error).message}`, { task: job.taskId }, { cause: err });
   }
-  const plan = parseOrThrow(taskPlanSchema, raw, 'plan');
+  // Validated, but used as decoded: no schema here transforms or defaults anything, and the
+  // decoded object keeps the coordinator's key order.
+  parseOrThrow(taskPlanSchema, raw, 'plan');
+  const plan = raw as TaskPlan;
   if (plan.taskId !== job.taskId) throw new PipelineError('E_PLAN_INVALID', `plan: taskId "${plan.taskId}" differs from the job's "${job.taskId}"`, { task: job.taskId });
   return { job, plan: deepFreeze(plan) };
 }
@@ -202,7 +205,8 @@ export function decodeJobReturn(value: unknown): { readonly planHash: string; re
   } catch (err) {
     throw new PipelineError('E_PLAN_INVALID', `job result: ${(err as Error).message}`, {}, { cause: err });
   }
-  const result = parseOrThrow(taskResultSchema, raw, 'job result') as TaskResult;
+  parseOrThrow(taskResultSchema, raw, 'job result');
+  const result = raw as TaskResult;
   return { planHash: ret.planHash, worker: ret.worker, result };
 }
 
