@@ -265,7 +265,7 @@ export class RunSession {
     }
     this.#emit({ type: 'task:done', result: r });
     if (this.#options.failFast && r.status !== 'ok' && r.status !== 'skipped' && this.#stopReason === undefined) {
-      void this.#cancel(`not started: fail-fast after task ${task.plan.taskId} ended ${r.status}`);
+      void this.#cancel(`fail-fast after task ${task.plan.taskId} ended ${r.status}`);
     }
     this.#checkDone();
   }
@@ -314,7 +314,7 @@ export class RunSession {
   /** A job that is gone from Redis (removed by hand, queue obliterated): enqueue it again, a few times. */
   async #vanished(task: Task): Promise<void> {
     if (this.#stopReason !== undefined) {
-      this.#record(task, notStarted(task.plan, this.#stopReason), true);
+      this.#record(task, notStarted(task.plan, `not started: ${this.#stopReason}`), true);
       return;
     }
     const n = (this.#reenqueued.get(task) ?? 0) + 1;
@@ -350,14 +350,16 @@ export class RunSession {
     const { store, queue } = this.#c;
     const pending = [...this.#pending];
     try {
-      await store.cancelTasks(this.#o.runId, pending.map((t) => t.taskKey));
+      // Flag first (a worker then starts none of them), remove what still waits, then stop what runs.
+      await store.markCancelled(this.#o.runId, pending.map((t) => t.taskKey));
       for (let i = 0; i < pending.length; i += CHUNK) {
         const chunk = pending.slice(i, i + CHUNK);
         const removed = await Promise.all(chunk.map((t) => queue.remove(t.jobId).catch(() => 0)));
         chunk.forEach((task, j) => {
-          if (removed[j] === 1) this.#record(task, notStarted(task.plan, `${reason}: not started`), true);
+          if (removed[j] === 1) this.#record(task, notStarted(task.plan, `not started: ${reason}`), true);
         });
       }
+      await store.announceCancel(this.#o.runId);
     } catch (err) {
       this.#warn(`cancel: ${(err as Error).message}`);
     }

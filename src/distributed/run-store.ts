@@ -122,11 +122,15 @@ export class RunStore {
     }
   }
 
-  /** Marks tasks cancelled and tells every worker, which aborts those it is running. */
-  async cancelTasks(runId: string, taskKeys: readonly string[]): Promise<void> {
+  /** Marks tasks cancelled: a worker that takes one of them from now on does not start it. */
+  async markCancelled(runId: string, taskKeys: readonly string[]): Promise<void> {
     const k = this.keys(runId);
     for (let i = 0; i < taskKeys.length; i += CHUNK) await this.#client.sadd(k.cancelled, ...taskKeys.slice(i, i + CHUNK));
     await this.#client.expire(k.cancelled, this.#ttl);
+  }
+
+  /** Tells every worker to look again at the cancellations of this run (they abort what they run of it). */
+  async announceCancel(runId: string): Promise<void> {
     await this.#client.publish(cancelChannel(this.#prefix, this.#queue), runId);
   }
 

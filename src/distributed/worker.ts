@@ -260,7 +260,7 @@ export class PlateflowWorker {
       return refusal(job, err, this.#o.name);
     }
     if ((await this.#store.cancelledAmong(data.runId, [data.taskKey])).size > 0) {
-      return encodeResult(notStarted(plan, 'run cancelled before this task started'), data.planHash, this.#o.name);
+      return encodeResult(notStarted(plan, 'not started: its run was cancelled'), data.planHash, this.#o.name);
     }
 
     const controller = new AbortController();
