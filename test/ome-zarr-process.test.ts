@@ -170,6 +170,29 @@ describe.skipIf(!built)('processPosition semantics', () => {
     expect(resumed.processed).toBe(3);
   });
 
+  it.each([
+    [1, 'threads'],
+    [2, 'threads'],
+    [2, 'processes'],
+  ] as const)('stops on abort (numWorkers %i, %s); resume picks up after the units that finished', async (numWorkers, executor) => {
+    const p = await positions({ t: 6, c: 1, z: 1, y: 2, x: 2 }, 'uint16');
+    const controller = new AbortController();
+    const first = await oz
+      .processPosition({ module: FIXTURE, export: 'slowMultiply' }, p.input, p.output, {
+        kwargs: { k: 2, ms: 30 },
+        numWorkers,
+        executor,
+        signal: controller.signal,
+        onUnit: () => controller.abort(new Error('user pressed ^C')),
+      })
+      .catch((e: unknown) => e);
+    expect(first).toMatchObject({ code: 'E_ABORTED' });
+    const resumed = await oz.processPosition({ module: FIXTURE, export: 'slowMultiply' }, p.input, p.output, { kwargs: { k: 2, ms: 30 }, resume: true });
+    expect(resumed.alreadyDone).toBeGreaterThanOrEqual(1);
+    expect(resumed.alreadyDone + resumed.processed).toBe(6);
+    expect([...(await readOut(p.output, 5, 0, 0))]).toEqual([...p.values.get('5/0/0')!].map((v) => v * 2));
+  });
+
   it('validates options with messages that name them', async () => {
     const p = await positions({ t: 2, c: 2, z: 1, y: 2, x: 2 }, 'uint16');
     const run = (opts: OmeZarr.ProcessPositionOptions, fn: OmeZarr.VolumeFunction | OmeZarr.FunctionRef = { module: FIXTURE }) => oz.processPosition(fn, p.input, p.output, opts);
