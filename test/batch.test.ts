@@ -49,3 +49,27 @@ describe('batch', () => {
     expect(existsSync(path.join(out, 'plate_2', '1_max_project_z'))).toBe(true);
   });
 });
+
+describe('plateflow batch (CLI)', () => {
+  it('runs three synthetic plates plus the ArrayScan sample with one bad plate: progress, PROBLEMS, report.html, resume', async () => {
+    const { cli } = await import('./helpers.js');
+    const { readFile: read, writeFile: write } = await import('node:fs/promises');
+    const victim = path.join(dir, 'plates', 'plate_2', 'TimePoint_1', 'ZStep_1', 'A02_s1_w1.tif');
+    await write(victim, (await read(victim)).subarray(0, 200));
+    const out = path.join(dir, 'cli-batch');
+    const plates = [path.join(dir, 'plates', 'plate_*'), ...(existsSync(ARRAYSCAN) ? [ARRAYSCAN] : [])];
+    const r = cli(['batch', ...plates, '--pipeline', STANDARD, '--out', out]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/\[(plate_1 )?\d\/2\] A0\d ok/);
+    expect(r.stderr).toMatch(/\[plate_3 \d\/2\] A0\d ok/);
+    expect(r.stdout).toMatch(/PROBLEMS/);
+    expect(r.stdout).toMatch(/plate_2.*A02.*error[\s\S]*A02_s1_w1\.tif: truncated/);
+    expect(existsSync(path.join(out, 'report.html'))).toBe(true);
+    const again = cli(['batch', ...plates, '--pipeline', STANDARD, '--out', out, '--json']);
+    expect(again.code).toBe(1);
+    const summary = JSON.parse(again.stdout.trim().split('\n').pop()!);
+    expect(summary.plates.map((p: { name: string }) => p.name)).toEqual(['plate_1', 'plate_2', 'plate_3', ...(existsSync(ARRAYSCAN) ? ['bbbc016-arrayscan'] : [])]);
+    const results = JSON.parse(await read(path.join(out, 'plate_1', 'results.json'), 'utf8'));
+    expect(Object.values(results.tasks).map((t) => (t as { resumed?: string }).resumed)).toEqual(['task', 'task']);
+  }, 120_000);
+});

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { convertCommand } from './convert-command.js';
+import { batchCommand } from './batch-command.js';
 import { demoCommand } from './demo-command.js';
 import { inspectCommand } from './inspect-command.js';
 import { resourcesCommand } from './resources-command.js';
@@ -17,6 +18,7 @@ const program = new Command('plateflow')
   .exitOverride()
   .addCommand(inspectCommand())
   .addCommand(runCommand())
+  .addCommand(batchCommand())
   .addCommand(synthCommand())
   .addCommand(demoCommand())
   .addCommand(convertCommand())

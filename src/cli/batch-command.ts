@@ -1,0 +1,74 @@
+import path from 'node:path';
+import { Command } from 'commander';
+import { runBatch } from '../batch/run-batch.js';
+import { probeGpus } from '../execution/resources/gpus.js';
+import { chooseProgressMode, createProgressReporter } from '../report/progress.js';
+import { formatBatchSummary } from '../report/summary.js';
+import { EXIT } from './exit-codes.js';
+import { components } from './options.js';
+import { addExecutorOptions, addPipelineOptions, compileFlags, executorFromFlags, interruptHandler, plannedWorkers, type ExecutorFlags, type PipelineFlags } from './run-options.js';
+
+interface BatchFlags extends PipelineFlags, ExecutorFlags {
+  out: string;
+  channels?: string[];
+}
+
+export function batchCommand(): Command {
+  const command = new Command('batch')
+    .description('run one pipeline over many plates with one worker budget; re-running the same command resumes')
+    .argument('<plates...>', 'plate folders, or globs such as "runs/plate_*"')
+    .requiredOption('-o, --out <dir>', 'batch output folder: one sub-folder per plate, plus results.json and report.html')
+    .option('--channels <list>', 'channels every plate must have (strict) or that are run where present (--lenient), e.g. "1,2"', components);
+  return addExecutorOptions(addPipelineOptions(command)).action(async (plates: string[], flags: BatchFlags) => {
+    const started = performance.now();
+    const progress = createProgressReporter({ mode: chooseProgressMode({ json: flags.json, quiet: flags.quiet }) });
+    const gpus = (await probeGpus()).gpus;
+    const executor = executorFromFlags(flags, gpus);
+    const interrupt = interruptHandler((m) => progress.log(m, 'warn'));
+    let current = '';
+    const batch = await runBatch(plates, {
+      out: flags.out,
+      executor,
+      signal: interrupt.signal,
+      failFast: flags.failFast,
+      gpus: gpus.map((g) => g.index),
+      pipeline: flags.pipeline,
+      lenient: flags.lenient,
+      ...(flags.channels ? { channels: flags.channels } : {}),
+      ...(flags.format ? { format: flags.format } : {}),
+      ...(flags.pattern ? { pattern: flags.pattern } : {}),
+      ...compileFlags(flags),
+      preflight: { workers: plannedWorkers(flags), forceRun: flags.forceRun },
+      onPlate: (plate) => {
+        current = path.basename(plate);
+      },
+      warn: (m) => progress.log(m, 'warn', current || undefined),
+      onEvent: (event) => progress.event(event, current),
+    }).finally(async () => {
+      interrupt.dispose();
+      await executor.close({ force: interrupt.signal.aborted });
+      progress.close();
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const failed = batch.runs.some((r) => r.run.totals.failed > 0 || r.run.totals.cancelled > 0);
+    if (flags.json) {
+      process.stdout.write(
+        JSON.stringify({
+          out: path.resolve(flags.out),
+          results: batch.files.results,
+          report: batch.files.report,
+          seconds,
+          plates: batch.runs.map((r) => ({ name: r.name, plate: r.run.plate.root, format: r.run.plate.format, ...r.run.totals })),
+          skipped: batch.skipped,
+        }) + '\n',
+      );
+    } else if (!flags.quiet) {
+      const summary = formatBatchSummary(
+        batch.runs.map((r) => ({ name: r.name, totals: r.run.totals, results: r.run.outcome.results })),
+        { title: `plateflow batch: ${batch.runs.length} plate(s) → ${path.resolve(flags.out)}`, seconds, skippedPlates: batch.skipped },
+      );
+      process.stdout.write(`${summary}\n  results: ${batch.files.results}\n  report: ${batch.files.report}\n`);
+    }
+    process.exitCode = interrupt.signal.aborted ? EXIT.interrupted : failed ? EXIT.tasksFailed : EXIT.ok;
+  });
+}

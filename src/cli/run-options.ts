@@ -1,0 +1,150 @@
+/**
+ * The flags `run` and `batch` share, defined once so both commands accept the same spellings and
+ * give the same messages, and the translation of those flags into library options.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { ComponentConfigInput } from '../components/config.js';
+import type { CompileOptions } from '../compiler/compile.js';
+import { isPlateflowError } from '../errors.js';
+import type { Executor } from '../execution/executor.js';
+import { EXECUTOR_KINDS, createExecutor, type ExecutorKind } from '../execution/executors/index.js';
+import { availableCpus } from '../execution/resources/cpus.js';
+import type { GpuInfo } from '../execution/resources/gpus.js';
+import { parseBytes, parseDuration } from '../execution/resources/units.js';
+import { EXIT } from './exit-codes.js';
+import { components, positiveInt } from './options.js';
+
+export interface PipelineFlags {
+  pipeline: string;
+  axis?: string[];
+  variable?: string[];
+  groupBy?: string;
+  lenient: boolean;
+  format?: string;
+  pattern?: string;
+  force: boolean;
+  forceRun: boolean;
+  fromStep?: string;
+  toStep?: string;
+  json: boolean;
+  quiet: boolean;
+}
+
+export interface ExecutorFlags {
+  executor: ExecutorKind;
+  workers?: number;
+  timeout?: number;
+  retries: number;
+  failFast: boolean;
+  workerMemory?: number;
+  gpuMemoryPerTask?: number;
+}
+
+/** Wraps a library parser so commander reports its message (which names the flag and value) as bad usage. */
+function flag<T>(parse: (value: string, what: string) => T, name: string) {
+  return (value: string): T => {
+    try {
+      return parse(value, name);
+    } catch (err) {
+      if (isPlateflowError(err)) throw new InvalidArgumentError(err.message);
+      throw err;
+    }
+  };
+}
+
+function nonNegativeInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be an integer ≥ 0, got "${value}"`);
+    return n;
+  };
+}
+
+export function addPipelineOptions(command: Command): Command {
+  return command
+    .requiredOption('-p, --pipeline <file>', 'pipeline file (.json, .yaml)')
+    .option('--axis <components>', 'parallel axis: one component or a comma-separated tuple, e.g. "well" or "well,site" (default: the pipeline\'s, else well)', components)
+    .option('--variable <components>', 'default variable components of a stack (default: site)', components)
+    .option('--group-by <component>', 'default group-by component (default: channel)')
+    .option('--lenient', 'skip and report what does not match (unmatched image files; in a batch, missing plates or channels) instead of failing', false)
+    .option('--format <name>', 'skip detection and use this format')
+    .option('--pattern <pattern>', 'file-name pattern with named groups')
+    .option('--force', 'ignore checkpoints of earlier runs and recompute everything', false)
+    .option('--from-step <step>', 'recompute from this step (1-based number or name) even where checkpoints match')
+    .option('--to-step <step>', 'stop after this step (1-based number or name)')
+    .option('--force-run', 'start even when the preflight estimate says RAM or disk will not suffice', false)
+    .option('--json', 'print one JSON object at the end (progress: one JSON event per line on stderr)', false)
+    .option('-q, --quiet', 'print nothing but errors', false);
+}
+
+export function addExecutorOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option('--executor <kind>', 'threads: worker threads (default, lowest overhead); processes: long-lived child processes (crash-prone or leaky native code); subprocess: a fresh process per task (hard isolation); serial: one task at a time in this process')
+        .choices(EXECUTOR_KINDS)
+        .default('threads'),
+    )
+    .option('--workers <n>', 'at most this many workers (default: available CPUs, see `plateflow resources`)', positiveInt('--workers'))
+    .option('--timeout <duration>', 'per-task time limit, e.g. 30s, 500ms, 2m; a task past it is killed and ends "timeout"', flag(parseDuration, '--timeout'))
+    .option('--retries <n>', 'retry tasks that end killed or timeout up to n times, with backoff', nonNegativeInt('--retries'), 0)
+    .option('--fail-fast', 'after the first task that fails, start no more tasks', false)
+    .option('--worker-memory <size>', 'memory per worker, e.g. 2GB: heap limit (threads) or RSS limit (processes, subprocess); a worker over it is killed', flag(parseBytes, '--worker-memory'))
+    .option('--gpu-memory-per-task <size>', 'GPU memory one task needs, e.g. 4GB: sets how many tasks share a GPU (default: one per GPU)', flag(parseBytes, '--gpu-memory-per-task'));
+}
+
+export function executorFromFlags(flags: ExecutorFlags & Pick<PipelineFlags, 'json' | 'quiet'>, gpus: readonly GpuInfo[]): Executor {
+  return createExecutor(flags.executor, {
+    ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
+    ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout } : {}),
+    retries: flags.retries,
+    ...(flags.workerMemory !== undefined ? { workerMemoryBytes: flags.workerMemory } : {}),
+    ...(flags.gpuMemoryPerTask !== undefined ? { gpuMemoryPerTaskMiB: flags.gpuMemoryPerTask / (1024 * 1024) } : {}),
+    gpus,
+    // Raw worker output would break the JSON event lines on stderr.
+    forwardOutput: !flags.json && !flags.quiet,
+  });
+}
+
+/** Workers the preflight should plan for: what the executor will use at most (it never exceeds the CPUs). */
+export function plannedWorkers(flags: ExecutorFlags): number {
+  return flags.executor === 'serial' ? 1 : Math.min(flags.workers ?? Infinity, availableCpus());
+}
+
+export function compileFlags(flags: PipelineFlags): { config: Partial<ComponentConfigInput>; checkpoints: NonNullable<CompileOptions['checkpoints']> } {
+  return {
+    config: { ...(flags.axis ? { axis: flags.axis } : {}), ...(flags.variable ? { variable: flags.variable } : {}), ...(flags.groupBy ? { groupBy: flags.groupBy } : {}) },
+    checkpoints: { force: flags.force, ...(flags.fromStep ? { fromStep: flags.fromStep } : {}), ...(flags.toStep ? { toStep: flags.toStep } : {}) },
+  };
+}
+
+/**
+ * First Ctrl-C (or SIGTERM): stop dispatching, kill running workers, and let the run finish so
+ * the partial results and summary are written; exit 130. Second: exit at once (child workers are
+ * killed on the way out by the process-exit hook, so none is orphaned).
+ */
+export interface InterruptHandler {
+  readonly signal: AbortSignal;
+  dispose(): void;
+}
+
+export function interruptHandler(warn: (message: string) => void): InterruptHandler {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) {
+      process.stderr.write(`plateflow: second ${signal}: exiting now without writing results\n`);
+      process.exit(EXIT.interrupted);
+    }
+    warn(`${signal}: stopping; running tasks are being killed and partial results will be written (press Ctrl-C again to exit at once)`);
+    // Aborting the run kills the workers of running tasks; the executor is closed once the run has written its files.
+    controller.abort(new Error(`interrupted by ${signal}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
