@@ -37,6 +37,8 @@ const relativePath = z
   .refine((p) => safe(() => assertSafeRelativePath(p)), 'must be a relative path of plain segments (no "..", no absolute path)');
 const segment = z.string().max(255).refine((p) => safe(() => assertSafeSegment(p)), 'must be a single safe path segment');
 const stringMap = z.record(z.string(), z.string());
+/** Any number, NaN and ±Infinity included (a measurement may be either; z.number() refuses them). */
+const anyNumber = z.custom<number>((v) => typeof v === 'number', 'expected a number');
 const kwargs = z.record(z.string(), z.unknown());
 const funcCall = z.strictObject({ fn: name, kwargs });
 const chain = z.array(funcCall).nullable();
@@ -130,7 +132,7 @@ export const taskResultSchema = z.looseObject({
   images: z.number().int().min(0),
   outputs: z.array(z.string()),
   measurements: z.array(
-    z.looseObject({ task: z.string(), step: z.string(), fn: z.string(), image: z.string(), components: stringMap, values: z.record(z.string(), z.number()) }),
+    z.looseObject({ task: z.string(), step: z.string(), fn: z.string(), image: z.string(), components: stringMap, values: z.record(z.string(), anyNumber) }),
   ),
   peakRssBytes: z.number().optional(),
   resumed: z.string().optional(),
