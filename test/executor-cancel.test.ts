@@ -5,14 +5,13 @@
  * is known from files the tasks write, never from sleeps.
  */
 import { mkdir } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createExecutor, type ExecutorKind } from '../dist/execution/executors/index.js';
 import type { TaskPlan } from '../dist/compiler/plan.js';
 import type { TaskResult } from '../dist/execution/result.js';
 import type { PlateIndex } from '../dist/microscopes/types.js';
-import { byWell, isGone, misbehaving, pidRecorder, plansFor, tinyPlate, waitForFile } from './executor-harness.js';
+import { byWell, isGone, misbehaving, pidRecorder, plansFor, readPid, tinyPlate, waitForFile } from './executor-harness.js';
 import { tempDir } from './helpers.js';
 
 let dir: string;
@@ -28,7 +27,7 @@ beforeAll(async () => {
 async function spinning(well: string): Promise<{ plans: TaskPlan[]; announce: string }> {
   const announce = path.join(dir, `announce-${counter++}`);
   await mkdir(announce);
-  const plans = await plansFor(misbehaving(['./spin-on-well.mjs'], [['spin_on_well', { well, announce }]]), plate, path.join(dir, 'out'));
+  const plans = await plansFor(misbehaving(['./spin-on-well.mjs'], [['spin_on_well', { well, announce }]]), plate, path.join(dir, `out-${counter}`));
   return { plans, announce };
 }
 
@@ -78,7 +77,7 @@ describe.each(KINDS)('%s executor', (kind) => {
     const results = byWell(await done);
     await closing;
     expect(results.A01!.status).toBe('cancelled');
-    expect(Object.values(results).filter((r) => r.status === 'ok').length).toBe(3);
+    expect(Object.values(results).filter((r) => r.status === 'ok').length, JSON.stringify(results)).toBe(3);
     for (const pid of recorder.pids) expect(isGone(pid)).toBe(true);
   });
 
@@ -109,7 +108,7 @@ describe.each(['processes', 'subprocess'] as const)('%s: a worker SIGKILLed from
     });
     const marker = path.join(announce, 'A01.started');
     await waitForFile(marker);
-    const pid = Number(readFileSync(marker, 'utf8'));
+    const pid = readPid(marker);
     killedAt = performance.now();
     process.kill(pid, 'SIGKILL');
     const results = byWell(await done);

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fixture, isGone, tinyPlate, waitForFile } from './executor-harness.js';
+import { fixture, isGone, readPid, tinyPlate, waitForFile } from './executor-harness.js';
 import { CLI, cli, lastJsonLine, tempDir } from './helpers.js';
 
 let dir: string;
@@ -76,7 +76,7 @@ describe('Ctrl-C', () => {
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     await Promise.all([waitForFile(path.join(announce, 'A01.started')), healthyFinished]);
-    const workerPid = Number(readFileSync(path.join(announce, 'A01.started'), 'utf8'));
+    const workerPid = readPid(path.join(announce, 'A01.started'));
     child.kill('SIGINT');
     expect(await exited, stderr).toBe(130);
     expect(lastJsonLine(stdout)).toMatchObject({ tasks: 4, cancelled: 1 });
@@ -93,7 +93,7 @@ describe('Ctrl-C', () => {
     const child = spawn(process.execPath, [CLI, 'run', plate, '-p', pipeline, '-o', out, '--executor', 'processes', '--workers', '2', '--quiet'], { stdio: 'ignore' });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     await Promise.all(['A01', 'A02'].map((w) => waitForFile(path.join(announce, `${w}.started`))));
-    const pids = ['A01', 'A02'].map((w) => Number(readFileSync(path.join(announce, `${w}.started`), 'utf8')));
+    const pids = ['A01', 'A02'].map((w) => readPid(path.join(announce, `${w}.started`)));
     child.kill('SIGINT');
     child.kill('SIGINT');
     expect(await exited).toBe(130);

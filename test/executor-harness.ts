@@ -3,7 +3,7 @@
  * dist/ (built by `npm test` before vitest runs): thread and process workers load compiled
  * JavaScript, which vitest's TypeScript transform cannot provide. Pure-logic tests import src/.
  */
-import { existsSync, watch } from 'node:fs';
+import { existsSync, readFileSync, watch } from 'node:fs';
 import path from 'node:path';
 import { compile } from '../dist/compiler/compile.js';
 import type { TaskPlan } from '../dist/compiler/plan.js';
@@ -79,6 +79,16 @@ export function waitForFile(file: string, timeoutMs = 20_000): Promise<void> {
     }
     check();
   });
+}
+
+/**
+ * The pid a fixture wrote to `file`. Refuses anything but a positive integer: `process.kill(0)`
+ * would signal this whole process group.
+ */
+export function readPid(file: string): number {
+  const pid = Number(readFileSync(file, 'utf8'));
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`${file} holds no pid`);
+  return pid;
 }
 
 export function byWell(results: ReadonlyMap<string, TaskResult>): Record<string, TaskResult> {

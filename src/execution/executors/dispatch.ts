@@ -145,24 +145,23 @@ class Dispatch {
     }
     this.#emit({ type: 'task:start', taskId: plan.taskId, ...(handle.worker !== undefined ? { worker: handle.worker } : {}) });
 
-    // Whichever comes first: the worker's answer, or the signal (then the worker is being killed).
-    let onAbort: (() => void) | undefined;
-    const stopped = new Promise<TaskResult>((resolve) => {
-      onAbort = () => resolve(stoppedResult(plan, controller.signal.reason, performance.now() - started));
-      controller.signal.addEventListener('abort', onAbort, { once: true });
-    });
-    const answered = handle.result.then(
-      (result) => result,
-      (err: unknown) => faultResult(plan, err, performance.now() - started),
-    );
-    void Promise.race([answered, stopped]).then((result) => {
+    // Whichever comes first decides: the worker's answer, or the signal (then the worker is being
+    // killed and a late answer is ignored). Registered after the runner's own abort listener, so the
+    // worker is already being killed when the next task is dispatched from here.
+    let settled = false;
+    const finish = (result: TaskResult) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      controller.signal.removeEventListener('abort', onAbort!);
+      controller.signal.removeEventListener('abort', onAbort);
       this.#running.delete(controller);
       this.#options.gpuSlots?.release(gpu);
       this.#completed(pending, { ...result, attempts: pending.attempt });
       this.#pump();
-    });
+    };
+    const onAbort = () => finish(stoppedResult(plan, controller.signal.reason, performance.now() - started));
+    controller.signal.addEventListener('abort', onAbort, { once: true });
+    handle.result.then(finish, (err: unknown) => finish(faultResult(plan, err, performance.now() - started)));
   }
 
   #completed(pending: Pending, result: TaskResult): void {
