@@ -74,6 +74,21 @@ describe('checkpoints and resume', () => {
     expect(bad.stderr).toMatch(/--from-step "nope" names no step; steps are 1 "project", 2 "blur", 3 "count"/);
   });
 
+  it('--memory-debug records RSS per task and per step', async () => {
+    const out = path.join(dir, 'memory');
+    expect(cli(['run', plate, '-p', await pipeline('m.json', 2), '-o', out, '--memory-debug', '--executor', 'processes', '--workers', '2']).code).toBe(0);
+    const doc = JSON.parse(await readFile(path.join(out, 'results.json'), 'utf8')) as { tasks: Record<string, { peakRssBytes?: number; steps: { name: string; peakRssBytes?: number; rssEndBytes?: number }[] }> };
+    for (const task of Object.values(doc.tasks)) {
+      expect(task.peakRssBytes).toBeGreaterThan(10 * 1024 * 1024);
+      expect(task.steps.map((s) => s.name)).toEqual(['project', 'blur', 'count']);
+      for (const s of task.steps) {
+        expect(s.peakRssBytes).toBeGreaterThan(10 * 1024 * 1024);
+        expect(s.rssEndBytes).toBeGreaterThan(10 * 1024 * 1024);
+        expect(s.peakRssBytes!).toBeGreaterThanOrEqual(s.rssEndBytes! * 0.5);
+      }
+    }
+  });
+
   it('survives kill -9 at random moments: resumed outputs equal a clean run byte for byte', async () => {
     const result = await soakResume({ kills: 4, seed: 3, wells: 6 });
     expect(result.kills).toBe(4);

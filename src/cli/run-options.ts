@@ -24,6 +24,7 @@ export interface PipelineFlags {
   pattern?: string;
   force: boolean;
   forceRun: boolean;
+  memoryDebug: boolean;
   fromStep?: string;
   toStep?: string;
   json: boolean;
@@ -73,6 +74,7 @@ export function addPipelineOptions(command: Command): Command {
     .option('--from-step <step>', 'recompute from this step (1-based number or name) even where checkpoints match')
     .option('--to-step <step>', 'stop after this step (1-based number or name)')
     .option('--force-run', 'start even when the preflight estimate says RAM or disk will not suffice', false)
+    .option('--memory-debug', 'record RSS per task and per step (peak and at end) in results.json', false)
     .option('--json', 'print one JSON object at the end (progress: one JSON event per line on stderr)', false)
     .option('-q, --quiet', 'print nothing but errors', false);
 }
@@ -110,8 +112,9 @@ export function plannedWorkers(flags: ExecutorFlags): number {
   return flags.executor === 'serial' ? 1 : Math.min(flags.workers ?? Infinity, availableCpus());
 }
 
-export function compileFlags(flags: PipelineFlags): { config: Partial<ComponentConfigInput>; checkpoints: NonNullable<CompileOptions['checkpoints']> } {
+export function compileFlags(flags: PipelineFlags): { config: Partial<ComponentConfigInput>; checkpoints: NonNullable<CompileOptions['checkpoints']>; memoryDebug: boolean } {
   return {
+    memoryDebug: flags.memoryDebug,
     config: { ...(flags.axis ? { axis: flags.axis } : {}), ...(flags.variable ? { variable: flags.variable } : {}), ...(flags.groupBy ? { groupBy: flags.groupBy } : {}) },
     checkpoints: { force: flags.force, ...(flags.fromStep ? { fromStep: flags.fromStep } : {}), ...(flags.toStep ? { toStep: flags.toStep } : {}) },
   };

@@ -25,6 +25,8 @@ export interface CompileOptions {
   readonly gpus?: readonly number[];
   /** Checkpoint reuse: `force` recomputes everything; steps are 1-based numbers or step names. */
   readonly checkpoints?: { readonly force?: boolean; readonly fromStep?: number | string; readonly toStep?: number | string };
+  /** Record RSS per task and step in the results. @default false */
+  readonly memoryDebug?: boolean;
 }
 
 export interface CompiledRun {
@@ -108,6 +110,7 @@ export async function compile(pipeline: PipelineDefinition, plate: PlateIndex, o
       modules,
       resources: { weight: inputs.length, gpuId: needsGpu ? gpus[gpuCursor++ % gpus.length]! : null },
       checkpoints,
+      memoryDebug: options.memoryDebug ?? false,
     } satisfies TaskPlan;
     tasks.set(taskId, deepFreeze(plan));
   }

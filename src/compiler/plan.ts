@@ -81,6 +81,8 @@ export interface TaskPlan {
   readonly modules: readonly string[];
   readonly resources: TaskResources;
   readonly checkpoints: CheckpointPolicy;
+  /** Record RSS per step (peak and at end) in the result (`--memory-debug`). */
+  readonly memoryDebug: boolean;
 }
 
 export function deepFreeze<T>(value: T): T {

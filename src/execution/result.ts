@@ -35,9 +35,13 @@ export interface TaskResult {
 export interface StepTiming {
   readonly name: string;
   readonly seconds: number;
+  /**
+   * With `--memory-debug`: the process RSS sampled after each stack of the step (peak) and at its
+   * end. Under `threads` the process is shared by concurrent tasks; `processes` and `subprocess`
+   * give each task's own process.
+   */
   readonly peakRssBytes?: number;
-  /** Set when an earlier run's checkpoints were reused: 'task' = nothing was recomputed, else the last reused step's name. */
-  readonly resumed?: string;
+  readonly rssEndBytes?: number;
 }
 
 export type ResultsMap = ReadonlyMap<string, TaskResult>;

@@ -33,6 +33,8 @@ export interface RunPlateOptions extends ExecuteOptions {
   readonly registry?: FunctionRegistry;
   readonly gpus?: readonly number[];
   readonly checkpoints?: CompileOptions['checkpoints'];
+  /** Record RSS per task and per step (peak and at end) in the results. */
+  readonly memoryDebug?: boolean;
   readonly warn?: (message: string) => void;
 }
 
@@ -69,6 +71,7 @@ export async function runPlate(plateDir: string, options: RunPlateOptions): Prom
     ...(options.registry ? { registry: options.registry } : {}),
     ...(options.gpus ? { gpus: options.gpus } : {}),
     ...(options.checkpoints ? { checkpoints: options.checkpoints } : {}),
+    ...(options.memoryDebug ? { memoryDebug: true } : {}),
     ...(options.warn ? { warn: options.warn } : {}),
   });
   const tasks = await coordinator.createTasks(options.axisFilter);

@@ -93,7 +93,8 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
     for (let index = first; index <= lastIndex; index++) {
       const step = plan.steps[index]!;
       const stepStarted = performance.now();
-      const ran = await runStep(plan, step, current, { files, registry, outputs, measurements, signal: options.signal });
+      const memory = plan.memoryDebug ? { peak: 0 } : undefined;
+      const ran = await runStep(plan, step, current, { files, registry, outputs, measurements, signal: options.signal, memory });
       current = ran.next;
       if (ran.written.length > 0) {
         // Bookkeeping runs while the next step computes. The files are complete on disk by now;
@@ -104,7 +105,8 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
           await store.writeStep(plan.taskId, step, ran.written, snapshot.outputs, snapshot.measurements);
         });
       }
-      steps.push({ name: step.name, seconds: (performance.now() - stepStarted) / 1000 });
+      const rss = memory ? { peakRssBytes: Math.max(memory.peak, process.memoryUsage.rss()), rssEndBytes: process.memoryUsage.rss() } : {};
+      steps.push({ name: step.name, seconds: (performance.now() - stepStarted) / 1000, ...rss });
     }
     await bookkeeping.drain();
     if (runsToEnd) await store.writeTask(plan.taskId, { hash: finalHash, outputs, measurements, images: plan.inputs.length });
@@ -134,6 +136,8 @@ interface StepContext {
   readonly outputs: string[];
   readonly measurements: MeasurementRow[];
   readonly signal: AbortSignal | undefined;
+  /** Present with --memory-debug: the highest RSS seen after a stack of this step. */
+  readonly memory: { peak: number } | undefined;
 }
 
 /** The latest disk step at or before `maxIndex` whose checkpoint is intact and current. */
@@ -186,6 +190,7 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
         }
         next.push({ components, backend: 'memory', path: memoryKey });
       }
+      if (ctx.memory) ctx.memory.peak = Math.max(ctx.memory.peak, process.memoryUsage.rss());
     }
     // Every file must be in place before the metadata and the checkpoint marker name it.
     await writes.drain();
