@@ -5,6 +5,9 @@
  *
  *   npm run bench:plate [-- --rounds 3] [-- --big]
  *
+ * The npm script sets UV_THREADPOOL_SIZE=16, as the CLI entry does, since the threads executor
+ * shares this process's libuv pool.
+ *
  * Last line: `ratio_vs_python_threads=<x> efficiency_2v1=<y> counts_match=<true|false>`.
  */
 import { mkdtemp, rm } from 'node:fs/promises';

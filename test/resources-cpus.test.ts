@@ -107,8 +107,8 @@ describe('probeMemory', () => {
 describe('worker environment', () => {
   it('gives each child its share of CPUs for native thread pools, keeps what the user set, and pins its GPU', () => {
     const env = workerEnv({ workers: 2, cpus: 8, gpuId: 1, base: { PATH: '/bin', MKL_NUM_THREADS: '2' } });
-    expect(env).toMatchObject({ PATH: '/bin', OMP_NUM_THREADS: '4', OPENBLAS_NUM_THREADS: '4', MKL_NUM_THREADS: '2', UV_THREADPOOL_SIZE: '4', CUDA_VISIBLE_DEVICES: '1' });
-    expect(workerEnv({ workers: 4, cpus: 2, base: {} })).toMatchObject({ OMP_NUM_THREADS: '1', UV_THREADPOOL_SIZE: '2' });
+    expect(env).toMatchObject({ PATH: '/bin', OMP_NUM_THREADS: '4', OPENBLAS_NUM_THREADS: '4', MKL_NUM_THREADS: '2', UV_THREADPOOL_SIZE: '8', CUDA_VISIBLE_DEVICES: '1' });
+    expect(workerEnv({ workers: 4, cpus: 2, base: {} })).toMatchObject({ OMP_NUM_THREADS: '1', UV_THREADPOOL_SIZE: '4' });
     expect(workerEnv({ workers: 4, cpus: 2, base: {} }).CUDA_VISIBLE_DEVICES).toBeUndefined();
   });
 });

@@ -1,42 +1,6 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
-import { convertCommand } from './convert-command.js';
-import { batchCommand } from './batch-command.js';
-import { demoCommand } from './demo-command.js';
-import { inspectCommand } from './inspect-command.js';
-import { resourcesCommand } from './resources-command.js';
-import { runCommand } from './run-command.js';
-import { statusCommand } from './status-command.js';
-import { synthCommand } from './synth-command.js';
-import { workerCommand } from './worker-command.js';
-import { EXIT, reportError } from './exit-codes.js';
-
-const program = new Command('plateflow')
-  .description('Parallel, resumable image-processing pipelines over microscopy plates.')
-  .version('0.1.0')
-  .showHelpAfterError()
-  .exitOverride()
-  .addCommand(inspectCommand())
-  .addCommand(runCommand())
-  .addCommand(batchCommand())
-  .addCommand(synthCommand())
-  .addCommand(demoCommand())
-  .addCommand(convertCommand())
-  .addCommand(resourcesCommand())
-  .addCommand(workerCommand())
-  .addCommand(statusCommand());
-
-// Subcommands added with addCommand do not inherit these settings; without exitOverride commander
-// would call process.exit(1) itself for bad usage, where DESIGN §3 wants 2.
-for (const command of program.commands) command.exitOverride().showHelpAfterError();
-
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) {
-    // Help and version requests exit 0; everything else commander rejects is bad usage.
-    process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.badInput;
-  } else {
-    process.exitCode = reportError(err);
-  }
-}
+// libuv sizes its thread pool (file reads, writes, fsync, zlib) once, on first use. Worker threads
+// share this process's pool, and a task's fsyncs hold pool threads while they wait on the disk, so
+// the default 4 would make reads queue behind writes. Waiting threads cost no CPU.
+process.env.UV_THREADPOOL_SIZE ??= '16';
+await import('./program.js');

@@ -20,8 +20,9 @@ export function workerEnv(options: WorkerEnvOptions): NodeJS.ProcessEnv {
   const share = Math.max(1, Math.floor(options.cpus / Math.max(1, options.workers)));
   const env: NodeJS.ProcessEnv = { ...base };
   for (const name of THREAD_LIMIT_VARIABLES) if (base[name] === undefined) env[name] = String(share);
-  // libuv runs fs and zlib work on its pool; 2 keeps a read and a write overlapping without 4 idle threads per worker.
-  if (base.UV_THREADPOOL_SIZE === undefined) env.UV_THREADPOOL_SIZE = String(Math.max(2, share));
+  // libuv runs fs and zlib work on its pool. Its threads mostly wait on the disk (fsync), not the
+  // CPU, so a few per worker let reads proceed while writes sync without oversubscribing cores.
+  if (base.UV_THREADPOOL_SIZE === undefined) env.UV_THREADPOOL_SIZE = String(Math.max(4, share * 2));
   // Narrowing to one device means the task's GPU is device 0 inside the worker, whatever its index.
   if (options.gpuId !== undefined && options.gpuId !== null) env.CUDA_VISIBLE_DEVICES = String(options.gpuId);
   return env;
