@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { StorageError } from '../errors.js';
@@ -27,7 +27,7 @@ export interface WriteFileAtomicOptions {
  * @throws StorageError (`E_STORAGE_IO`, `context.path` = `file`) when the directory cannot be
  *   created or the write, sync or rename fails; no temp file is left behind in that case.
  */
-export async function writeFileAtomic(file: string, data: Uint8Array | string, opts: WriteFileAtomicOptions = {}): Promise<void> {
+export async function writeFileAtomic(file: string, data: Uint8Array | string | readonly Uint8Array[], opts: WriteFileAtomicOptions = {}): Promise<void> {
   const target = path.resolve(file);
   const dir = path.dirname(target);
   try {
@@ -39,7 +39,8 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string, o
   let handle;
   try {
     handle = await open(temp, 'wx', opts.mode ?? 0o666);
-    await handle.writeFile(data);
+    if (Array.isArray(data)) await writeAll(handle, data as readonly Uint8Array[]);
+    else await handle.writeFile(data as Uint8Array | string);
     await handle.sync();
     await handle.close();
     handle = undefined;
@@ -60,6 +61,23 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string, o
 function tempName(base: string): string {
   const stem = base.length > 100 ? base.slice(0, 100) : base;
   return `.${stem}.${process.pid}.${threadId}.${randomBytes(6).toString('hex')}.tmp`;
+}
+
+/** writev may write less than asked; continue from where it stopped. */
+async function writeAll(handle: FileHandle, parts: readonly Uint8Array[]): Promise<void> {
+  let pending = parts.filter((p) => p.byteLength > 0);
+  while (pending.length > 0) {
+    let { bytesWritten } = await handle.writev(pending as Uint8Array[]);
+    const rest: Uint8Array[] = [];
+    for (const part of pending) {
+      if (bytesWritten >= part.byteLength) bytesWritten -= part.byteLength;
+      else {
+        rest.push(bytesWritten > 0 ? part.subarray(bytesWritten) : part);
+        bytesWritten = 0;
+      }
+    }
+    pending = rest;
+  }
 }
 
 const TEMP_NAME = /^\..+\.(\d+)\.(\d+)\.[0-9a-f]{12}\.tmp$/;

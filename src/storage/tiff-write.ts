@@ -51,6 +51,20 @@ interface Entry {
  *   ≠ array type, a zero dimension) or too large for classic TIFF (4 GiB).
  */
 export function encodeTiff(stack: ImageStack, opts: EncodeTiffOptions = {}): Uint8Array {
+  const [head, pixels] = encodeTiffParts(stack, opts);
+  if (pixels === undefined) return head;
+  const out = new Uint8Array(head.length + pixels.length);
+  out.set(head);
+  out.set(pixels, head.length);
+  return out;
+}
+
+/**
+ * The file as [header and IFDs, pixel bytes]: on a little-endian host the pixel part is a view of
+ * the stack's own memory, so a write needs no second copy of the image (writev sends both).
+ * On a big-endian host everything is in the first part, byte-swapped.
+ */
+export function encodeTiffParts(stack: ImageStack, opts: EncodeTiffOptions = {}): [Uint8Array, Uint8Array?] {
   const file = opts.file ?? '<stack>';
   const [planes, height, width] = stack.shape;
   checkStack(stack, file);
@@ -74,7 +88,7 @@ export function encodeTiff(stack: ImageStack, opts: EncodeTiffOptions = {}): Uin
     throw new TiffError(file, `stack of ${total} bytes is too large for classic TIFF (4 GiB limit)`);
   }
 
-  const out = new Uint8Array(total);
+  const out = new Uint8Array(HOST_LITTLE_ENDIAN ? dataOffset : total);
   const view = new DataView(out.buffer);
   out[0] = 0x49;
   out[1] = 0x49;
@@ -114,13 +128,15 @@ export function encodeTiff(stack: ImageStack, opts: EncodeTiffOptions = {}): Uin
   }
 
   const data = stack.data;
-  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), dataOffset);
-  if (!HOST_LITTLE_ENDIAN && bpp > 1) {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (HOST_LITTLE_ENDIAN) return [out, bytes];
+  out.set(bytes, dataOffset);
+  if (bpp > 1) {
     const pixels = Buffer.from(out.buffer, dataOffset, planes * planeBytes);
     if (bpp === 2) pixels.swap16();
     else pixels.swap32();
   }
-  return out;
+  return [out];
 }
 
 /**
@@ -130,7 +146,8 @@ export function encodeTiff(stack: ImageStack, opts: EncodeTiffOptions = {}): Uin
  * @throws TiffError as for `encodeTiff`; StorageError (`E_STORAGE_IO`) when the write fails.
  */
 export async function writeTiff(file: string, stack: ImageStack, opts: Omit<EncodeTiffOptions, 'file'> = {}): Promise<void> {
-  await writeFileAtomic(file, encodeTiff(stack, { ...opts, file }));
+  const [head, pixels] = encodeTiffParts(stack, { ...opts, file });
+  await writeFileAtomic(file, pixels === undefined ? head : [head, pixels]);
 }
 
 function checkStack(stack: ImageStack, file: string): void {
