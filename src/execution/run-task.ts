@@ -3,12 +3,13 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { FuncCall, StepPlan, TaskPlan } from '../compiler/plan.js';
 import { AbortError, PlateflowError, StepFailedError, serializeError } from '../errors.js';
-import { stackPlanes, planeOf, type ImageStack } from '../image.js';
+import { createStack, planeOf, type ImageStack, type PixelArray } from '../image.js';
 import { isOmeZarrFormat } from '../microscopes/ome-zarr.js';
 import { outputFileName, outputStem } from '../microscopes/plateflow-naming.js';
 import { CheckpointStore, type CheckpointFile } from '../batch/checkpoints.js';
 import { FunctionRegistry } from '../pipeline/registry.js';
 import { isFunctionOutput } from '../processing/types.js';
+import type { ReadBuffer } from '../storage/backend.js';
 import { FileManager } from '../storage/file-manager.js';
 import { mergeSubdirectoryFiles, updateMetadata } from '../storage/metadata.js';
 import { resolveInside } from '../storage/safe-path.js';
@@ -81,6 +82,7 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
     let first = 0;
     let resumed: string | undefined;
     const bookkeeping = new PendingWrites(2);
+    const readBuffer: ReadBuffer = { bytes: new Uint8Array(0) };
     pendingBookkeeping = bookkeeping;
     const resumePoint = plan.checkpoints.reuse ? await latestCheckpoint(plan, store, Math.min(lastIndex, (plan.checkpoints.fromStep ?? Infinity) - 1)) : undefined;
     if (resumePoint) {
@@ -94,7 +96,7 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
       const step = plan.steps[index]!;
       const stepStarted = performance.now();
       const memory = plan.memoryDebug ? { peak: 0 } : undefined;
-      const ran = await runStep(plan, step, current, { files, registry, outputs, measurements, signal: options.signal, memory });
+      const ran = await runStep(plan, step, current, { files, registry, outputs, measurements, signal: options.signal, memory, readBuffer });
       current = ran.next;
       if (ran.written.length > 0) {
         // Bookkeeping runs while the next step computes. The files are complete on disk by now;
@@ -138,6 +140,8 @@ interface StepContext {
   readonly signal: AbortSignal | undefined;
   /** Present with --memory-debug: the highest RSS seen after a stack of this step. */
   readonly memory: { peak: number } | undefined;
+  /** Reused by every disk read of the task (one load is in flight at a time). */
+  readonly readBuffer: ReadBuffer;
 }
 
 /** The latest disk step at or before `maxIndex` whose checkpoint is intact and current. */
@@ -205,18 +209,35 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
   return { next, written: checkpointFiles };
 }
 
+/**
+ * A group's members as one contiguous stack, allocated once. Disk files are read through the
+ * task's reusable read buffer and copied straight into place: a fresh buffer per file would cost
+ * more in page faults than the read itself.
+ */
 async function loadStack(members: readonly FlowImage[], ctx: StepContext): Promise<ImageStack> {
-  const planes: ImageStack[] = [];
+  // Memory and zarr loads are already owned by this task: a single one needs no copy.
+  if (members.length === 1 && members[0]!.backend !== 'disk') return loadMember(members[0]!, ctx);
+  let out: ImageStack | undefined;
+  let filled = 0;
   for (const member of members) {
-    if (member.backend === 'zarr') {
-      planes.push(await ctx.files.load('zarr', member.path, { signal: ctx.signal, ...(member.page !== undefined ? { page: member.page } : {}) }));
-      continue;
+    const part = await loadMember(member, ctx);
+    const [, h, w] = part.shape;
+    out ??= createStack(part.dtype, part.shape[0] * members.length, h, w);
+    if (part.dtype !== out.dtype || h !== out.shape[1] || w !== out.shape[2] || filled + part.data.length > out.data.length) {
+      throw new RangeError(`cannot stack ${member.path} (${part.dtype}, ${part.shape.join('×')}) with the first image of its group (${out.dtype}, ${out.shape[1]}×${out.shape[2]})`);
     }
-    const stack = await ctx.files.load(member.backend, member.path, { signal: ctx.signal });
-    if (member.page === undefined) planes.push(stack);
-    else planes.push({ dtype: stack.dtype, shape: [1, stack.shape[1], stack.shape[2]], data: planeOf(stack, member.page) });
+    (out.data as PixelArray).set(part.data as never, filled);
+    filled += part.data.length;
   }
-  return planes.length === 1 ? planes[0]! : stackPlanes(planes);
+  const [, h, w] = out!.shape;
+  return filled === out!.data.length ? out! : { dtype: out!.dtype, shape: [filled / (h * w), h, w], data: out!.data.subarray(0, filled) } as ImageStack;
+}
+
+/** One member; a disk load may be a view of the task's read buffer, valid until the next load. */
+async function loadMember(member: FlowImage, ctx: StepContext): Promise<ImageStack> {
+  if (member.backend === 'zarr') return ctx.files.load('zarr', member.path, { signal: ctx.signal, ...(member.page !== undefined ? { page: member.page } : {}) });
+  const stack = await ctx.files.load(member.backend, member.path, { signal: ctx.signal, ...(member.backend === 'disk' ? { readBuffer: ctx.readBuffer } : {}) });
+  return member.page === undefined ? stack : { dtype: stack.dtype, shape: [1, stack.shape[1], stack.shape[2]], data: planeOf(stack, member.page) };
 }
 
 async function applyChain(

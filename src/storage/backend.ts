@@ -18,6 +18,18 @@ export interface LoadOptions {
    * the whole stack (a caller slices multi-page TIFFs itself).
    */
   readonly page?: number;
+  /**
+   * Disk only: read the file into this buffer (grown when too small) instead of a fresh one. The
+   * returned stack may then be a view of `readBuffer.bytes`, valid only until the next load with
+   * the same buffer, so the caller copies what it keeps. A fresh 512 KiB buffer per image costs
+   * more in page faults than reading the file does.
+   */
+  readonly readBuffer?: ReadBuffer;
+}
+
+/** A reusable destination for file reads (see `LoadOptions.readBuffer`). */
+export interface ReadBuffer {
+  bytes: Uint8Array;
 }
 
 export interface StorageBackend {

@@ -17,7 +17,7 @@ export class DiskBackend implements StorageBackend {
 
   async load(p: string, opts: LoadOptions = {}): Promise<ImageStack> {
     this.#check(p);
-    return readTiff(p, opts);
+    return readTiff(p, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.readBuffer ? { readBuffer: opts.readBuffer } : {}) });
   }
 
   async save(p: string, stack: ImageStack): Promise<void> {

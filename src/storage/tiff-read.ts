@@ -1,4 +1,5 @@
 import { open } from 'node:fs/promises';
+import type { ReadBuffer } from './backend.js';
 import { AbortError, PlateflowError, StorageError, TiffError } from '../errors.js';
 import { allocate, bytesPerPixel, viewOf, type DType, type ImageStack, type PixelArray } from '../image.js';
 import { COMPRESSION, FAST_COMPRESSIONS, decodeStrip, undoHorizontalPredictor } from './tiff-codecs.js';
@@ -58,9 +59,9 @@ export async function decodeTiff(bytes: Uint8Array, file: string, opts: ReadTiff
  * @throws StorageError (`E_STORAGE_IO`) for other I/O failures.
  * @throws TiffError, AbortError as for `decodeTiff`.
  */
-export async function readTiff(file: string, opts: ReadTiffOptions = {}): Promise<ImageStack> {
+export async function readTiff(file: string, opts: ReadTiffOptions & { readonly readBuffer?: ReadBuffer } = {}): Promise<ImageStack> {
   throwIfAborted(opts.signal);
-  const bytes = await readWholeFile(file);
+  const bytes = await readWholeFile(file, opts.readBuffer);
   return decodeTiff(bytes, file, opts);
 }
 
@@ -69,12 +70,13 @@ export async function readTiff(file: string, opts: ReadTiffOptions = {}): Promis
  * caller may transfer that buffer to a worker, which must never detach memory shared with
  * unrelated Buffers (Node's small-Buffer pool).
  */
-async function readWholeFile(file: string): Promise<Uint8Array> {
+async function readWholeFile(file: string, reuse?: ReadBuffer): Promise<Uint8Array> {
   let handle;
   try {
     handle = await open(file, 'r');
     const { size } = await handle.stat();
-    const bytes = new Uint8Array(size);
+    if (reuse && reuse.bytes.byteLength < size) reuse.bytes = new Uint8Array(size);
+    const bytes = reuse ? reuse.bytes.subarray(0, size) : new Uint8Array(size);
     let filled = 0;
     while (filled < size) {
       const { bytesRead } = await handle.read(bytes, filled, size - filled, filled);
