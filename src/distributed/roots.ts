@@ -49,13 +49,39 @@ async function realPathOf(p: string): Promise<string> {
   }
 }
 
+/**
+ * Real paths resolved in the last few seconds. Tasks of a run share their plate and output folder,
+ * so a busy worker would otherwise resolve the same paths for every job. Checking and using a path
+ * are never atomic anyway (a symlink can change in between), and only someone who can already
+ * write inside the roots can change one, so a short memory costs no safety.
+ */
+export class RealPathCache {
+  readonly #entries = new Map<string, { readonly real: string; readonly at: number }>();
+
+  constructor(
+    readonly ttlMs = 5000,
+    readonly max = 1000,
+  ) {}
+
+  async get(p: string): Promise<string> {
+    const now = Date.now();
+    const hit = this.#entries.get(p);
+    if (hit && now - hit.at < this.ttlMs) return hit.real;
+    const real = await realPathOf(p);
+    this.#entries.delete(p);
+    this.#entries.set(p, { real, at: now });
+    if (this.#entries.size > this.max) this.#entries.delete(this.#entries.keys().next().value!);
+    return real;
+  }
+}
+
 function inside(root: string, p: string): boolean {
   const rel = path.relative(root, p);
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
-async function assertInsideRoots(what: string, p: string, roots: readonly string[]): Promise<void> {
-  const real = await realPathOf(p);
+async function assertInsideRoots(what: string, p: string, roots: readonly string[], cache: RealPathCache | undefined): Promise<void> {
+  const real = cache ? await cache.get(p) : await realPathOf(p);
   if (!roots.some((root) => inside(root, real))) {
     throw new UnsafePathError(p, `${what} is outside the worker's roots (${roots.join(', ')})${real !== p ? `; it resolves to ${real}` : ''}`);
   }
@@ -68,10 +94,10 @@ async function assertInsideRoots(what: string, p: string, roots: readonly string
  * worker's own installation.
  * @throws UnsafePathError E_PATH_UNSAFE naming the path and the roots
  */
-export async function assertPlanInsideRoots(plan: TaskPlan, roots: readonly string[]): Promise<void> {
-  await assertInsideRoots('the plate', plan.plate.root, roots);
-  await assertInsideRoots('the output folder', plan.outputRoot, roots);
-  for (const step of plan.steps) if (step.outputDir !== null) await assertInsideRoots(`the output of step "${step.name}"`, step.outputDir, roots);
+export async function assertPlanInsideRoots(plan: TaskPlan, roots: readonly string[], cache?: RealPathCache): Promise<void> {
+  await assertInsideRoots('the plate', plan.plate.root, roots, cache);
+  await assertInsideRoots('the output folder', plan.outputRoot, roots, cache);
+  for (const step of plan.steps) if (step.outputDir !== null) await assertInsideRoots(`the output of step "${step.name}"`, step.outputDir, roots, cache);
   for (const specifier of plan.modules) {
     const hash = specifier.lastIndexOf('#');
     const target = hash > 0 ? specifier.slice(0, hash) : specifier;
@@ -82,9 +108,9 @@ export async function assertPlanInsideRoots(plan: TaskPlan, roots: readonly stri
       } catch {
         throw new UnsafePathError(specifier, 'not a valid file URL');
       }
-      await assertInsideRoots('a function module', file, roots);
+      await assertInsideRoots('a function module', file, roots, cache);
     } else if (path.isAbsolute(target)) {
-      await assertInsideRoots('a function module', target, roots);
+      await assertInsideRoots('a function module', target, roots, cache);
     } else if (URL_SCHEME.test(target) || !PACKAGE_SPECIFIER.test(target)) {
       throw new UnsafePathError(specifier, 'a function module must be a file inside the worker\'s roots or an installed package name');
     }

@@ -168,6 +168,8 @@ export class RunSession {
         }
       }
       await store.dropResults(runId, drop);
+      // Workers cache cancellations; a resumed run may have lifted some.
+      await store.announceCancellations(runId);
       toEnqueue = [];
       for (let i = 0; i < check.length; i += CHUNK) {
         const chunk = check.slice(i, i + CHUNK);
@@ -359,7 +361,7 @@ export class RunSession {
           if (removed[j] === 1) this.#record(task, notStarted(task.plan, `not started: ${reason}`), true);
         });
       }
-      await store.announceCancel(this.#o.runId);
+      await store.announceCancellations(this.#o.runId);
     } catch (err) {
       this.#warn(`cancel: ${(err as Error).message}`);
     }

@@ -129,8 +129,8 @@ export class RunStore {
     await this.#client.expire(k.cancelled, this.#ttl);
   }
 
-  /** Tells every worker to look again at the cancellations of this run (they abort what they run of it). */
-  async announceCancel(runId: string): Promise<void> {
+  /** Tells every worker to read the cancellations of this run again (they abort what they run of it). */
+  async announceCancellations(runId: string): Promise<void> {
     await this.#client.publish(cancelChannel(this.#prefix, this.#queue), runId);
   }
 
@@ -138,6 +138,13 @@ export class RunStore {
   async cancelRun(runId: string, reason: string): Promise<void> {
     await this.#client.hset(this.keys(runId).meta, 'cancelled', reason);
     await this.#client.publish(cancelChannel(this.#prefix, this.#queue), runId);
+  }
+
+  /** Everything cancelled in the run: the whole run, or these task keys. One round trip. */
+  async readCancelled(runId: string): Promise<{ readonly all: boolean; readonly tasks: ReadonlySet<string> }> {
+    const k = this.keys(runId);
+    const [[, all], [, members]] = (await this.#client.multi().hget(k.meta, 'cancelled').smembers(k.cancelled).exec()) as [[unknown, string | null], [unknown, string[]]];
+    return { all: Boolean(all), tasks: new Set(members) };
   }
 
   /** Which of these tasks of the run are cancelled. One round trip. */

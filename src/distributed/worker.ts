@@ -32,7 +32,7 @@ import { assertReachable, connectionOptions, createClient, describeRedis, type R
 import { RetryableTaskError } from './errors.js';
 import { decodeTaskJob, encodeResult, type JobReturn } from './job-schema.js';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE, assertQueueName, cancelChannel } from './names.js';
-import { resolveRoots, assertPlanInsideRoots } from './roots.js';
+import { RealPathCache, assertPlanInsideRoots, resolveRoots } from './roots.js';
 import { RunStore } from './run-store.js';
 
 export interface WorkerOptions {
@@ -175,7 +175,15 @@ export class PlateflowWorker {
   readonly #pool: ProcessPool;
   readonly #runner: TaskRunner;
   readonly #active = new Map<string, ActiveJob>();
+  /**
+   * Cancellations announced on the channel, by run. A job is checked against this before it
+   * starts (no round trip per job unless it is listed). The coordinator removes waiting jobs
+   * before it announces, so a job taken in between is the only kind this can miss, and the
+   * announcement stops it.
+   */
+  readonly #cancelled = new Map<string, { readonly all: boolean; readonly tasks: ReadonlySet<string> }>();
   readonly #force = new AbortController();
+  readonly #realPaths = new RealPathCache();
   #bull: Worker | undefined;
   #cancelTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
@@ -216,7 +224,7 @@ export class PlateflowWorker {
   async start(where: string): Promise<void> {
     const channel = cancelChannel(this.#o.prefix, this.#o.queue);
     this.#subscriber.on('message', (ch: string, runId: string) => {
-      if (ch === channel) void this.#checkCancelled(runId);
+      if (ch === channel) void this.#onCancelAnnounced(runId);
     });
     this.#subscriber.on('error', (err: Error) => this.#emit({ type: 'log', level: 'warn', message: `cancel channel: ${err.message}` }));
     await this.#subscriber.subscribe(channel);
@@ -253,13 +261,15 @@ export class PlateflowWorker {
     let data: ReturnType<typeof decodeTaskJob>['job'];
     try {
       ({ plan, job: data } = decodeTaskJob(job.data));
-      await assertPlanInsideRoots(plan, this.#roots);
+      await assertPlanInsideRoots(plan, this.#roots, this.#realPaths);
     } catch (err) {
       const e = serializeError(err);
       this.#emit({ type: 'task:refused', jobId, code: e.code ?? 'E_PLAN_INVALID', message: e.message });
       return refusal(job, err, this.#o.name);
     }
-    if ((await this.#store.cancelledAmong(data.runId, [data.taskKey])).size > 0) {
+    const cancelledRun = this.#cancelled.get(data.runId);
+    // The cache may be stale (a resumed run lifts cancellations), so Redis has the last word.
+    if (cancelledRun && (cancelledRun.all || cancelledRun.tasks.has(data.taskKey)) && (await this.#store.cancelledAmong(data.runId, [data.taskKey])).size > 0) {
       return encodeResult(notStarted(plan, 'not started: its run was cancelled'), data.planHash, this.#o.name);
     }
 
@@ -302,6 +312,18 @@ export class PlateflowWorker {
       for (const runId of new Set([...this.#active.values()].map((a) => a.runId))) void this.#checkCancelled(runId);
     }, this.#o.cancelCheckIntervalMs);
     this.#cancelTimer.unref();
+  }
+
+  async #onCancelAnnounced(runId: string): Promise<void> {
+    try {
+      this.#cancelled.delete(runId);
+      this.#cancelled.set(runId, await this.#store.readCancelled(runId));
+      // Remember a bounded number of runs; the oldest announcement is forgotten first.
+      if (this.#cancelled.size > 100) this.#cancelled.delete(this.#cancelled.keys().next().value!);
+    } catch (err) {
+      this.#emit({ type: 'log', level: 'warn', message: `cannot read the cancellations of run ${runId}: ${(err as Error).message}` });
+    }
+    await this.#checkCancelled(runId);
   }
 
   /** Aborts this worker's running tasks that their run has cancelled. */
