@@ -10,6 +10,7 @@ const EXPECTED = [
   'measurementsByImage', 'naturalCompare', 'parsePipeline', 'planeOf', 'readMetadata', 'readTiff', 'runPlate', 'runTask',
   'serializeError', 'stackPlanes', 'synthesizePlate', 'totalsOf', 'writeFileAtomic', 'writeRunFiles', 'writeTiff',
   'OmeZarrPlateWriter', 'ZarrArray', 'ZarrError', 'addPosition', 'convertPlate', 'openOmeZarrPlate', 'processPosition',
+  'TaskKilledError', 'TaskTimeoutError', 'availableCpus', 'createExecutor', 'probeCpus', 'probeGpus',
 ];
 
 it('exports exactly the reviewed public API', () => {

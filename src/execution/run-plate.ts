@@ -12,7 +12,7 @@ import { removeStaleTempFiles } from '../storage/stale-temp.js';
 import { measurementsByImage, totalsOf, writeRunFiles, type RunReportFiles, type RunTotals } from '../report/results.js';
 import { Coordinator, type RunOutcome } from './coordinator.js';
 import type { ExecuteOptions, Executor } from './executor.js';
-import { SerialExecutor } from './executors/serial.js';
+import { defaultExecutor } from './executors/create.js';
 
 export interface RunPlateOptions extends ExecuteOptions {
   /** A pipeline file path, or a definition written in code. */
@@ -29,6 +29,7 @@ export interface RunPlateOptions extends ExecuteOptions {
   readonly filters?: Readonly<Record<string, KeyFilter>>;
   /** Check RAM and disk before starting (see batch/preflight.ts); `false` skips the check. */
   readonly preflight?: { readonly workers: number; readonly forceRun?: boolean } | false;
+  /** Borrowed, never closed here. @default defaultExecutor(): threads, workers = available CPUs; closed when the run ends */
   readonly executor?: Executor;
   readonly registry?: FunctionRegistry;
   readonly gpus?: readonly number[];
@@ -81,7 +82,7 @@ export async function runPlate(plateDir: string, options: RunPlateOptions): Prom
   }
   const litter = await removeStaleTempFiles(coordinator.compiled!.outputRoot);
   if (litter.length > 0) options.warn?.(`removed ${litter.length} temp file(s) left by an interrupted run`);
-  const executor = options.executor ?? new SerialExecutor();
+  const executor = options.executor ?? defaultExecutor(options.warn);
   let outcome: RunOutcome;
   try {
     outcome = await coordinator.execute(tasks, executor, options);

@@ -9,6 +9,7 @@ import { runTask } from './run-task.js';
 
 export default async function runPlanInThread(plan: TaskPlan): Promise<TaskResult> {
   const result = await runTask(plan);
-  // Threads share the process, so this is the process's RSS when the task ended, not the task's own peak.
-  return { ...result, peakRssBytes: process.memoryUsage.rss() };
+  // Threads share the process: this is the process's RSS when the task ended, or the highest
+  // per-step peak when --memory-debug sampled them; never the task's own peak alone.
+  return { ...result, peakRssBytes: Math.max(process.memoryUsage.rss(), ...(result.steps ?? []).map((s) => s.peakRssBytes ?? 0)) };
 }

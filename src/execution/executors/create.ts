@@ -3,6 +3,8 @@
  * when it sees the tasks (workers = min(tasks, requested, available CPUs, GPU slots when every task
  * needs a GPU)) and falls back to running serially when one worker would do, logging why.
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { TaskPlan } from '../../compiler/plan.js';
 import type { ExecuteOptions, Executor } from '../executor.js';
 import { GpuSlots, gpuSlotCapacity } from '../resources/gpu-slots.js';
@@ -12,7 +14,7 @@ import { ExecutorClosedError } from './errors.js';
 import { resolveExecutorOptions, type ExecutorKind, type ExecutorOptions, type ResolvedExecutorOptions } from './options.js';
 import { ProcessesExecutor, SubprocessExecutor } from './processes.js';
 import { SerialExecutor } from './serial.js';
-import { ThreadsExecutor } from './threads.js';
+import { THREAD_ENTRY, ThreadsExecutor } from './threads.js';
 
 /** What will run a batch of tasks, and why. */
 export interface ExecutionChoice {
@@ -133,4 +135,15 @@ class SizedExecutor implements Executor {
  */
 export function createExecutor(kind: ExecutorKind = 'threads', options: ExecutorOptions = {}): Executor & { readonly name: ExecutorKind; readonly pids: number[] } {
   return new SizedExecutor(kind, resolveExecutorOptions(options));
+}
+
+/**
+ * The executor `runPlate` uses when given none: `threads` with workers = available CPUs. Worker
+ * threads need the compiled entry file next to this module; when the library runs from its
+ * TypeScript sources (a test runner's transform) there is none, so it runs serially and says so.
+ */
+export function defaultExecutor(warn?: (message: string) => void): Executor {
+  if (existsSync(fileURLToPath(THREAD_ENTRY))) return createExecutor('threads');
+  warn?.('running tasks serially: the compiled worker entry (execution/thread-entry.js) is missing, as when running from TypeScript sources');
+  return new SerialExecutor();
 }

@@ -1,4 +1,4 @@
-export { chooseExecution, createExecutor, type ExecutionChoice } from './create.js';
+export { chooseExecution, createExecutor, defaultExecutor, type ExecutionChoice } from './create.js';
 export { EXECUTOR_KINDS, isExecutorKind, resolveExecutorOptions, type ExecutorKind, type ExecutorOptions, type ResolvedExecutorOptions } from './options.js';
 export { ExecutorClosedError, ResourceError, TaskKilledError, TaskTimeoutError, type KillDetails, type KillReason } from './errors.js';
 export { SerialExecutor, type SerialExecutorOptions } from './serial.js';

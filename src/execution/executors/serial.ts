@@ -19,7 +19,8 @@ export interface SerialExecutorOptions {
 /** Runs a plan in this thread. Threads share one process, so RSS is the process's at the task's end. */
 export const inProcessRunner: TaskRunner = {
   run(plan, { signal }) {
-    return { result: runTask(plan, { signal }).then((r): TaskResult => ({ ...r, peakRssBytes: process.memoryUsage.rss() })) };
+    const withRss = (r: TaskResult): TaskResult => ({ ...r, peakRssBytes: Math.max(process.memoryUsage.rss(), ...(r.steps ?? []).map((s) => s.peakRssBytes ?? 0)) });
+    return { result: runTask(plan, { signal }).then(withRss) };
   },
 };
 
