@@ -100,4 +100,19 @@ describe('Ctrl-C', () => {
     for (const pid of pids) expect(isGone(pid), `worker ${pid}`).toBe(true);
     expect(existsSync(path.join(announce, 'A03.started'))).toBe(false);
   });
+
+  it('if plateflow itself is SIGKILLed, its workers notice the parent is gone and exit', async () => {
+    const announce = path.join(dir, 'announce-sigkill');
+    await mkdir(announce);
+    const pipeline = await spinPipeline('sigkill', '*', announce);
+    const child = spawn(process.execPath, [CLI, 'run', plate, '-p', pipeline, '-o', path.join(dir, 'out-sigkill'), '--executor', 'processes', '--workers', '2', '--quiet'], { stdio: 'ignore' });
+    await Promise.all(['A01', 'A02'].map((w) => waitForFile(path.join(announce, `${w}.started`))));
+    const pids = ['A01', 'A02'].map((w) => readPid(path.join(announce, `${w}.started`)));
+    child.kill('SIGKILL');
+    // Nothing can tell us when an orphan exits (it is not our child), so poll its pid until the
+    // orphan guard (checking every 200 ms) has killed it, with a deadline.
+    const deadline = performance.now() + 5000;
+    while (pids.some((pid) => !isGone(pid)) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    for (const pid of pids) expect(isGone(pid), `orphan ${pid}`).toBe(true);
+  });
 });
