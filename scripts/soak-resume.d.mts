@@ -2,6 +2,8 @@ export interface SoakOptions {
   readonly kills?: number;
   readonly seed?: number;
   readonly executorArgs?: readonly string[];
+  /** `--output-format` of every run (tiff when absent), e.g. 'ome-zarr'. */
+  readonly outputFormat?: string;
   readonly wells?: number;
   readonly log?: (line: string) => void;
 }

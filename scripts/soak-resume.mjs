@@ -3,7 +3,7 @@
 // run the same command again, N times; then finish the run and compare every output byte for byte
 // with a clean, uninterrupted run. Ends with `kills=<n> mismatched_files=<m>`.
 //
-//   node scripts/soak-resume.mjs [--kills 20] [--seed 1] [--executor threads]
+//   node scripts/soak-resume.mjs [--kills 20] [--seed 1] [--executor threads] [--output-format tiff|ome-zarr[@0.4|@0.5]]
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -88,8 +88,9 @@ function canonicalJson(value) {
   return JSON.stringify(value);
 }
 
-export async function soakResume({ kills = 20, seed = 1, executorArgs = [], wells = 8, log = () => {} } = {}) {
+export async function soakResume({ kills = 20, seed = 1, executorArgs = [], outputFormat, wells = 8, log = () => {} } = {}) {
   const work = await mkdtemp(path.join(os.tmpdir(), 'plateflow-soak-'));
+  if (outputFormat !== undefined) executorArgs = [...executorArgs, '--output-format', outputFormat];
   try {
     const plate = path.join(work, 'plate');
     const made = spawnSync(process.execPath, [CLI, 'synth', plate, '--wells', String(wells), '--sites', '2', '--channels', '2', '--z', '3', '--size', '192', '--seed', String(seed)], { encoding: 'utf8' });
@@ -145,6 +146,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     kills: Number(arg('kills', '20')),
     seed: Number(arg('seed', '1')),
     executorArgs: executor ? ['--executor', executor] : [],
+    outputFormat: arg('output-format', undefined),
     log: (line) => console.error(line),
   });
   if (result.mismatched.length > 0) console.error(`mismatched: ${result.mismatched.join(', ')}`);

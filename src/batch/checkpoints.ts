@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { StepPlan } from '../compiler/plan.js';
 import type { MeasurementRow } from '../execution/result.js';
+import type { DType } from '../image.js';
 import { writeFileAtomic } from '../storage/atomic.js';
 import { assertSafeRelativePath, assertSafeSegment, resolveInside } from '../storage/safe-path.js';
 
@@ -10,7 +11,8 @@ import { assertSafeRelativePath, assertSafeSegment, resolveInside } from '../sto
  *
  *   <output root>/.plateflow/
  *     steps/<step id>/<task id>.json   one per (task, disk step): the step's chained hash, every
- *                                      file it wrote (with its size) and the measurements so far
+ *                                      file it wrote (with its size) and the measurements so far;
+ *                                      an OME-Zarr step also lists its planes (array + page)
  *     tasks/<task id>.json             one per finished task: the last step's hash and its result
  *
  * A marker is written (atomically) only after every file it lists was renamed into place, so a
@@ -27,10 +29,24 @@ export interface CheckpointFile {
   readonly components: Readonly<Record<string, string>>;
 }
 
+/** A plane of an OME-Zarr output step: which array, which plane of it, and its components. */
+export interface CheckpointPlane {
+  /** The position's array, relative to the output root, e.g. `1_project.zarr/B/3/1/0`. */
+  readonly array: string;
+  /** Flat plane index over the array's leading (t, c, z) axes. */
+  readonly page: number;
+  readonly components: Readonly<Record<string, string>>;
+  /** The plane's own dtype, when the array stores it widened (a position mixing dtypes). */
+  readonly dtype?: DType;
+}
+
 export interface StepCheckpoint {
   readonly version: 1;
   readonly hash: string;
+  /** For an OME-Zarr step: every file of the task's positions (documents and chunks), components `{}`. */
   readonly files: readonly CheckpointFile[];
+  /** OME-Zarr steps only: the planes a resumed task reloads (TIFF steps reload `files`). */
+  readonly planes?: readonly CheckpointPlane[];
   /** Every file the task wrote up to and including this step, relative to the output root. */
   readonly outputs: readonly string[];
   /** Every measurement of the task up to and including this step. */
@@ -69,8 +85,15 @@ export class CheckpointStore {
     return marker;
   }
 
-  async writeStep(taskId: string, step: StepPlan, files: readonly CheckpointFile[], outputs: readonly string[], measurements: readonly MeasurementRow[]): Promise<void> {
-    const marker: StepCheckpoint = { version: 1, hash: step.hash, files, outputs, measurements };
+  async writeStep(
+    taskId: string,
+    step: StepPlan,
+    files: readonly CheckpointFile[],
+    outputs: readonly string[],
+    measurements: readonly MeasurementRow[],
+    planes?: readonly CheckpointPlane[],
+  ): Promise<void> {
+    const marker: StepCheckpoint = { version: 1, hash: step.hash, files, ...(planes ? { planes } : {}), outputs, measurements };
     await writeFileAtomic(this.#marker('steps', taskId, step.id), JSON.stringify(marker));
   }
 

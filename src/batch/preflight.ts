@@ -1,12 +1,15 @@
 import { statfs, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { TaskPlan } from '../compiler/plan.js';
-import { PlateflowError } from '../errors.js';
+import { PlateflowError, ZarrError } from '../errors.js';
 import { bytesPerPixel } from '../image.js';
 import { probeMemory } from '../execution/resources/memory.js';
 import { formatBytes } from '../execution/resources/units.js';
+import { isOmeZarrFormat } from '../microscopes/ome-zarr.js';
+import { isImageDType } from '../ome-zarr/plate-reader.js';
 import { resolveInside } from '../storage/safe-path.js';
 import { readTiff } from '../storage/tiff-read.js';
+import { readArrayHeader } from '../storage/zarr-io.js';
 
 /**
  * Before any work: will the run fit? A batch that OOMs at hour 3 or fills the disk at hour 5 costs
@@ -61,14 +64,15 @@ export async function preflight(plans: readonly TaskPlan[], options: PreflightOp
   if (plans.length === 0) return { estimate: emptyEstimate(options.workers), warnings: [] };
   const first = plans[0]!;
   const sample = first.inputs[0];
-  const bpp = sample ? bytesPerPixel((await readTiff(resolveInside(first.plate.root, sample.path))).dtype) : 2;
+  const zarr = isOmeZarrFormat(first.plate.format) ? zarrPlaneSizes(first.plate.root) : undefined;
+  const bpp = sample ? (zarr ? (await zarr(sample.path)).bpp : bytesPerPixel((await readTiff(resolveInside(first.plate.root, sample.path))).dtype)) : 2;
   const peakFactor = 1 + (2 * 4) / bpp;
 
   let inputBytes = 0;
   let largestTaskBytes = 0;
   for (const plan of plans) {
     let taskBytes = 0;
-    for (const record of plan.inputs) taskBytes += (await stat(resolveInside(plan.plate.root, record.path))).size;
+    for (const record of plan.inputs) taskBytes += zarr ? (await zarr(record.path)).planeBytes : (await stat(resolveInside(plan.plate.root, record.path))).size;
     inputBytes += taskBytes;
     largestTaskBytes = Math.max(largestTaskBytes, taskBytes);
   }
@@ -102,6 +106,23 @@ export async function preflight(plans: readonly TaskPlan[], options: PreflightOp
     warnings.push(...refusals.map((r) => `${r} (continuing because of --force-run)`));
   }
   return { estimate, warnings };
+}
+
+/** OME-Zarr records are planes of arrays (a directory each): their decoded size comes from the array header, read once per array. */
+function zarrPlaneSizes(root: string): (array: string) => Promise<{ bpp: number; planeBytes: number }> {
+  const headers = new Map<string, Promise<{ bpp: number; planeBytes: number }>>();
+  return (array) => {
+    let sizes = headers.get(array);
+    if (!sizes) {
+      sizes = readArrayHeader(resolveInside(root, array)).then((h) => {
+        if (!h || !isImageDType(h.dataType)) throw new ZarrError(resolveInside(root, array), 'not an image array');
+        const bpp = bytesPerPixel(h.dataType);
+        return { bpp, planeBytes: h.shape.slice(-2).reduce((a, b) => a * b, bpp) };
+      });
+      headers.set(array, sizes);
+    }
+    return sizes;
+  };
 }
 
 function emptyEstimate(workers: number): PreflightEstimate {

@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ComponentConfigInput } from '../components/config.js';
 import type { CompileOptions } from '../compiler/compile.js';
+import { DEFAULT_NGFF_FOR_OUTPUT, OUTPUT_FORMATS, parseOutputFormat, type OutputFormat } from '../compiler/output-format.js';
 import { isPlateflowError } from '../errors.js';
 import type { Executor } from '../execution/executor.js';
 import { EXECUTOR_KINDS, createExecutor, type ExecutorKind } from '../execution/executors/index.js';
@@ -25,6 +26,7 @@ export interface PipelineFlags {
   force: boolean;
   forceRun: boolean;
   memoryDebug: boolean;
+  outputFormat: OutputFormat;
   fromStep?: string;
   toStep?: string;
   json: boolean;
@@ -75,6 +77,11 @@ export function addPipelineOptions(command: Command): Command {
     .option('--to-step <step>', 'stop after this step (1-based number or name)')
     .option('--force-run', 'start even when the preflight estimate says RAM or disk will not suffice', false)
     .option('--memory-debug', 'record RSS per task and per step (peak and at end) in results.json', false)
+    .addOption(
+      new Option('--output-format <format>', `how disk steps store images: tiff files, or one OME-Zarr plate per step (<out>/<step>.zarr; ome-zarr = ome-zarr@${DEFAULT_NGFF_FOR_OUTPUT}; needs --axis well and/or site); one of ${OUTPUT_FORMATS.join(', ')}`)
+        .argParser(flag(parseOutputFormat, '--output-format'))
+        .default('tiff'),
+    )
     .option('--json', 'print one JSON object at the end (progress: one JSON event per line on stderr)', false)
     .option('-q, --quiet', 'print nothing but errors', false);
 }
@@ -112,9 +119,15 @@ export function plannedWorkers(flags: ExecutorFlags): number {
   return flags.executor === 'serial' ? 1 : Math.min(flags.workers ?? Infinity, availableCpus());
 }
 
-export function compileFlags(flags: PipelineFlags): { config: Partial<ComponentConfigInput>; checkpoints: NonNullable<CompileOptions['checkpoints']>; memoryDebug: boolean } {
+export function compileFlags(flags: PipelineFlags): {
+  config: Partial<ComponentConfigInput>;
+  checkpoints: NonNullable<CompileOptions['checkpoints']>;
+  memoryDebug: boolean;
+  outputFormat: OutputFormat;
+} {
   return {
     memoryDebug: flags.memoryDebug,
+    outputFormat: flags.outputFormat,
     config: { ...(flags.axis ? { axis: flags.axis } : {}), ...(flags.variable ? { variable: flags.variable } : {}), ...(flags.groupBy ? { groupBy: flags.groupBy } : {}) },
     checkpoints: { force: flags.force, ...(flags.fromStep ? { fromStep: flags.fromStep } : {}), ...(flags.toStep ? { toStep: flags.toStep } : {}) },
   };

@@ -1,12 +1,15 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { createComponentConfig, type ComponentConfig, type ComponentConfigInput } from '../components/config.js';
 import { applyFilter, type KeyFilter } from '../components/filters.js';
 import { naturalCompare } from '../components/natural-sort.js';
 import { taskKey } from '../components/task-key.js';
-import { PipelineError } from '../errors.js';
+import { normalizeWellId } from '../components/wells.js';
+import { ConfigError, PipelineError } from '../errors.js';
 import type { ImageRecord, PlateIndex } from '../microscopes/types.js';
 import { FunctionRegistry, resolveModuleSpecifier } from '../pipeline/registry.js';
 import type { PipelineDefinition } from '../pipeline/types.js';
+import { parseOutputFormat, type OutputFormat, type OutputFormatInput } from './output-format.js';
 import { PLAN_FORMAT_VERSION, deepFreeze, type StepPlan, type TaskPlan } from './plan.js';
 import { resolveSteps, type ResolvedStep } from './resolve-steps.js';
 
@@ -27,6 +30,12 @@ export interface CompileOptions {
   readonly checkpoints?: { readonly force?: boolean; readonly fromStep?: number | string; readonly toStep?: number | string };
   /** Record RSS per task and step in the results. @default false */
   readonly memoryDebug?: boolean;
+  /**
+   * How disk steps store their planes: TIFF files, or one OME-Zarr plate per step
+   * (`<out>/<step id>.zarr`); `ome-zarr` is `ome-zarr@0.5`. OME-Zarr needs an axis of well and/or
+   * site, so that each task writes whole positions. @default 'tiff'
+   */
+  readonly outputFormat?: OutputFormatInput;
 }
 
 export interface CompiledRun {
@@ -79,7 +88,9 @@ export async function compile(pipeline: PipelineDefinition, plate: PlateIndex, o
   const bound = bindGroups(resolved, plate);
 
   const outputRoot = path.resolve(options.out ?? `${plate.root.replace(/[\\/]+$/, '')}_plateflow`);
-  const steps = planSteps(bound, outputRoot);
+  const outputFormat = parseOutputFormat(options.outputFormat ?? 'tiff', 'outputFormat (--output-format)');
+  const steps = planSteps(bound, outputRoot, outputFormat);
+  if (outputFormat !== 'tiff' && steps.some((s) => s.backend === 'disk')) checkZarrOutput(outputFormat, config.axis, plate);
   if (!steps.some((s) => s.backend === 'disk')) warnings.push('no step writes to disk: only measurements will be kept');
 
   const componentOrder = [...STANDARD_ORDER.filter((c) => c in plate.components), ...Object.keys(plate.components).filter((c) => !STANDARD_ORDER.includes(c)).sort()];
@@ -154,7 +165,7 @@ function stepIndex(ref: number | string | undefined, steps: readonly StepPlan[],
   return index;
 }
 
-function planSteps(resolved: readonly ResolvedStep[], outputRoot: string): StepPlan[] {
+function planSteps(resolved: readonly ResolvedStep[], outputRoot: string, format: OutputFormat): StepPlan[] {
   const last = resolved.length - 1;
   const backends = resolved.map((s, i) => s.explicitBackend ?? (i === last ? 'disk' : 'memory'));
   const mainIndex = backends.lastIndexOf('disk');
@@ -166,11 +177,43 @@ function planSteps(resolved: readonly ResolvedStep[], outputRoot: string): StepP
     groupBy: s.groupBy,
     pattern: s.pattern,
     backend: backends[i]!,
-    outputDir: backends[i] === 'disk' ? path.join(outputRoot, s.id) : null,
+    outputDir: backends[i] === 'disk' ? path.join(outputRoot, format === 'tiff' ? s.id : `${s.id}.zarr`) : null,
+    outputFormat: backends[i] === 'disk' ? format : null,
     main: i === mainIndex,
     gpu: s.gpu,
-    hash: s.hash,
+    // A checkpoint of a TIFF run must not pass for a Zarr run into the same folder (and back), so
+    // the format joins the chained hash; TIFF hashes stay as they were.
+    hash: format === 'tiff' ? s.hash : createHash('sha256').update(`${s.hash}\u0000${format}`).digest('hex').slice(0, s.hash.length),
   }));
+}
+
+/** Components a task may be split along when it writes OME-Zarr: each task then owns whole (well, site) positions. */
+const POSITION_COMPONENTS = ['well', 'site'];
+
+/**
+ * An OME-Zarr position (one TCZYX array per well and site) must be written by one task, so the
+ * axis may only hold well and site; and positions live in row/column groups, so wells must read
+ * as well ids.
+ */
+function checkZarrOutput(format: OutputFormat, axis: readonly string[], plate: PlateIndex): void {
+  const foreign = axis.filter((c) => !POSITION_COMPONENTS.includes(c));
+  if (foreign.length > 0) {
+    throw new ConfigError(
+      `--output-format ${format} writes one OME-Zarr position per (well, site), and one task must write a whole position, so the parallel axis may only hold well and site; ` +
+        `the axis is ${axis.join('+')} (${foreign.join(', ')} would split a position between tasks). Use --axis well (or well,site), or --output-format tiff`,
+      { axis: axis.join(','), outputFormat: format },
+    );
+  }
+  const seen = new Map<string, string>();
+  for (const well of plate.components['well'] ?? []) {
+    const id = normalizeWellId(well);
+    if (id === undefined) {
+      throw new ConfigError(`--output-format ${format} needs well ids such as A01 or B3 (positions live in row/column groups), but this ${plate.format} plate has well "${well}"; use --output-format tiff`, { well });
+    }
+    const other = seen.get(id);
+    if (other !== undefined) throw new ConfigError(`--output-format ${format}: wells "${other}" and "${well}" would both be the OME-Zarr well ${id}; use --output-format tiff`, { well });
+    seen.set(id, well);
+  }
 }
 
 function groupByAxis(

@@ -1,5 +1,6 @@
 import type { ImageRecord, PlateGrid } from '../microscopes/types.js';
 import type { BackendKind, Kwargs } from '../pipeline/types.js';
+import type { OutputFormat } from './output-format.js';
 
 export const PLAN_FORMAT_VERSION = 1;
 
@@ -27,8 +28,10 @@ export interface StepPlan {
   readonly groupBy: string | null;
   readonly pattern: StepPattern;
   readonly backend: BackendKind;
-  /** Absolute output directory for disk steps, null for memory steps. */
+  /** Absolute output directory for disk steps (`<root>/<id>`, or `<root>/<id>.zarr` for OME-Zarr), null for memory steps. */
   readonly outputDir: string | null;
+  /** How a disk step stores its planes (TIFF files or one OME-Zarr plate); null for memory steps. */
+  readonly outputFormat: OutputFormat | null;
   /** The last disk step: what `plateflow_metadata.json` marks as the main output. */
   readonly main: boolean;
   readonly gpu: boolean;

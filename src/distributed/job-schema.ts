@@ -61,6 +61,7 @@ const stepPlan = z.strictObject({
   pattern: z.strictObject({ default: chain, byGroup: z.record(z.string(), z.array(funcCall)) }),
   backend: z.enum(['memory', 'disk']),
   outputDir: absolutePath.nullable(),
+  outputFormat: z.enum(['tiff', 'ome-zarr@0.4', 'ome-zarr@0.5']).nullable(),
   main: z.boolean(),
   gpu: z.boolean(),
   hash: z.string().min(1).max(128),
@@ -90,6 +91,7 @@ export const taskPlanSchema = z
     plan.steps.forEach((step, i) => {
       if (step.index !== i) ctx.addIssue({ code: 'custom', path: ['steps', i, 'index'], message: `must be ${i}` });
       if ((step.backend === 'disk') !== (step.outputDir !== null)) ctx.addIssue({ code: 'custom', path: ['steps', i, 'outputDir'], message: 'a disk step needs an output directory, a memory step none' });
+      if ((step.backend === 'disk') !== (step.outputFormat !== null)) ctx.addIssue({ code: 'custom', path: ['steps', i, 'outputFormat'], message: 'a disk step needs an output format, a memory step none' });
       if (step.outputDir !== null && path.dirname(step.outputDir) !== plan.outputRoot) ctx.addIssue({ code: 'custom', path: ['steps', i, 'outputDir'], message: 'must be a direct sub-directory of outputRoot' });
     });
     for (const key of ['fromStep', 'toStep'] as const) {

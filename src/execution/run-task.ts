@@ -3,10 +3,10 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { FuncCall, StepPlan, TaskPlan } from '../compiler/plan.js';
 import { AbortError, PlateflowError, StepFailedError, serializeError } from '../errors.js';
-import { createStack, planeOf, type ImageStack, type PixelArray } from '../image.js';
-import { isOmeZarrFormat } from '../microscopes/ome-zarr.js';
+import { createStack, planeOf, type DType, type ImageStack, type PixelArray } from '../image.js';
+import { isOmeZarrFormat, OME_ZARR_FORMAT } from '../microscopes/ome-zarr.js';
 import { outputFileName, outputStem } from '../microscopes/plateflow-naming.js';
-import { CheckpointStore, type CheckpointFile } from '../batch/checkpoints.js';
+import { CheckpointStore, type CheckpointFile, type CheckpointPlane } from '../batch/checkpoints.js';
 import { FunctionRegistry } from '../pipeline/registry.js';
 import { isFunctionOutput } from '../processing/types.js';
 import type { ReadBuffer } from '../storage/backend.js';
@@ -16,6 +16,7 @@ import { resolveInside } from '../storage/safe-path.js';
 import { groupImages, outputComponents } from './group-images.js';
 import { PendingWrites, prefetch } from './overlap.js';
 import type { MeasurementRow, StepTiming, TaskResult } from './result.js';
+import { asDType, writeZarrStep, zarrMetadataFiles, type StepPlaneRef } from './zarr-step-output.js';
 
 export interface RunTaskOptions {
   readonly signal?: AbortSignal;
@@ -29,6 +30,8 @@ interface FlowImage {
   readonly backend: 'disk' | 'memory' | 'zarr';
   readonly path: string;
   readonly page?: number;
+  /** A zarr plane stored widened (see zarr-step-output.ts) comes back as this dtype. */
+  readonly dtype?: DType;
 }
 
 const registries = new Map<string, Promise<FunctionRegistry>>();
@@ -88,7 +91,11 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
     if (resumePoint) {
       first = resumePoint.step.index + 1;
       resumed = resumePoint.step.name;
-      current = resumePoint.checkpoint.files.map((f) => ({ components: f.components, backend: 'disk', path: resolveInside(plan.outputRoot, f.path) }));
+      // An OME-Zarr step lists the planes to reload (array + page); a TIFF step its files.
+      const { files: saved, planes } = resumePoint.checkpoint;
+      current = planes
+        ? planes.map((p) => ({ components: p.components, backend: 'zarr', path: resolveInside(plan.outputRoot, p.array), page: p.page, ...(p.dtype ? { dtype: p.dtype } : {}) }))
+        : saved.map((f) => ({ components: f.components, backend: 'disk', path: resolveInside(plan.outputRoot, f.path) }));
       outputs.push(...resumePoint.checkpoint.outputs);
       measurements.push(...resumePoint.checkpoint.measurements);
     }
@@ -103,8 +110,8 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
         // the marker goes after the metadata so a resumed task never finds a step the metadata lacks.
         const snapshot = { outputs: [...outputs], measurements: [...measurements] };
         await bookkeeping.add(async () => {
-          await recordInMetadata(plan, step, ran.written);
-          await store.writeStep(plan.taskId, step, ran.written, snapshot.outputs, snapshot.measurements);
+          await recordInMetadata(plan, step, ran);
+          await store.writeStep(plan.taskId, step, ran.written, snapshot.outputs, snapshot.measurements, ran.planes);
         });
       }
       const rss = memory ? { peakRssBytes: Math.max(memory.peak, process.memoryUsage.rss()), rssEndBytes: process.memoryUsage.rss() } : {};
@@ -124,12 +131,20 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
 }
 
 /** Adds a disk step's files to `plateflow_metadata.json` (under its lock), so the output folder reads as a plate. */
-async function recordInMetadata(plan: TaskPlan, step: StepPlan, files: readonly CheckpointFile[]): Promise<void> {
-  const entries: Record<string, Readonly<Record<string, string>>> = {};
-  for (const f of files) entries[path.posix.basename(f.path)] = f.components;
-  await updateMetadata(plan.outputRoot, step.id, (prev) =>
-    mergeSubdirectoryFiles(prev, entries, { handler: 'plateflow', sourceFormat: plan.plate.format, backend: 'disk', main: step.main, grid: plan.plate.grid }),
-  );
+async function recordInMetadata(plan: TaskPlan, step: StepPlan, ran: StepWritten): Promise<void> {
+  const zarr = ran.planes !== undefined;
+  const entries: Record<string, Readonly<Record<string, string>>> = zarr ? zarrMetadataFiles(step, ran.planes!) : {};
+  if (!zarr) for (const f of ran.written) entries[path.posix.basename(f.path)] = f.components;
+  const base = { handler: zarr ? OME_ZARR_FORMAT : 'plateflow', sourceFormat: plan.plate.format, backend: zarr ? 'zarr' : 'disk', main: step.main, grid: plan.plate.grid } as const;
+  await updateMetadata(plan.outputRoot, path.basename(step.outputDir!), (prev) => mergeSubdirectoryFiles(prev, entries, base));
+}
+
+interface StepWritten {
+  readonly next: FlowImage[];
+  /** Files the checkpoint verifies; for an OME-Zarr step, every file of the task's positions. */
+  readonly written: CheckpointFile[];
+  /** OME-Zarr steps only: the planes written, which a resumed task reloads. */
+  readonly planes?: CheckpointPlane[];
 }
 
 interface StepContext {
@@ -155,10 +170,13 @@ async function latestCheckpoint(plan: TaskPlan, store: CheckpointStore, maxIndex
   return undefined;
 }
 
-async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImage[], ctx: StepContext): Promise<{ next: FlowImage[]; written: CheckpointFile[] }> {
+async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImage[], ctx: StepContext): Promise<StepWritten> {
   const order = plan.plate.componentOrder;
   const next: FlowImage[] = [];
   const checkpointFiles: CheckpointFile[] = [];
+  // OME-Zarr steps keep their planes in memory (as every step does) and write whole positions at the end.
+  const zarrPlanes: StepPlaneRef[] | undefined = step.outputFormat !== null && step.outputFormat !== 'tiff' ? [] : undefined;
+  let planes: CheckpointPlane[] | undefined;
   const seen = new Set<string>();
   const writes = new PendingWrites();
   const groups = groupImages(images, step.variableComponents, order);
@@ -183,7 +201,8 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
         const plane: ImageStack = { dtype: result.stack.dtype, shape: [1, result.stack.shape[1], result.stack.shape[2]], data: planeOf(result.stack, i) };
         const memoryKey = `${step.id}/${fileName}`;
         await ctx.files.save('memory', memoryKey, plane);
-        if (step.outputDir !== null) {
+        if (zarrPlanes) zarrPlanes.push({ components, memoryKey });
+        else if (step.outputDir !== null) {
           const file = path.join(step.outputDir, fileName);
           const relative = path.relative(plan.outputRoot, file).split(path.sep).join('/');
           ctx.outputs.push(relative);
@@ -198,6 +217,12 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
     }
     // Every file must be in place before the metadata and the checkpoint marker name it.
     await writes.drain();
+    if (zarrPlanes) {
+      const zarr = await writeZarrStep(plan, step, zarrPlanes, ctx.files, ctx.signal);
+      ctx.outputs.push(...zarr.outputs);
+      checkpointFiles.push(...zarr.files);
+      planes = zarr.planes;
+    }
   } finally {
     // On failure, let in-flight writes settle (each is atomic) before the task's storage closes.
     await writes.drain().catch(() => undefined);
@@ -206,7 +231,7 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
   checkpointFiles.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   // The previous step's in-memory images are no longer needed: each step reads only its predecessor.
   for (const image of images) if (image.backend === 'memory') await ctx.files.backend('memory').delete(image.path);
-  return { next, written: checkpointFiles };
+  return { next, written: checkpointFiles, ...(planes ? { planes } : {}) };
 }
 
 /**
@@ -235,7 +260,10 @@ async function loadStack(members: readonly FlowImage[], ctx: StepContext): Promi
 
 /** One member; a disk load may be a view of the task's read buffer, valid until the next load. */
 async function loadMember(member: FlowImage, ctx: StepContext): Promise<ImageStack> {
-  if (member.backend === 'zarr') return ctx.files.load('zarr', member.path, { signal: ctx.signal, ...(member.page !== undefined ? { page: member.page } : {}) });
+  if (member.backend === 'zarr') {
+    const stack = await ctx.files.load('zarr', member.path, { signal: ctx.signal, ...(member.page !== undefined ? { page: member.page } : {}) });
+    return member.dtype === undefined || member.dtype === stack.dtype ? stack : { ...stack, dtype: member.dtype, data: asDType(stack.data, member.dtype) } as ImageStack;
+  }
   const stack = await ctx.files.load(member.backend, member.path, { signal: ctx.signal, ...(member.backend === 'disk' ? { readBuffer: ctx.readBuffer } : {}) });
   return member.page === undefined ? stack : { dtype: stack.dtype, shape: [1, stack.shape[1], stack.shape[2]], data: planeOf(stack, member.page) };
 }

@@ -174,7 +174,7 @@ async function scan(root: string, choice: HandlerChoice, lenient: boolean): Prom
   }
   const grid = (await readGrid(handler, root, listing)) ?? indexed.grid ?? inferGrid(kept.map((r) => r.components['well']!).filter(Boolean));
   skipped.sort((a, b) => naturalCompare(a.path, b.path));
-  return buildIndex(root, handler.name, kept, skipped, grid);
+  return buildIndex(root, indexed.format ?? handler.name, kept, skipped, grid);
 }
 
 function parseEach(handler: FormatHandler, listing: PlateListing): HandlerIndex {

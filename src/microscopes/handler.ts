@@ -26,6 +26,11 @@ export interface HandlerIndex {
   /** Files that are ignored on purpose (not data), e.g. listed-but-missing files; reported as skipped. */
   readonly skipped?: readonly SkippedFile[];
   readonly grid?: PlateGrid;
+  /**
+   * Format of the records when it is not the handler's own: plateflow output stored as an
+   * OME-Zarr plate is indexed by the plateflow handler, but its records are zarr planes.
+   */
+  readonly format?: string;
 }
 
 export interface FormatHandler {

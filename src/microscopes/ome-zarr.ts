@@ -18,7 +18,8 @@
  *
  * @module
  */
-import { isValidComponentName } from '../components/names.js';
+import { isStandardComponent, isValidComponentName } from '../components/names.js';
+import { normalizeWellId } from '../components/wells.js';
 import { ZarrError } from '../errors.js';
 import { isImageDType, leadingAxes, openOmeZarrPlate, type OmeZarrPosition } from '../ome-zarr/plate-reader.js';
 import type { DetectResult, FormatHandler, HandlerIndex, PlateListing } from './handler.js';
@@ -76,18 +77,25 @@ function recordsOf(position: OmeZarrPosition): ImageRecord[] {
   const total = axes.reduce((n, a) => n * a.size, 1);
   const records: ImageRecord[] = [];
   const coords = new Array<number>(axes.length).fill(0);
+  // The well as the source plate spelled it (`B3` stays `B3`), when plateflow recorded the same well.
+  const recorded = position.plateflow?.well;
+  const well = recorded !== undefined && normalizeWellId(recorded) === position.well ? recorded : position.well;
+  // Planes plateflow never wrote (gaps in a pipeline's output grid) are not images of the plate.
+  const absent = new Set(position.plateflow?.absent ?? []);
+  const extra = Object.entries(position.plateflow?.extra ?? {}).filter(([name]) => isValidComponentName(name) && !isStandardComponent(name));
   for (let page = 0; page < total; page++) {
     const components: Record<string, string> = {
-      well: position.well,
+      well,
       site: position.plateflow?.site ?? String(position.fieldIndex + 1),
       channel: '1',
       z: '1',
       timepoint: '1',
+      ...Object.fromEntries(extra),
     };
     axes.forEach((a, d) => {
       components[STANDARD_AXES[a.name] ?? a.name] = axisValue(position, a.name, coords[d]!);
     });
-    records.push({ path: position.arrayPath, components, page });
+    if (!absent.has(page)) records.push({ path: position.arrayPath, components, page });
     for (let d = axes.length - 1; d >= 0; d--) {
       if (++coords[d]! < axes[d]!.size) break;
       coords[d] = 0;

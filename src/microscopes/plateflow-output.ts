@@ -8,6 +8,11 @@
  * - one sub-directory on its own (no metadata file): every TIFF directly inside it must be named the
  *   way plateflow writes them, `well-A01_site-1_channel-2.tif` (see `plateflow-naming.ts`).
  *
+ * A sub-directory written with `--output-format ome-zarr` (`backend: 'zarr'`, e.g. `2_blur.zarr`) is
+ * an OME-Zarr plate: it is indexed by the OME-Zarr handler (components from its metadata), its
+ * records become `<subdir>/<row>/<col>/<field>/0` + page, and the plate's format is `OME-Zarr`, so
+ * pipelines and `convert` read its planes through the zarr backend.
+ *
  * The metadata file is data, not code we trust: every sub-directory and file name in it goes
  * through `assertSafeRelativePath`, so a `..` in it raises `UnsafePathError` instead of reading
  * outside the plate.
@@ -23,7 +28,8 @@ import type { PlateflowMetadata } from '../storage/metadata-types.js';
 import { assertSafeRelativePath } from '../storage/safe-path.js';
 import { baseName, isTiffPath, type DetectResult, type FormatHandler, type HandlerIndex, type PlateListing } from './handler.js';
 import { parseOutputFileName } from './plateflow-naming.js';
-import type { ImageRecord, SkippedFile } from './types.js';
+import { OME_ZARR_FORMAT, omeZarrHandler } from './ome-zarr.js';
+import type { ImageRecord, PlateGrid, SkippedFile } from './types.js';
 
 export const METADATA_FILE = 'plateflow_metadata.json';
 
@@ -125,13 +131,7 @@ function makeIndex(wantedSubdirectory: string | undefined) {
     const metadata = await readMetadata(root);
     const subdir = assertSafeRelativePath(chooseSubdirectory(metadata, root, wantedSubdirectory));
     const entry = metadata.subdirectories[subdir]!;
-    if (entry.backend !== 'disk') {
-      throw new DiscoveryError(
-        'E_FORMAT_UNKNOWN',
-        `sub-directory '${subdir}' of ${path.join(root, METADATA_FILE)} is stored with the ${entry.backend} backend; only disk (TIFF) output can be read back as a plate`,
-        { file: path.join(root, METADATA_FILE), subdirectory: subdir },
-      );
-    }
+    if (entry.backend === 'zarr') return indexZarrSubdirectory(root, subdir, listing, entry.grid);
     const onDisk = new Set(listing.files);
     const images: ImageRecord[] = [];
     const skipped: SkippedFile[] = [];
@@ -154,6 +154,15 @@ function makeIndex(wantedSubdirectory: string | undefined) {
     }
     return { images, unmatched, skipped, ...(entry.grid ? { grid: entry.grid } : {}) };
   };
+}
+
+/** An OME-Zarr output sub-directory, indexed from its NGFF metadata, with paths relative to the output root. */
+async function indexZarrSubdirectory(root: string, subdir: string, listing: PlateListing, grid: PlateGrid | null): Promise<HandlerIndex> {
+  const prefix = `${subdir}/`;
+  const inner = await omeZarrHandler.index!(path.join(root, subdir), { root: path.join(root, subdir), files: listing.files.filter((f) => f.startsWith(prefix)).map((f) => f.slice(prefix.length)) });
+  if (!inner) throw new DiscoveryError('E_FORMAT_UNKNOWN', `sub-directory '${subdir}' of ${root} is not an OME-Zarr plate`, { path: path.join(root, subdir) });
+  const moved = <T extends { readonly path: string }>(r: T): T => ({ ...r, path: `${prefix}${r.path}` });
+  return { images: inner.images.map(moved), unmatched: inner.unmatched.map(moved), format: OME_ZARR_FORMAT, ...(grid ? { grid } : {}) };
 }
 
 /**

@@ -161,6 +161,10 @@ const plateflowAttrsSchema = z.object({
   channels: z.array(z.string()),
   z: z.array(z.string()),
   source: z.string().optional(),
+  /** Other components with one value in the whole position (pipeline output of plates that have them). */
+  extra: z.record(z.string(), z.string()).optional(),
+  /** Flat indices of planes that were never written (pipeline output with gaps in its T×C×Z grid); discovery skips them. */
+  absent: z.array(z.number().int().nonnegative()).optional(),
 });
 export type PlateflowImageAttrs = z.infer<typeof plateflowAttrsSchema>;
 

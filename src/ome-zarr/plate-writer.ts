@@ -15,6 +15,7 @@
  */
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { naturalCompare } from '../components/natural-sort.js';
 import { ConfigError, ZarrError } from '../errors.js';
 import type { PixelArray } from '../image.js';
 import { withFileLock } from '../storage/lock.js';
@@ -38,6 +39,25 @@ export interface PlateWriteOptions {
   readonly overwrite?: boolean;
   /** fsync every chunk and document (survives power loss, not just a killed process). @defaultValue false */
   readonly durable?: boolean;
+}
+
+export interface AddPositionOptions extends PlateWriteOptions {
+  /**
+   * How `addPosition` lists rows, columns, wells and a well's fields. `'append'` adds new entries
+   * at the end and never reorders, which is the only safe choice for plates other tools wrote
+   * (their well ids may come from list indices). `'sorted'` keeps rows A, B, …, columns 1, 2, …,
+   * wells by row then column and fields in natural order, so the documents end up the same bytes
+   * whatever order parallel writers arrive in; it needs letter rows and number columns.
+   * @defaultValue 'append'
+   */
+  readonly order?: 'append' | 'sorted';
+  /**
+   * When the position exists already: `false` refuses; `true` rewrites its image and array
+   * metadata and keeps its chunks (until the caller overwrites them), so a writer can redo a
+   * position — even while an identical writer still runs — without a moment where it is missing.
+   * @defaultValue false
+   */
+  readonly replace?: boolean;
 }
 
 /** Lock file serialising `addPosition` metadata updates; hidden, so readers and discovery skip it. */
@@ -180,11 +200,12 @@ async function createPositionArrays(root: string, p: PositionSpec, ngff: NgffVer
  * Safe to call from many threads, processes or hosts at once: the plate and well documents are
  * updated under a file lock (see the module comment). Returns the position's (empty) array.
  *
- * @throws ZarrError (`E_ZARR_INVALID`) when `root` holds a plate of another NGFF version, or
- *   the position exists already.
+ * @throws ZarrError (`E_ZARR_INVALID`) when `root` holds a plate of another NGFF version, the
+ *   position exists already (without `replace`), or `order: 'sorted'` meets non-letter rows or
+ *   non-number columns.
  * @throws StorageError (`E_STORAGE_IO`) when the lock times out or a write fails.
  */
-export async function addPosition(root: string, spec: PositionSpec, opts: PlateWriteOptions = {}): Promise<ZarrArray> {
+export async function addPosition(root: string, spec: PositionSpec, opts: AddPositionOptions = {}): Promise<ZarrArray> {
   const abs = path.resolve(root);
   const ngff = opts.ngff ?? '0.4';
   const version = zarrVersionOf(ngff);
@@ -196,7 +217,7 @@ export async function addPosition(root: string, spec: PositionSpec, opts: PlateW
   if (rootGroup && rootGroup.version !== version) {
     throw new ZarrError(abs, `the plate is stored as zarr v${rootGroup.version}; cannot add an NGFF ${ngff} (zarr v${version}) position`);
   }
-  if (await readGroup(posDir)) throw new ZarrError(abs, `position ${row}/${column}/${field} exists already`);
+  if (opts.replace !== true && (await readGroup(posDir))) throw new ZarrError(abs, `position ${row}/${column}/${field} exists already`);
   // The position's own group and array first: once the well lists it, it must be complete.
   const array = await createPositionArrays(abs, spec, ngff, opts);
   await withFileLock(path.join(abs, PLATE_LOCK), async () => {
@@ -205,8 +226,8 @@ export async function addPosition(root: string, spec: PositionSpec, opts: PlateW
       throw new ZarrError(abs, `the plate is stored as zarr v${plateGroup.version}; cannot add an NGFF ${ngff} (zarr v${version}) position`);
     }
     const existing = plateGroup ? parsePlate(plateGroup.attributes, abs).plate : undefined;
-    const rows = existing ? existing.rows.map((r) => r.name) : [];
-    const columns = existing ? existing.columns.map((c) => c.name) : [];
+    let rows = existing ? existing.rows.map((r) => r.name) : [];
+    let columns = existing ? existing.columns.map((c) => c.name) : [];
     // Append, never reorder: rowIndex/columnIndex of the wells already listed must stay valid.
     if (!rows.includes(row)) rows.push(row);
     if (!columns.includes(column)) columns.push(column);
@@ -217,6 +238,16 @@ export async function addPosition(root: string, spec: PositionSpec, opts: PlateW
     const wellGroupInfo = await readGroup(wellDir);
     const fields = wellGroupInfo ? parseWell(wellGroupInfo.attributes, wellDir).images.map((i) => i.path) : [];
     if (!fields.includes(field)) fields.push(field);
+    if (opts.order === 'sorted') {
+      // Names alone say which well is which here, so the lists may be re-sorted; wells are written from names, not old indices.
+      if (!rows.every((r) => /^[A-Za-z]+$/.test(r)) || !columns.every((c) => /^\d+$/.test(c))) {
+        throw new ZarrError(abs, `cannot keep the plate sorted: rows must be letters and columns numbers, found rows ${rows.join(', ')} and columns ${columns.join(', ')}`);
+      }
+      rows = sortRows(rows);
+      columns = sortColumns(columns);
+      wells.sort((a, b) => rows.indexOf(a.row) - rows.indexOf(b.row) || columns.indexOf(a.column) - columns.indexOf(b.column));
+      fields.sort(naturalCompare);
+    }
     await writeGroup(wellDir, version, wellAttributes(ngff, fields), durable);
     const fieldCount = Math.max(fields.length, existing?.field_count ?? 0);
     await writeGroup(abs, version, plateAttributes(ngff, { name: existing?.name ?? opts.name ?? plateName(abs), rows, columns, wells, fieldCount }), durable);

@@ -226,6 +226,21 @@ export class ZarrArray {
     await Promise.all(jobs);
   }
 
+  /**
+   * The chunk files (paths relative to the array directory, `/`-separated) that `writePlane(coords)`
+   * writes, so a caller can tell its own chunks from stale ones.
+   * @throws ZarrError as `writePlane` does for an array it cannot write or coordinates out of range.
+   */
+  planeChunkKeys(coords: readonly number[]): string[] {
+    const writer = this.#writer;
+    if (!writer) throw new ZarrError(this.dir, `cannot write: ${this.#why}`);
+    this.#checkCoords(coords);
+    const [cy, cx] = this.chunks.slice(-2) as [number, number];
+    const keys: string[] = [];
+    for (let iy = 0; iy * cy < this.height; iy++) for (let ix = 0; ix * cx < this.width; ix++) keys.push(writer.key([...coords, iy, ix]));
+    return keys;
+  }
+
   /** zarrita hands back data in the array's own order; F-order (transposed) planes are copied into C order. */
   #cOrder(data: PixelArray, [sy, sx]: [number, number]): PixelArray {
     if (sx === 1 && sy === this.width) return data;

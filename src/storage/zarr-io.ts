@@ -35,7 +35,8 @@ export function isTempName(name: string): boolean {
  * @throws StorageError (`E_STORAGE_IO`) on any I/O failure; the temp file is removed.
  */
 export async function writeAtomic(file: string, data: Uint8Array, opts: WriteAtomicOptions = {}): Promise<void> {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${threadId}.${randomBytes(4).toString('hex')}.tmp`);
+  // The atomic.ts temp-name shape (12 hex digits), so removeStaleTempFiles also clears a killed writer's chunks.
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${threadId}.${randomBytes(6).toString('hex')}.tmp`);
   let handle;
   try {
     handle = await open(temp, 'wx');
