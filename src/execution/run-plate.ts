@@ -36,6 +36,8 @@ export interface RunPlateOptions extends ExecuteOptions {
   readonly checkpoints?: CompileOptions['checkpoints'];
   /** Record RSS per task and per step (peak and at end) in the results. */
   readonly memoryDebug?: boolean;
+  /** TIFF files (default) or one OME-Zarr plate per disk step; see `CompileOptions.outputFormat`. */
+  readonly outputFormat?: CompileOptions['outputFormat'];
   readonly warn?: (message: string) => void;
 }
 
@@ -73,6 +75,7 @@ export async function runPlate(plateDir: string, options: RunPlateOptions): Prom
     ...(options.gpus ? { gpus: options.gpus } : {}),
     ...(options.checkpoints ? { checkpoints: options.checkpoints } : {}),
     ...(options.memoryDebug ? { memoryDebug: true } : {}),
+    ...(options.outputFormat ? { outputFormat: options.outputFormat } : {}),
     ...(options.warn ? { warn: options.warn } : {}),
   });
   const tasks = await coordinator.createTasks(options.axisFilter);
