@@ -15,6 +15,8 @@ export interface KillDetails {
   readonly signal?: string | null;
   readonly memoryLimitBytes?: number;
   readonly rssBytes?: number;
+  /** The end of the worker's stderr, when it printed anything: usually says why it died. */
+  readonly stderr?: string;
 }
 
 /** A task's worker died (crash, exit, signal, out of memory) before returning a result. Status `killed`. */

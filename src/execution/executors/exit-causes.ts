@@ -27,7 +27,8 @@ export function isHeapOom(exit: ChildExit): boolean {
 
 /** A child process that died under a task, not by our hand. */
 export function describeChildExit(task: string, exit: ChildExit): TaskKilledError {
-  const base = { pid: exit.pid, exitCode: exit.code, signal: exit.signal };
+  const stderr = exit.stderrTail.trim().slice(-1000);
+  const base = { pid: exit.pid, exitCode: exit.code, signal: exit.signal, ...(stderr ? { stderr } : {}) };
   if (isHeapOom(exit)) {
     const how = exit.signal ? `signal ${exit.signal}` : `exit ${exit.code}`;
     return new TaskKilledError(task, `killed: ran out of JavaScript heap memory (V8 "JavaScript heap out of memory", ${how})`, { ...base, reason: 'heap-oom' });

@@ -89,6 +89,8 @@ export class ProcessPool {
   /** An idle worker for this GPU, else a new one; an idle worker bound to another GPU makes room. */
   #take(gpuId: number | null): ChildWorker {
     if (!this.#options.oneShot) {
+      // A worker can die while idle (OOM killer, a stray timer in user code): drop it.
+      for (let i = this.#idle.length - 1; i >= 0; i--) if (!this.#idle[i]!.alive) this.#idle.splice(i, 1);
       const i = this.#idle.findIndex((w) => w.gpuId === gpuId && w.alive);
       if (i >= 0) return this.#idle.splice(i, 1)[0]!;
       if (this.#idle.length > 0 && this.#idle.length + this.#busy.size >= this.#options.workers) this.#retire(this.#idle.pop()!);

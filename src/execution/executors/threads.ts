@@ -27,6 +27,8 @@ export class ThreadsExecutor extends BaseExecutor {
   readonly #options: ResolvedExecutorOptions;
   readonly #gpuSlots: GpuSlots;
   #pool: Piscina<TaskPlan, TaskResult> | undefined;
+  /** Event sinks of the runs in progress, for pool errors that belong to no task. */
+  readonly #listeners = new Set<NonNullable<RunOptions['onEvent']>>();
 
   /** `options.workers` is the pool size as is; {@link createExecutor} does the min(tasks, CPUs, …) sizing. */
   constructor(options: ResolvedExecutorOptions) {
@@ -50,6 +52,14 @@ export class ThreadsExecutor extends BaseExecutor {
       workerData: {},
       ...(memory !== undefined ? { resourceLimits: { maxOldGenerationSizeMb: Math.max(16, Math.floor(memory / MiB)) } } : {}),
     });
+    // piscina emits 'error' for a thread that fails while running no task (e.g. at start-up);
+    // unheard, that event would crash this process. Tasks report their own failures.
+    if (this.#pool.listenerCount('error') === 0) {
+      this.#pool.on('error', (err: unknown) => {
+        const message = `worker thread failed outside any task: ${err instanceof Error ? err.message : String(err)}`;
+        for (const listener of this.#listeners) listener({ type: 'log', level: 'warn', message });
+      });
+    }
     return this.#pool;
   }
 
@@ -69,6 +79,8 @@ export class ThreadsExecutor extends BaseExecutor {
       },
     };
     const o = this.#options;
+    const listener = options.onEvent;
+    if (listener) this.#listeners.add(listener);
     return dispatch(plans, runner, {
       ...options,
       concurrency: o.workers,
@@ -77,6 +89,8 @@ export class ThreadsExecutor extends BaseExecutor {
       retryBackoffMs: o.retryBackoffMs,
       retryOn: o.retryErrors ? ['killed', 'timeout', 'error'] : ['killed', 'timeout'],
       gpuSlots: this.#gpuSlots,
+    }).finally(() => {
+      if (listener) this.#listeners.delete(listener);
     });
   }
 
