@@ -83,6 +83,11 @@ describe.each(SUITES)('$kind executor', ({ kind, cases, options }) => {
       expect(r.status, `${c}: ${JSON.stringify(r.error)}`).toBe(want.status);
       expect(r.error?.code, c).toBe(want.code);
       expect(r.error?.message, c).toMatch(want.message);
+      if (c === 'spin') {
+        // Killed when the timer fires: the target is ±100 ms; the upper bound leaves room for a loaded CI machine.
+        expect(r.seconds).toBeGreaterThanOrEqual(TIMEOUT_MS / 1000 - 0.005);
+        expect(r.seconds).toBeLessThan(TIMEOUT_MS / 1000 + 0.25);
+      }
     }
     const healthy = WELLS.filter((w) => !Object.values(badWell).includes(w));
     expect(healthy.length).toBeGreaterThanOrEqual(2);
