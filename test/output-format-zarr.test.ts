@@ -3,6 +3,8 @@
  * with the same pixels and measurements as the TIFF run, complete plate metadata under parallel
  * tasks, resume like TIFF steps, and an output folder that reads back as an (OME-Zarr) plate.
  */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +12,8 @@ import { clearComponentCache, discoverPlate } from '../src/microscopes/discover.
 import { openOmeZarrPlate } from '../src/ome-zarr/plate-reader.js';
 import { planeReader } from '../src/ome-zarr/source-planes.js';
 import { readMetadata } from '../src/storage/metadata.js';
-import { STANDARD, cli, lastJsonLine, tempDir } from './helpers.js';
+import { ZarrArray } from '../src/storage/zarr-array.js';
+import { REPO, STANDARD, cli, lastJsonLine, tempDir } from './helpers.js';
 
 const STEP = '1_max_project_z';
 let dir: string;
@@ -118,6 +121,41 @@ describe.each([
     const inspect = cli(['inspect', out, '--json']);
     expect(inspect.code, inspect.stderr).toBe(0);
     expect(lastJsonLine(inspect.stdout)).toMatchObject({ format: 'OME-Zarr', images: 16, components: fromTiff.components });
+  });
+});
+
+const PYTHON = '/usr/bin/python3';
+const INTEROP = path.join(REPO, 'test', 'fixtures', 'ome-zarr', 'interop.py');
+const pythonCan = (modules: string) => spawnSync(PYTHON, ['-c', `import ${modules}`]).status === 0;
+
+/** sha256 of each position array's C-order bytes, keyed by array path (what interop.py prints). */
+async function arrayHashes(plate: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const p of (await openOmeZarrPlate(plate)).positions) {
+    const arr = await ZarrArray.open(path.join(plate, p.arrayPath));
+    const hash = createHash('sha256');
+    for (let i = 0; i < arr.planeCount; i++) {
+      const d = await arr.readPlane(arr.planeCoords(i));
+      hash.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+    }
+    out[p.arrayPath] = hash.digest('hex');
+  }
+  return out;
+}
+
+describe('the pipeline output read by Python, without plateflow code', () => {
+  const interop = (cmd: string, plate: string) => {
+    const r = spawnSync(PYTHON, [INTEROP, cmd, plate], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, string>;
+  };
+  it.skipIf(!pythonCan('numpy'))('NGFF 0.5: a json+gzip+numpy zarr v3 decoder gets the same arrays and valid attributes', async () => {
+    const plate = path.join(dir, 'out-0.5', `${STEP}.zarr`);
+    expect(interop('read-v3', plate)).toEqual(await arrayHashes(plate));
+  });
+  it.skipIf(!pythonCan('zarr, numpy'))('NGFF 0.4: zarr-python 2 gets the same arrays and valid attributes', async () => {
+    const plate = path.join(dir, 'out-0.4', `${STEP}.zarr`);
+    expect(interop('read-v2', plate)).toEqual(await arrayHashes(plate));
   });
 });
 
