@@ -43,6 +43,7 @@ export { FunctionStep, definePipeline, type FuncPattern, type PipelineDefinition
 export { BUILTIN_FUNCTIONS } from './processing/builtins.js';
 export type { FunctionContext, FunctionDefinition, FunctionOutput, ImageFunction } from './processing/types.js';
 export { compile, type CompileOptions, type CompiledRun } from './compiler/compile.js';
+export type { OutputFormat, OutputFormatInput } from './compiler/output-format.js';
 export type { FuncCall, StepPlan, TaskPlan } from './compiler/plan.js';
 
 // execute
