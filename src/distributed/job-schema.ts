@@ -134,14 +134,25 @@ export const taskResultSchema = z.looseObject({
   seconds: z.number(),
   images: z.number().int().min(0),
   outputs: z.array(z.string()),
-  measurements: z.array(
-    z.looseObject({ task: z.string(), step: z.string(), fn: z.string(), image: z.string(), components: stringMap, values: z.record(z.string(), anyNumber) }),
-  ),
+  // Thousands of rows per task are common: checked by hand, at a tenth of the cost of a schema per row.
+  measurements: z.array(z.custom<TaskResult['measurements'][number]>(isMeasurementRow, 'expected a measurement row {task, step, fn, image, components, values}')),
   peakRssBytes: z.number().optional(),
   resumed: z.string().optional(),
   attempts: z.number().int().min(0).optional(),
   steps: z.array(z.looseObject({ name: z.string(), seconds: z.number() })).optional(),
 });
+
+function isStringRecord(v: unknown, valueType: 'string' | 'number'): boolean {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  for (const key in v) if (typeof (v as Record<string, unknown>)[key] !== valueType) return false;
+  return true;
+}
+
+function isMeasurementRow(v: unknown): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  const r = v as Record<string, unknown>;
+  return typeof r.task === 'string' && typeof r.step === 'string' && typeof r.fn === 'string' && typeof r.image === 'string' && isStringRecord(r.components, 'string') && isStringRecord(r.values, 'number');
+}
 
 /** What a worker returns for a job (BullMQ stores it as the job's return value). */
 export const jobReturnSchema = z.strictObject({
