@@ -204,7 +204,8 @@ describe('discoverPlate — missing, empty, unknown', () => {
     const root = await plate(['img_001.tif']);
     const err = await discoveryError(discoverPlate(root));
     expect(err.code).toBe('E_FORMAT_UNKNOWN');
-    expect(err.message.split('\n')).toHaveLength(6);
+    expect(err.message.split('\n')).toHaveLength(7);
+    expect(err.message).toContain("  - OME-Zarr:");
     expect(err.message).toContain("  - ArrayScan: no file matched <plate>_<well>f<field:2>d<channel>.TIF; e.g. 'img_001.tif'");
   });
 

@@ -92,6 +92,8 @@ export async function runPlate(plateDir: string, options: RunPlateOptions): Prom
   } finally {
     if (!options.executor) await executor.close();
   }
+  // Workers killed during this run (OOM, crash, timeout) leave their temp files too.
+  await removeStaleTempFiles(coordinator.compiled!.outputRoot);
   const files = await writeRunFiles(outcome, plate);
   return { plate, outcome, totals: totalsOf(outcome.results, outcome.seconds), files, measurements: measurementsByImage(outcome.results) };
 }
