@@ -10,6 +10,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll } from 'vitest';
 import { REDIS_SERVER, ensureLocalRedis } from '../src/distributed/local-redis.js';
+import { tempFileOwner } from '../src/storage/atomic.js';
 import { CLI } from './helpers.js';
 
 export const REDIS_PORT = 6390;
@@ -86,6 +87,8 @@ export interface WorkerProcess {
   /** SIGTERM (graceful) and wait for exit; SIGKILL if it is still there after the deadline. */
   stop(): Promise<number | null>;
   kill(): Promise<void>;
+  /** Sends a signal without waiting. */
+  signal(signal: NodeJS.Signals): void;
   readonly exited: Promise<number | null>;
 }
 
@@ -169,6 +172,9 @@ export async function startWorkerProcess(args: readonly string[], env: NodeJS.Pr
       proc.kill('SIGKILL');
       await exited;
     },
+    signal(signal) {
+      proc.kill(signal);
+    },
   };
   started.add(worker);
   await waitForEvent('ready', (e) => e.type === 'ready');
@@ -193,9 +199,13 @@ export async function listFiles(dir: string): Promise<string[]> {
  * Asserts two output folders hold the same files with the same bytes, except the run reports
  * (results.json, report.html), which record timings and the executor's name.
  */
-export async function sameOutputs(a: string, b: string, ignore: readonly string[] = ['results.json', 'report.html']): Promise<{ files: string[]; differ: string[] }> {
-  const fa = (await listFiles(a)).filter((f) => !ignore.includes(f));
-  const fb = (await listFiles(b)).filter((f) => !ignore.includes(f));
+export async function sameOutputs(a: string, b: string, ignore: readonly string[] = ['results.json', 'report.html']): Promise<{ files: string[]; differ: string[]; litter: string[] }> {
+  // Temp files of writers killed mid-write (never renamed, so never read) are reported apart.
+  const isTemp = (f: string) => tempFileOwner(path.basename(f)) !== undefined;
+  const fa = (await listFiles(a)).filter((f) => !ignore.includes(f) && !isTemp(f));
+  const all = await listFiles(b);
+  const litter = all.filter(isTemp);
+  const fb = all.filter((f) => !ignore.includes(f) && !isTemp(f));
   const differ: string[] = [];
   if (JSON.stringify(fa) !== JSON.stringify(fb)) differ.push(`file lists differ: ${JSON.stringify(fa)} vs ${JSON.stringify(fb)}`);
   for (const f of fa) {
@@ -203,7 +213,7 @@ export async function sameOutputs(a: string, b: string, ignore: readonly string[
     const [x, y] = await Promise.all([readFile(path.join(a, f)), readFile(path.join(b, f))]);
     if (!x.equals(y)) differ.push(f);
   }
-  return { files: fa, differ };
+  return { files: fa, differ, litter };
 }
 
 /** Waits until no pid of `pids` is alive (the orphan check). */
