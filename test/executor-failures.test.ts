@@ -26,7 +26,9 @@ const CALLS: Record<Case, readonly [string, string]> = {
   spin: ['spin-on-well.mjs', 'spin_on_well'],
 };
 
-const TIMEOUT_MS = 2000;
+// Long enough for a worker to be forked, import the library and die of its fixture on a loaded
+// 2-core CI machine (the timer counts from dispatch); every healthy or crashing task ends well before.
+const TIMEOUT_MS = 3500;
 
 const SUITES: { kind: ExecutorKind; cases: Case[]; options: ExecutorOptions }[] = [
   { kind: 'serial', cases: ['throws', 'spin'], options: {} },
@@ -49,7 +51,7 @@ function expected(kind: ExecutorKind, c: Case): { status: string; code: string; 
         ? { status: 'killed', code: 'E_TASK_KILLED', message: /exceeded memory limit \(worker thread reached its 96 MiB heap limit\)/ }
         : { status: 'killed', code: 'E_TASK_KILLED', message: /ran out of JavaScript heap memory/ };
     case 'spin':
-      return { status: 'timeout', code: 'E_TASK_TIMEOUT', message: /^timed out after 2 s$/ };
+      return { status: 'timeout', code: 'E_TASK_TIMEOUT', message: /^timed out after 3.5 s$/ };
   }
 }
 
@@ -84,9 +86,10 @@ describe.each(SUITES)('$kind executor', ({ kind, cases, options }) => {
       expect(r.error?.code, c).toBe(want.code);
       expect(r.error?.message, c).toMatch(want.message);
       if (c === 'spin') {
-        // Killed when the timer fires: the target is ±100 ms; the upper bound leaves room for a loaded CI machine.
+        // Ended when the timer fires. The ±100 ms goal holds on an idle machine (executor-dispatch
+        // checks it); here the bound allows for timers running late on a loaded CI machine.
         expect(r.seconds).toBeGreaterThanOrEqual(TIMEOUT_MS / 1000 - 0.005);
-        expect(r.seconds).toBeLessThan(TIMEOUT_MS / 1000 + 0.25);
+        expect(r.seconds).toBeLessThan(TIMEOUT_MS / 1000 + 1);
       }
     }
     const healthy = WELLS.filter((w) => !Object.values(badWell).includes(w));
