@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ARRAYSCAN, STANDARD, cli, lastJsonLine, tempDir } from './helpers.js';
+import { ARRAYSCAN, REPO, STANDARD, cli, lastJsonLine, tempDir } from './helpers.js';
 
 let dir: string;
 let plate: string;
@@ -84,5 +84,23 @@ describe.skipIf(!existsSync(ARRAYSCAN))('plateflow CLI on the real ArrayScan sam
     expect(components.well).toHaveLength(24);
     expect(components.site).toHaveLength(3);
     expect(components.channel).toHaveLength(1);
+  });
+
+  it('run with the standard pipeline writes projections and the same counts as the Python reference', async () => {
+    const out = path.join(dir, 'arrayscan-out');
+    const r = cli(['run', ARRAYSCAN, '--pipeline', STANDARD, '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = lastJsonLine(r.stdout);
+    expect(summary).toMatchObject({ format: 'ArrayScan', tasks: 24, ok: 24, images: 72 });
+    const golden = JSON.parse(await readFile(path.join(REPO, 'test', 'fixtures', 'golden', 'arrayscan_counts.json'), 'utf8')) as { counts: Record<string, number> } | Record<string, number>;
+    const expected = ('counts' in golden ? golden.counts : golden) as Record<string, number>;
+    const measured: Record<string, number> = {};
+    for (const [image, values] of Object.entries(summary.measurements as Record<string, { object_count?: number }>)) {
+      const m = /^well-(\w+)_site-(\d+)/.exec(image);
+      if (m && values.object_count !== undefined) measured[`${m[1]}_s${m[2]}`] = values.object_count;
+    }
+    expect(Object.keys(measured)).toHaveLength(72);
+    expect(measured).toEqual(expected);
+    expect(await readdir(path.join(out, '1_max_project_z'))).toHaveLength(72);
   });
 });
