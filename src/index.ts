@@ -59,6 +59,10 @@ export type { MeasurementRow, TaskResult, TaskStatus } from './execution/result.
 export { runPlate, type PlateRun, type RunPlateOptions } from './execution/run-plate.js';
 export { runTask, type RunTaskOptions } from './execution/run-task.js';
 
+// batch runs: many plates, preflight, checkpoints
+export { runBatch, type BatchOptions, type BatchRun, type SkippedPlate } from './batch/run-batch.js';
+export { preflight, PreflightError, type PreflightEstimate, type PreflightOptions, type PreflightReport } from './batch/preflight.js';
+
 // store
 export { writeFileAtomic } from './storage/atomic.js';
 export { FileManager } from './storage/file-manager.js';
@@ -87,8 +91,33 @@ export {
 } from './ome-zarr/index.js';
 export { ZarrArray } from './storage/zarr-array.js';
 
+// shared-memory chunked arrays
+export {
+  ChunkFailedError,
+  InlinePool,
+  Orchestrator,
+  SharedArray,
+  axisChunks,
+  chunkRanges,
+  createChunkPool,
+  mapAffine,
+  reduceArray,
+  tilePlan,
+  tiledGaussian,
+  tiledOtsu,
+  type ArrayDType,
+  type ArrayStats,
+  type ChunkPool,
+  type ChunkWorkerModule,
+  type Range,
+  type SharedArrayHandle,
+  type Tile,
+} from './arrays/index.js';
+
 // report
-export { formatSummary } from './report/summary.js';
+export { formatBatchSummary, formatSummary } from './report/summary.js';
+export { chooseProgressMode, createProgressReporter, type ProgressMode, type ProgressReporter } from './report/progress.js';
+export { renderReport, writeReport } from './report/html.js';
 export { measurementsByImage, totalsOf, writeRunFiles, type RunTotals } from './report/results.js';
 
 // tools
