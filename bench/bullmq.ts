@@ -2,9 +2,10 @@
  * `npm run bench:bullmq`: the bullmq executor with real `plateflow worker` processes on this
  * machine and Redis on 127.0.0.1:6390 (started from /usr/bin/redis-server when none answers).
  *
- * 1. Throughput: no-op tasks (one 32×32 input image read, no function, the task checkpoint
- *    written, the result sent back) through 2 local workers; tasks/s from the first enqueue to
- *    the last recorded result, after a warm-up run that forks the workers' task processes.
+ * 1. Throughput: no-op tasks (no input, no function, no file written: only the executor's and
+ *    runTask's fixed per-task work, as in `bench:dispatch`) through 2 local workers; tasks/s from
+ *    the first enqueue to the last recorded result, after a warm-up run that forks the workers'
+ *    task processes.
  * 2. Soak: a 500-task run (each task sleeps --task-ms in its process and reports one measurement
  *    row) while a worker is SIGKILLed and replaced every --kill-every-ms, 20 times. Every
  *    execution is logged by the task itself, so the output shows how many ran twice, while the
@@ -97,19 +98,36 @@ async function stopAll(): Promise<void> {
   clearTimeout(timer);
 }
 
-/** A task that reads one tiny image and runs no function: what the executor itself costs. */
-function noopPlan(template: TaskPlan, i: number, outputRoot: string, chain: TaskPlan['steps'][number]['pattern']['default'], modules: readonly string[], withInput = true): TaskPlan {
+/**
+ * A task built from a compiled template. `noop`: no input and two function-less memory steps of
+ * which only the first runs (`toStep: 0`), so `runTask` does its fixed per-task work and touches no
+ * file — the same no-op as `bench:dispatch`, so the figures compare. Otherwise one 32×32 input
+ * image goes through `chain` in one memory step (the soak's sleeping task).
+ */
+function benchPlan(template: TaskPlan, i: number, outputRoot: string, task: { kind: 'noop' } | { kind: 'chain'; chain: TaskPlan['steps'][number]['pattern']['default']; modules: readonly string[] }): TaskPlan {
   const id = `T${String(i).padStart(5, '0')}`;
-  const step = template.steps[0]!;
+  const memoryStep = (index: number, name: string, chain: TaskPlan['steps'][number]['pattern']['default']) => ({
+    ...template.steps[0]!,
+    index,
+    name,
+    id: `${index + 1}_${name}`,
+    hash: `${name}-${index}`,
+    pattern: { default: chain, byGroup: {} },
+    backend: 'memory' as const,
+    outputDir: null,
+    outputFormat: null,
+    main: false,
+  });
+  const noop = task.kind === 'noop';
   return {
     ...template,
     taskId: id,
     axis: { well: id },
-    inputs: withInput ? [{ ...template.inputs[0]!, components: { ...template.inputs[0]!.components, well: id } }] : [],
-    steps: [{ ...step, name: 'noop', id: '1_noop', pattern: { default: chain, byGroup: {} }, backend: 'memory', outputDir: null, main: false }],
+    inputs: noop ? [] : [{ ...template.inputs[0]!, components: { ...template.inputs[0]!.components, well: id } }],
+    steps: noop ? [memoryStep(0, 'noop', null), memoryStep(1, 'never', null)] : [memoryStep(0, 'sleep', task.chain)],
     outputRoot,
-    modules,
-    checkpoints: { reuse: false, fromStep: null, toStep: null },
+    modules: noop ? [] : task.modules,
+    checkpoints: { reuse: false, fromStep: null, toStep: noop ? 0 : null },
   };
 }
 
@@ -180,10 +198,10 @@ async function main(): Promise<void> {
     const queue = `bench-${process.pid}`;
     await Promise.all([startWorker(redis.url, queue, dir), startWorker(redis.url, queue, dir)].map((w) => w.ready));
     const warm = new BullmqExecutor({ redis: redis.url, queue });
-    await warm.run(Array.from({ length: 200 }, (_, i) => noopPlan(template, i, path.join(dir, 'warm'), null, [])));
+    await warm.run(Array.from({ length: 200 }, (_, i) => benchPlan(template, i, path.join(dir, 'warm'), { kind: 'noop' })));
     await warm.close();
     const executor = new BullmqExecutor({ redis: redis.url, queue });
-    const plans = Array.from({ length: TASKS }, (_, i) => noopPlan(template, i, path.join(dir, 'noop'), null, [], process.argv.includes('--with-input')));
+    const plans = Array.from({ length: TASKS }, (_, i) => benchPlan(template, i, path.join(dir, 'noop'), { kind: 'noop' }));
     const cpuBefore = cpuSnapshot();
     const started = performance.now();
     const results = await executor.run(plans);
@@ -221,7 +239,7 @@ export const benchSleep = {
     const soakConcurrency = 2;
     const startSoakWorker = () => startWorker(redis.url, soakQueue, dir, [...soakArgs, '--concurrency', String(soakConcurrency)]);
     await Promise.all([startSoakWorker(), startSoakWorker()].map((w) => w.ready));
-    const soakPlans = Array.from({ length: SOAK_TASKS }, (_, i) => noopPlan(template, i, path.join(dir, 'soak'), [{ fn: 'bench_sleep', kwargs: { ms: TASK_MS, log: executions } }], [pathToFileURL(module).href]));
+    const soakPlans = Array.from({ length: SOAK_TASKS }, (_, i) => benchPlan(template, i, path.join(dir, 'soak'), { kind: 'chain', chain: [{ fn: 'bench_sleep', kwargs: { ms: TASK_MS, log: executions } }], modules: [pathToFileURL(module).href] }));
     const soak = new BullmqExecutor({ redis: redis.url, queue: soakQueue });
     const soakStarted = performance.now();
     let kills = 0;

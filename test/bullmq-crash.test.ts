@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BullmqExecutor, getRunStatus } from '../src/distributed/index.js';
 import { runPlate } from '../src/execution/run-plate.js';
 import { synthesizePlate } from '../src/synth/plate.js';
-import { REDIS_AVAILABLE, SKIP_MESSAGE, alive, allGone, ensureRedis, sameOutputs, startWorkerProcess, uniqueQueue, waitFor, type WorkerProcess } from './bullmq-helpers.js';
+import { REDIS_AVAILABLE, SKIP_MESSAGE, alive, allGone, ensureRedis, sameOutputs, startWorkerProcess, uniqueQueue, waitFor, workersIdle, type WorkerProcess } from './bullmq-helpers.js';
 import { REPO, tempDir } from './helpers.js';
 import { tempFileOwner } from '../src/storage/atomic.js';
 
@@ -75,8 +75,10 @@ describe.skipIf(!REDIS_AVAILABLE)('bullmq executor when workers and tasks die', 
     expect(victim.events.filter((e) => e.type === 'task:done' && e.taskId === 'A03')).toHaveLength(0);
     // The spinning task process died with its worker (orphan guard), and nothing was left behind.
     await allGone([taskPid, ...victim.children]);
+    await workersIdle([survivor]);
     const { differ, litter } = await sameOutputs(path.join(dir, 'kill-serial'), path.join(dir, 'kill-bullmq'));
-    expect(differ, JSON.stringify(differ)).toEqual([]);
+    const trace = [victim, survivor].map((w) => w.events.filter((e) => e.type.startsWith('task:')).map((e) => `${w.pid}:${e.type}:${String(e.taskId ?? e.jobId)}`));
+    expect(differ, JSON.stringify({ differ, trace })).toEqual([]);
     // The only possible extra: temp files of the killed worker's task processes cut off mid-write
     // (the next run on this folder removes them, see storage/stale-temp.ts).
     const killedPids = new Set([taskPid, ...victim.children]);

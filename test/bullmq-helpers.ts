@@ -181,6 +181,24 @@ export async function startWorkerProcess(args: readonly string[], env: NodeJS.Pr
   return worker;
 }
 
+/**
+ * Waits until no task is running on these workers. A run is complete when every task has its one
+ * result, but a task can run twice (a worker stalled past its lock, and the job ran elsewhere): the
+ * slower copy may still be rewriting the same bytes, and a directory listing taken during a rename
+ * can miss a file. Compare outputs only once every execution has ended.
+ */
+export async function workersIdle(workers: readonly WorkerProcess[], timeoutMs = 20_000): Promise<void> {
+  await waitFor(
+    'every task execution on the workers to end',
+    () =>
+      workers.every((w) => {
+        const count = (type: string) => w.events.filter((e) => e.type === type).length;
+        return count('task:start') === count('task:done') + count('task:requeued');
+      }),
+    timeoutMs,
+  );
+}
+
 /** Every file under `dir` (relative POSIX paths), sorted. */
 export async function listFiles(dir: string): Promise<string[]> {
   const out: string[] = [];

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BullmqExecutor, getRunStatus } from '../src/distributed/index.js';
 import { runPlate } from '../src/execution/run-plate.js';
 import { synthesizePlate } from '../src/synth/plate.js';
-import { REDIS_AVAILABLE, SKIP_MESSAGE, allGone, ensureRedis, listFiles, sameOutputs, startWorkerProcess, uniqueQueue, type WorkerProcess } from './bullmq-helpers.js';
+import { REDIS_AVAILABLE, SKIP_MESSAGE, allGone, ensureRedis, listFiles, sameOutputs, startWorkerProcess, uniqueQueue, workersIdle, type WorkerProcess } from './bullmq-helpers.js';
 import { REPO, STANDARD, cli, tempDir } from './helpers.js';
 
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'steps');
@@ -49,6 +49,7 @@ describe.skipIf(!REDIS_AVAILABLE)('bullmq executor with two worker processes', (
     expect(distributed.totals).toMatchObject({ tasks: 6, ok: 6, failed: 0, cancelled: 0 });
     expect(distributed.outcome.executor).toBe('bullmq');
     expect(events.filter((t) => t === 'task:done')).toHaveLength(6);
+    await workersIdle(workers);
     const { files, differ } = await sameOutputs(path.join(dir, 'serial'), path.join(dir, 'bullmq'));
     expect(differ).toEqual([]);
     expect(files).toContain('measurements.csv');

@@ -100,7 +100,7 @@ interface ResolvedWorkerOptions {
 /** Why a running task is being stopped by this worker. */
 class StopReason extends Error {
   constructor(
-    readonly kind: 'cancelled' | 'shutdown',
+    readonly kind: 'cancelled' | 'shutdown' | 'lock-lost',
     message: string,
   ) {
     super(message);
@@ -240,6 +240,12 @@ export class PlateflowWorker {
     });
     this.#bull = bull;
     bull.on('error', (err: Error) => this.#emit({ type: 'log', level: 'warn', message: `BullMQ: ${err.message}` }));
+    // Our lock on a job expired (this process was stalled too long): the job is back in the queue
+    // or already running elsewhere, so this copy only duplicates work. Stop it now, so that a
+    // second execution overlaps the first as briefly as possible.
+    bull.on('lockRenewalFailed', (jobIds: string[]) => {
+      for (const id of jobIds) this.#active.get(id)?.controller.abort(new StopReason('lock-lost', `lost the lock on job ${id}; it runs elsewhere`));
+    });
     await bull.waitUntilReady();
     void bull.run().catch((err: unknown) => this.#emit({ type: 'log', level: 'warn', message: `BullMQ worker stopped: ${(err as Error).message}` }));
     this.#emit({ type: 'ready', name: this.#o.name, queue: this.#o.queue, redis: where, concurrency: this.#o.concurrency, roots: this.#roots });
@@ -292,6 +298,11 @@ export class PlateflowWorker {
       await job.moveToWait(token);
       this.#emit({ type: 'task:requeued', jobId, reason: reason.message });
       throw new WaitingError();
+    }
+    if (reason instanceof StopReason && reason.kind === 'lock-lost') {
+      // The job is no longer ours: BullMQ refuses to finish it with our stale token anyway.
+      this.#emit({ type: 'task:requeued', jobId, reason: reason.message });
+      throw reason;
     }
     const cancelled = reason instanceof StopReason && reason.kind === 'cancelled';
     const final: TaskResult = { ...result, attempts: Math.max(attempt, job.attemptsStarted) };
