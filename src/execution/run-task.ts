@@ -9,6 +9,7 @@ import { outputFileName, outputStem } from '../microscopes/plateflow-naming.js';
 import { CheckpointStore, type CheckpointFile, type CheckpointPlane } from '../batch/checkpoints.js';
 import { FunctionRegistry } from '../pipeline/registry.js';
 import { isFunctionOutput } from '../processing/types.js';
+import { syncDirectory } from '../storage/atomic.js';
 import type { ReadBuffer } from '../storage/backend.js';
 import { FileManager } from '../storage/file-manager.js';
 import { mergeSubdirectoryFiles, updateMetadata } from '../storage/metadata.js';
@@ -207,7 +208,7 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
           const relative = path.relative(plan.outputRoot, file).split(path.sep).join('/');
           ctx.outputs.push(relative);
           await writes.add(async () => {
-            await ctx.files.save('disk', file, plane);
+            await ctx.files.save('disk', file, plane, { deferDirectorySync: true });
             checkpointFiles.push({ path: relative, bytes: (await stat(file)).size, components });
           });
         }
@@ -215,8 +216,10 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
       }
       if (ctx.memory) ctx.memory.peak = Math.max(ctx.memory.peak, process.memoryUsage.rss());
     }
-    // Every file must be in place before the metadata and the checkpoint marker name it.
+    // Every file must be in place, and its name durable (one directory sync for the whole step),
+    // before the metadata and the checkpoint marker name it.
     await writes.drain();
+    if (step.outputDir !== null && !zarrPlanes && checkpointFiles.length > 0) await syncDirectory(step.outputDir);
     if (zarrPlanes) {
       const zarr = await writeZarrStep(plan, step, zarrPlanes, ctx.files, ctx.signal);
       ctx.outputs.push(...zarr.outputs);

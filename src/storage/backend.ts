@@ -27,6 +27,12 @@ export interface LoadOptions {
   readonly readBuffer?: ReadBuffer;
 }
 
+export interface SaveOptions {
+  readonly signal?: AbortSignal;
+  /** Disk: leave the directory fsync to the caller, who syncs once per batch (see `syncDirectory`). */
+  readonly deferDirectorySync?: boolean;
+}
+
 /** A reusable destination for file reads (see `LoadOptions.readBuffer`). */
 export interface ReadBuffer {
   bytes: Uint8Array;
@@ -40,7 +46,7 @@ export interface StorageBackend {
    */
   load(path: string, opts?: LoadOptions): Promise<ImageStack>;
   /** Store `stack` at `path`, replacing what was there. */
-  save(path: string, stack: ImageStack): Promise<void>;
+  save(path: string, stack: ImageStack, opts?: SaveOptions): Promise<void>;
   exists(path: string): Promise<boolean>;
   /** Names directly inside `dir` (files and sub-directories), sorted by code unit; [] if `dir` is absent. */
   list(dir: string): Promise<string[]>;

@@ -2,7 +2,7 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError } from '../errors.js';
 import type { ImageStack } from '../image.js';
-import { compareNames, type LoadOptions, type StorageBackend } from './backend.js';
+import { compareNames, type LoadOptions, type SaveOptions, type StorageBackend } from './backend.js';
 import { readTiff } from './tiff-read.js';
 import { writeTiff } from './tiff-write.js';
 
@@ -20,9 +20,9 @@ export class DiskBackend implements StorageBackend {
     return readTiff(p, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.readBuffer ? { readBuffer: opts.readBuffer } : {}) });
   }
 
-  async save(p: string, stack: ImageStack): Promise<void> {
+  async save(p: string, stack: ImageStack, opts: SaveOptions = {}): Promise<void> {
     this.#check(p);
-    await writeTiff(p, stack);
+    await writeTiff(p, stack, { syncDirectory: opts.deferDirectorySync !== true });
   }
 
   async exists(p: string): Promise<boolean> {

@@ -1,6 +1,6 @@
 import { AbortError, StorageError } from '../errors.js';
 import type { ImageStack } from '../image.js';
-import type { BackendKind, LoadOptions, StorageBackend } from './backend.js';
+import type { BackendKind, LoadOptions, SaveOptions, StorageBackend } from './backend.js';
 import { DiskBackend } from './disk-backend.js';
 import { MemoryBackend } from './memory-backend.js';
 import { ZarrBackend } from './zarr-backend.js';
@@ -57,9 +57,9 @@ export class FileManager {
   }
 
   /** @throws AbortError (`E_ABORTED`) when aborted; `E_STORAGE_IO`, `E_TIFF_INVALID` from the backend. */
-  async save(kind: BackendKind, path: string, stack: ImageStack, opts: LoadOptions = {}): Promise<void> {
+  async save(kind: BackendKind, path: string, stack: ImageStack, opts: SaveOptions = {}): Promise<void> {
     this.#abortCheck(opts.signal);
-    await this.backend(kind).save(path, stack);
+    await this.backend(kind).save(path, stack, opts.deferDirectorySync ? { deferDirectorySync: true } : undefined);
   }
 
   async exists(kind: BackendKind, path: string): Promise<boolean> {

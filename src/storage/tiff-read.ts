@@ -1,3 +1,4 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { ReadBuffer } from './backend.js';
 import { AbortError, PlateflowError, StorageError, TiffError } from '../errors.js';
@@ -71,12 +72,12 @@ export async function readTiff(file: string, opts: ReadTiffOptions & { readonly 
  * unrelated Buffers (Node's small-Buffer pool).
  */
 async function readWholeFile(file: string, reuse?: ReadBuffer): Promise<Uint8Array> {
+  if (reuse) return readIntoSync(file, reuse);
   let handle;
   try {
     handle = await open(file, 'r');
     const { size } = await handle.stat();
-    if (reuse && reuse.bytes.byteLength < size) reuse.bytes = new Uint8Array(size);
-    const bytes = reuse ? reuse.bytes.subarray(0, size) : new Uint8Array(size);
+    const bytes = new Uint8Array(size);
     let filled = 0;
     while (filled < size) {
       const { bytesRead } = await handle.read(bytes, filled, size - filled, filled);
@@ -90,6 +91,35 @@ async function readWholeFile(file: string, reuse?: ReadBuffer): Promise<Uint8Arr
     throw new StorageError(file, `cannot read: ${(err as Error).message}`, { cause: err });
   } finally {
     await handle?.close();
+  }
+}
+
+/**
+ * The hot path of a task reading its inputs: synchronous calls into a reused buffer. Each async
+ * fs call is a round trip through libuv's pool; for a 512 KiB file in the page cache the four of
+ * them (open, stat, read, close) took 3x longer than the blocking read, and a task's thread has
+ * nothing else to do while it waits for its own input (writes still complete in the background).
+ */
+function readIntoSync(file: string, reuse: ReadBuffer): Uint8Array {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const size = fstatSync(fd).size;
+    if (reuse.bytes.byteLength < size) reuse.bytes = new Uint8Array(size);
+    const bytes = reuse.bytes.subarray(0, size);
+    let filled = 0;
+    while (filled < size) {
+      const n = readSync(fd, bytes, filled, size - filled, filled);
+      if (n === 0) break; // shrank while we read: decode what is there, it reports truncation
+      filled += n;
+    }
+    return filled === size ? bytes : bytes.subarray(0, filled);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new PlateflowError('E_NOT_FOUND', `${file}: no such file`, { path: file }, { cause: err });
+    throw new StorageError(file, `cannot read: ${(err as Error).message}`, { cause: err });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

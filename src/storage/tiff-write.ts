@@ -145,9 +145,9 @@ export function encodeTiffParts(stack: ImageStack, opts: EncodeTiffOptions = {})
  *
  * @throws TiffError as for `encodeTiff`; StorageError (`E_STORAGE_IO`) when the write fails.
  */
-export async function writeTiff(file: string, stack: ImageStack, opts: Omit<EncodeTiffOptions, 'file'> = {}): Promise<void> {
-  const [head, pixels] = encodeTiffParts(stack, { ...opts, file });
-  await writeFileAtomic(file, pixels === undefined ? head : [head, pixels]);
+export async function writeTiff(file: string, stack: ImageStack, opts: Omit<EncodeTiffOptions, 'file'> & { readonly syncDirectory?: boolean } = {}): Promise<void> {
+  const [head, pixels] = encodeTiffParts(stack, { ...(opts.description !== undefined ? { description: opts.description } : {}), file });
+  await writeFileAtomic(file, pixels === undefined ? head : [head, pixels], { syncDirectory: opts.syncDirectory !== false });
 }
 
 function checkStack(stack: ImageStack, file: string): void {

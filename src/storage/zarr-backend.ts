@@ -16,14 +16,14 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError } from '../errors.js';
 import { allocate, type ImageStack, type PixelArray } from '../image.js';
-import { compareNames, notFound, type LoadOptions, type StorageBackend } from './backend.js';
+import { compareNames, notFound, type LoadOptions, type SaveOptions, type StorageBackend } from './backend.js';
 import { ZarrArray } from './zarr-array.js';
 import { ZARR_JSON, ZARRAY } from './zarr-format.js';
 
 /** `page`: one plane (flat index over the leading dimensions); all planes when absent. */
 export type ZarrLoadOptions = LoadOptions;
 
-export interface ZarrSaveOptions {
+export interface ZarrSaveOptions extends SaveOptions {
   /** Plane index of the stack's first plane. @defaultValue 0 */
   readonly page?: number;
 }
