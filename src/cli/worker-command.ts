@@ -37,7 +37,7 @@ export function workerCommand(): Command {
     .option('--name <name>', 'worker name shown in results and status (default: <hostname>:<pid>)')
     .option('--lock-duration <duration>', 'how long a job stays locked without renewal; a dead worker\'s jobs are retried about this long after it died', '30s')
     .option('--stalled-interval <duration>', 'how often to look for jobs of dead workers (default: the lock duration)')
-    .option('--max-stalled <n>', 'a job whose workers died more than this often ends killed', nonNegativeInt, 2)
+    .option('--max-stalled <n>', 'a job whose workers died under it more than this often ends killed', nonNegativeInt, 5)
     .option('--timeout <duration>', 'time limit for tasks whose run set none, e.g. 10m')
     .option('--worker-memory <size>', 'RSS limit of each task process, e.g. 4GB; a task over it ends killed')
     .option('--close-timeout <duration>', 'on SIGTERM/SIGINT, how long running tasks may finish before their jobs are handed back to the queue', '30s')

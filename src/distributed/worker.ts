@@ -55,7 +55,12 @@ export interface WorkerOptions {
   readonly lockDurationMs?: number;
   /** How often this worker looks for jobs whose worker died. @default lockDurationMs */
   readonly stalledIntervalMs?: number;
-  /** A job whose workers died more often than this fails `killed`. @default 2 */
+  /**
+   * A job whose workers died under it more often than this fails `killed`. Tasks run in their own
+   * processes, so a task that crashes takes only its process and is retried by attempts; a dead
+   * worker is almost never its job's fault, hence a generous limit (BullMQ's own default is 1).
+   * @default 5
+   */
   readonly maxStalledCount?: number;
   /** Time limit for tasks whose run set none. @default none */
   readonly defaultTimeoutMs?: number;
@@ -133,7 +138,7 @@ function resolveOptions(o: WorkerOptions): ResolvedWorkerOptions {
     name: o.name ?? `${os.hostname()}:${process.pid}`,
     lockDurationMs,
     stalledIntervalMs: o.stalledIntervalMs ?? lockDurationMs,
-    maxStalledCount: o.maxStalledCount ?? 2,
+    maxStalledCount: o.maxStalledCount ?? 5,
     defaultTimeoutMs: o.defaultTimeoutMs,
     closeTimeoutMs: o.closeTimeoutMs ?? 30_000,
     cancelCheckIntervalMs: o.cancelCheckIntervalMs ?? 2000,
