@@ -18,11 +18,10 @@
  * Runs the compiled library from dist/ (the path is resolved at run time so this works from
  * build/bench/).
  */
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import type * as Compile from '../dist/compiler/compile.js';
 import type { TaskPlan } from '../dist/compiler/plan.js';
 import type * as Executors from '../dist/execution/executors/index.js';
@@ -31,22 +30,10 @@ import type * as Discover from '../dist/microscopes/discover.js';
 import type * as Load from '../dist/pipeline/load.js';
 import type * as Synth from '../dist/synth/plate.js';
 import type * as PiscinaModule from 'piscina';
+import { packageRoot } from './lib.js';
 
 const MiB = 1 << 20;
 
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    try {
-      if ((JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'plateflow') return dir;
-    } catch {
-      // no package.json here: keep walking up
-    }
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('bench/dispatch: cannot find the plateflow package root');
-    dir = up;
-  }
-}
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -75,7 +62,7 @@ function rssAfterGc(): number {
   return process.memoryUsage.rss();
 }
 
-const root = repoRoot();
+const root = packageRoot();
 const dist = (p: string) => pathToFileURL(path.join(root, 'dist', p)).href;
 const { createExecutor } = (await import(dist('execution/executors/index.js'))) as typeof Executors;
 const { availableCpus } = (await import(dist('execution/resources/index.js'))) as typeof Resources;

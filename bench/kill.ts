@@ -18,25 +18,13 @@ import { existsSync, readFileSync, watch } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import type * as Compile from '../dist/compiler/compile.js';
 import type * as Executors from '../dist/execution/executors/index.js';
 import type * as Discover from '../dist/microscopes/discover.js';
 import type * as Synth from '../dist/synth/plate.js';
+import { packageRoot } from './lib.js';
 
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    try {
-      if ((JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'plateflow') return dir;
-    } catch {
-      // no package.json here: keep walking up
-    }
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('bench/kill: cannot find the plateflow package root');
-    dir = up;
-  }
-}
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -71,7 +59,7 @@ export const spinForever = {
 };
 `;
 
-const root = repoRoot();
+const root = packageRoot();
 const dist = (p: string) => pathToFileURL(path.join(root, 'dist', p)).href;
 const { createExecutor } = (await import(dist('execution/executors/index.js'))) as typeof Executors;
 const { synthesizePlate } = (await import(dist('synth/plate.js'))) as typeof Synth;

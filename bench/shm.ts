@@ -22,25 +22,13 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import type * as Arrays from '../dist/arrays/index.js';
+import { packageRoot } from './lib.js';
 
 const MiB = 1 << 20;
 const QUIET_PCT = 10;
 
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    try {
-      if ((JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'plateflow') return dir;
-    } catch {
-      // no package.json here: keep walking up
-    }
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('bench/shm: cannot find the plateflow package root');
-    dir = up;
-  }
-}
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -91,7 +79,7 @@ async function main(): Promise<void> {
   const gib = arg('gib', 1);
   const reps = Math.round(arg('reps', 5));
   const chunkMiB = arg('chunk-mib', 32);
-  const arrays = (await import(pathToFileURL(path.join(repoRoot(), 'dist', 'arrays', 'index.js')).href)) as typeof Arrays;
+  const arrays = (await import(pathToFileURL(path.join(packageRoot(), 'dist', 'arrays', 'index.js')).href)) as typeof Arrays;
   const { SharedArray, createChunkPool, mapAffine, reduceArray } = arrays;
 
   const rssBefore = process.memoryUsage.rss();

@@ -20,12 +20,11 @@
  *
  * so below 1 means OME-Zarr output is faster. Runs the compiled library from dist/.
  */
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import type * as Discover from '../dist/microscopes/discover.js';
 import type * as Naming from '../dist/microscopes/plateflow-naming.js';
 import type * as Concurrency from '../dist/ome-zarr/concurrency.js';
@@ -34,23 +33,10 @@ import type * as Sources from '../dist/ome-zarr/source-planes.js';
 import type * as Resources from '../dist/execution/resources/cpus.js';
 import type * as Synth from '../dist/synth/plate.js';
 import type * as TiffWrite from '../dist/storage/tiff-write.js';
+import { packageRoot } from './lib.js';
 
-/** The folder holding plateflow's package.json: works from bench/ and from build/bench/. */
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    try {
-      if ((JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'plateflow') return dir;
-    } catch {
-      // no package.json here: keep walking up
-    }
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('bench/zarr: cannot find the plateflow package root');
-    dir = up;
-  }
-}
 
-const ROOT = repoRoot();
+const ROOT = packageRoot();
 const load = async <T>(rel: string): Promise<T> => (await import(pathToFileURL(path.join(ROOT, 'dist', rel)).href)) as T;
 
 function flag(name: string, fallback: string): string {

@@ -86,9 +86,7 @@ async function readWholeFile(file: string, reuse?: ReadBuffer): Promise<Uint8Arr
     }
     return filled === size ? bytes : bytes.subarray(0, filled);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new PlateflowError('E_NOT_FOUND', `${file}: no such file`, { path: file }, { cause: err });
-    throw new StorageError(file, `cannot read: ${(err as Error).message}`, { cause: err });
+    throw readFailure(file, err);
   } finally {
     await handle?.close();
   }
@@ -115,12 +113,16 @@ function readIntoSync(file: string, reuse: ReadBuffer): Uint8Array {
     }
     return filled === size ? bytes : bytes.subarray(0, filled);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new PlateflowError('E_NOT_FOUND', `${file}: no such file`, { path: file }, { cause: err });
-    throw new StorageError(file, `cannot read: ${(err as Error).message}`, { cause: err });
+    throw readFailure(file, err);
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** A missing file is `E_NOT_FOUND` (callers may treat it as absent); anything else is an I/O fault. */
+function readFailure(file: string, err: unknown): PlateflowError {
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new PlateflowError('E_NOT_FOUND', `${file}: no such file`, { path: file }, { cause: err });
+  return new StorageError(file, `cannot read: ${(err as Error).message}`, { cause: err });
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
