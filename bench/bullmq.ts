@@ -27,6 +27,7 @@ import type * as Distributed from '../dist/distributed/index.js';
 import type * as LocalRedis from '../dist/distributed/local-redis.js';
 import type { TaskResult } from '../dist/execution/result.js';
 import type * as Synth from '../dist/synth/plate.js';
+import type * as Executors from '../dist/execution/executors/index.js';
 
 function packageRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
@@ -179,6 +180,7 @@ async function main(): Promise<void> {
   const { ensureLocalRedis } = await dist<typeof LocalRedis>('distributed/local-redis.js');
   const { BullmqExecutor } = await dist<typeof Distributed>('distributed/index.js');
   const { synthesizePlate } = await dist<typeof Synth>('synth/plate.js');
+  const { createExecutor } = await dist<typeof Executors>('execution/executors/index.js');
   const { compile } = await dist<{ compile: (p: unknown, plate: unknown, o: unknown) => Promise<{ tasks: Map<string, TaskPlan> }> }>('compiler/compile.js');
   const { discoverPlate } = await dist<{ discoverPlate: (root: string) => Promise<unknown> }>('microscopes/discover.js');
 
@@ -216,6 +218,15 @@ async function main(): Promise<void> {
     const perTask = (k: keyof typeof cpuAfter) => ((cpuAfter[k] - cpuBefore[k]) / TASKS).toFixed(2);
     console.log(`  CPU ms per task: coordinator ${perTask('coordinator')}, workers ${perTask('workers')}, task processes ${perTask('tasks')}, redis ${perTask('redis')}`);
     await stopAll();
+
+    // The same plans on the local `processes` executor (one pool of task processes, no Redis), for scale.
+    const local = createExecutor('processes', { workers: 2 * CONCURRENCY, cpus: 2 * CONCURRENCY });
+    await local.run(Array.from({ length: 200 }, (_, i) => benchPlan(template, i, path.join(dir, 'warm-local'), { kind: 'noop' })));
+    const localStarted = performance.now();
+    await local.run(Array.from({ length: TASKS }, (_, i) => benchPlan(template, i, path.join(dir, 'noop-local'), { kind: 'noop' })));
+    const localPerSecond = TASKS / ((performance.now() - localStarted) / 1000);
+    await local.close();
+    console.log(`  same plans on the local processes executor (${2 * CONCURRENCY} task processes, no Redis): ${localPerSecond.toFixed(0)} tasks/s; bullmq ÷ processes = ${(tasksPerSecond / localPerSecond).toFixed(2)}`);
 
     // 2. Soak: kill a worker every KILL_EVERY_MS, KILLS times, during a SOAK_TASKS run.
     const module = path.join(dir, 'bench-sleep.mjs');
