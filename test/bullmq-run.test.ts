@@ -11,7 +11,7 @@ import { BullmqExecutor, getRunStatus } from '../src/distributed/index.js';
 import { runPlate } from '../src/execution/run-plate.js';
 import { synthesizePlate } from '../src/synth/plate.js';
 import { REDIS_AVAILABLE, SKIP_MESSAGE, allGone, ensureRedis, listFiles, sameOutputs, startWorkerProcess, uniqueQueue, workersIdle, type WorkerProcess } from './bullmq-helpers.js';
-import { REPO, STANDARD, cli, tempDir } from './helpers.js';
+import { REPO, STANDARD, cli, lastJsonLine, tempDir } from './helpers.js';
 
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'steps');
 
@@ -144,6 +144,21 @@ describe.skipIf(!REDIS_AVAILABLE)('bullmq executor with two worker processes', (
       await admin.call('ACL', 'DELUSER', user);
       await admin.quit();
     }
+  });
+
+  it('plateflow run --executor bullmq runs through the workers, prints the run id, and status finds it', async () => {
+    const out = path.join(dir, 'cli-out');
+    const r = cli(['run', plate, '-p', STANDARD, '-o', out, '--executor', 'bullmq', '--redis', url, '--queue', queue, '--json'], { timeout: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(lastJsonLine(r.stdout)).toMatchObject({ tasks: 6, ok: 6, failed: 0 });
+    const runId = /bullmq run (run-[\w.-]+) on queue/.exec(r.stderr)?.[1];
+    expect(runId, r.stderr).toBeDefined();
+    expect((await getRunStatus({ redis: url, queue, runId: runId! })).counts).toMatchObject({ done: 6 });
+    await workersIdle(workers);
+    expect((await sameOutputs(path.join(dir, 'serial'), out)).differ).toEqual([]);
+    const noRedis = cli(['run', plate, '-p', STANDARD, '-o', out, '--executor', 'bullmq'], { env: { PLATEFLOW_REDIS_URL: '' }, timeout: 20_000 });
+    expect(noRedis.code).toBe(2);
+    expect(noRedis.stderr).toContain('--executor bullmq needs --redis <url> or PLATEFLOW_REDIS_URL');
   });
 
   it('explains a missing or bad --roots and a missing Redis URL', () => {

@@ -9,6 +9,7 @@ import { DEFAULT_NGFF_FOR_OUTPUT, OUTPUT_FORMATS, parseOutputFormat, type Output
 import { isPlateflowError } from '../errors.js';
 import type { Executor } from '../execution/executor.js';
 import { EXECUTOR_KINDS, createExecutor, type ExecutorKind } from '../execution/executors/index.js';
+import { BULLMQ_EXECUTOR_HELP, addBullmqOptions, bullmqExecutorFromFlags, type BullmqFlags } from './bullmq-options.js';
 import { availableCpus } from '../execution/resources/cpus.js';
 import type { GpuInfo } from '../execution/resources/gpus.js';
 import { parseBytes, parseDuration } from '../execution/resources/units.js';
@@ -33,8 +34,8 @@ export interface PipelineFlags {
   quiet: boolean;
 }
 
-export interface ExecutorFlags {
-  executor: ExecutorKind;
+export interface ExecutorFlags extends BullmqFlags {
+  executor: ExecutorKind | 'bullmq';
   workers?: number;
   timeout?: number;
   retries: number;
@@ -87,10 +88,10 @@ export function addPipelineOptions(command: Command): Command {
 }
 
 export function addExecutorOptions(command: Command): Command {
-  return command
+  const withExecutors = command
     .addOption(
-      new Option('--executor <kind>', 'threads: worker threads (default, lowest overhead); processes: long-lived child processes (crash-prone or leaky native code); subprocess: a fresh process per task (hard isolation); serial: one task at a time in this process')
-        .choices(EXECUTOR_KINDS)
+      new Option('--executor <kind>', `threads: worker threads (default, lowest overhead); processes: long-lived child processes (crash-prone or leaky native code); subprocess: a fresh process per task (hard isolation); serial: one task at a time in this process; ${BULLMQ_EXECUTOR_HELP}`)
+        .choices([...EXECUTOR_KINDS, 'bullmq'])
         .default('threads'),
     )
     .option('--workers <n>', 'at most this many workers (default: available CPUs, see `plateflow resources`)', positiveInt('--workers'))
@@ -99,9 +100,11 @@ export function addExecutorOptions(command: Command): Command {
     .option('--fail-fast', 'after the first task that fails, start no more tasks', false)
     .option('--worker-memory <size>', 'memory per worker, e.g. 2GB: heap limit (threads) or RSS limit (processes, subprocess); a worker over it is killed', flag(parseBytes, '--worker-memory'))
     .option('--gpu-memory-per-task <size>', 'GPU memory one task needs, e.g. 4GB: sets how many tasks share a GPU (default: one per GPU)', flag(parseBytes, '--gpu-memory-per-task'));
+  return addBullmqOptions(withExecutors);
 }
 
 export function executorFromFlags(flags: ExecutorFlags & Pick<PipelineFlags, 'json' | 'quiet'>, gpus: readonly GpuInfo[]): Executor {
+  if (flags.executor === 'bullmq') return bullmqExecutorFromFlags(flags);
   return createExecutor(flags.executor, {
     ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
     ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout } : {}),
@@ -116,7 +119,8 @@ export function executorFromFlags(flags: ExecutorFlags & Pick<PipelineFlags, 'js
 
 /** Workers the preflight should plan for: what the executor will use at most (it never exceeds the CPUs). */
 export function plannedWorkers(flags: ExecutorFlags): number {
-  return flags.executor === 'serial' ? 1 : Math.min(flags.workers ?? Infinity, availableCpus());
+  // bullmq: tasks run on the workers' machines; only one task's worth is planned for here.
+  return flags.executor === 'serial' || flags.executor === 'bullmq' ? 1 : Math.min(flags.workers ?? Infinity, availableCpus());
 }
 
 export function compileFlags(flags: PipelineFlags): {
