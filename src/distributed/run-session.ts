@@ -178,7 +178,14 @@ export class RunSession {
           const task = chunk[j]!;
           const state = states[j]!;
           if (LIVE_STATES.has(state)) {
-            attached++;
+            // Still to run (or running) under this id: keep it if it runs this very plan.
+            const job = state === 'active' ? undefined : await queue.getJob(task.jobId);
+            if (state === 'active' || (job?.data as { planHash?: unknown } | undefined)?.planHash === task.planHash) {
+              attached++;
+              continue;
+            }
+            await queue.remove(task.jobId);
+            toEnqueue.push(task);
             continue;
           }
           if (state === 'completed') {
@@ -254,6 +261,19 @@ export class RunSession {
   #accept(task: Task, returnvalue: unknown): void {
     const decoded = this.#decode(task, returnvalue);
     if (decoded) this.#record(task, decoded.result, true, decoded.worker);
+    else void this.#rerunStale(task);
+  }
+
+  /** A job of an earlier plan under this run id finished (it was running when the run resumed): run this plan now. */
+  async #rerunStale(task: Task): Promise<void> {
+    try {
+      await this.#c.queue.remove(task.jobId);
+      const job = this.#jobFor(task);
+      await this.#c.queue.add(job.name, job.data, job.opts);
+      this.#warn(`task ${task.plan.taskId}: the job that finished ran an earlier plan; queued again with this one`);
+    } catch (err) {
+      this.#warn(`task ${task.plan.taskId}: cannot queue it again (${(err as Error).message}); will retry`);
+    }
   }
 
   /** Records a task's one result; later ones for the same task are ignored. */
