@@ -53,6 +53,23 @@ export { SerialExecutor } from './execution/executors/serial.js';
 export { createExecutor } from './execution/executors/create.js';
 export type { ExecutorKind, ExecutorOptions } from './execution/executors/options.js';
 export { TaskKilledError, TaskTimeoutError, type KillReason } from './execution/executors/errors.js';
+
+// distributed (BullMQ + Redis)
+export {
+  BullmqExecutor,
+  JobFailedError,
+  RunNotFoundError,
+  createBullmqExecutor,
+  formatRunStatus,
+  getRunStatus,
+  startWorker,
+  type BullmqExecutorOptions,
+  type PlateflowWorker,
+  type RunStatus,
+  type TaskState,
+  type WorkerEvent,
+  type WorkerOptions,
+} from './distributed/index.js';
 export { availableCpus, probeCpus, type CpuProbe, type CpuSource } from './execution/resources/cpus.js';
 export { probeGpus, type GpuInfo, type GpuProbe } from './execution/resources/gpus.js';
 export type { MeasurementRow, TaskResult, TaskStatus } from './execution/result.js';

@@ -15,6 +15,7 @@ const EXPECTED = [
   'ChunkFailedError', 'InlinePool', 'Orchestrator', 'SharedArray', 'axisChunks', 'chunkRanges', 'createChunkPool', 'mapAffine',
   'reduceArray', 'tilePlan', 'tiledGaussian', 'tiledOtsu',
   'formatBatchSummary', 'chooseProgressMode', 'createProgressReporter', 'renderReport', 'writeReport',
+  'BullmqExecutor', 'JobFailedError', 'RunNotFoundError', 'createBullmqExecutor', 'formatRunStatus', 'getRunStatus', 'startWorker',
 ];
 
 it('exports exactly the reviewed public API', () => {
