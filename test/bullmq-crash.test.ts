@@ -134,6 +134,16 @@ describe.skipIf(!REDIS_AVAILABLE)('bullmq executor when workers and tasks die', 
     expect(status.statuses).toEqual({ ok: 5, killed: 1 });
   });
 
+  it('the worker enforces the run\'s per-task timeout: the task\'s process is killed, it ends timeout, the others finish', async () => {
+    const announce = path.join(dir, 'announce-timeout');
+    await mkdir(announce);
+    const executor = new BullmqExecutor({ redis: url, queue, timeoutMs: 1000, attempts: 1 });
+    const run = await runPlate(plate, { pipeline: await pipelineWith('timeout', 'spin-on-well.mjs', ['spin_on_well', { well: 'A06', announce }]), out: path.join(dir, 'timeout-out'), executor }).finally(() => executor.close());
+    expect(run.totals).toMatchObject({ tasks: 6, ok: 5, failed: 1 });
+    expect(run.outcome.results.get('A06')).toMatchObject({ status: 'timeout', attempts: 1, error: { code: 'E_TASK_TIMEOUT', message: 'timed out after 1 s' } });
+    await allGone([Number(await readFile(path.join(announce, 'A06.started'), 'utf8'))]);
+  });
+
   it('cancelling a run removes its waiting jobs and stops its running tasks; the workers carry on', async () => {
     const announce = path.join(dir, 'announce-cancel');
     await mkdir(announce);
@@ -151,6 +161,8 @@ describe.skipIf(!REDIS_AVAILABLE)('bullmq executor when workers and tasks die', 
       return files.length === 4 ? files : undefined;
     });
     const pids = await Promise.all(spinning.map(async (f) => Number(await readFile(path.join(announce, f), 'utf8'))));
+    // While it runs, status sees four tasks active and two waiting.
+    expect((await getRunStatus({ redis: url, queue, runId: executor.runId })).counts).toMatchObject({ done: 0, active: 4, waiting: 2, failed: 0 });
     controller.abort(new Error('user pressed Ctrl-C'));
     const run = await running.finally(() => executor.close());
 

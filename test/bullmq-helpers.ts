@@ -8,6 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll } from 'vitest';
 import { REDIS_SERVER, ensureLocalRedis } from '../src/distributed/local-redis.js';
 import { tempFileOwner } from '../src/storage/atomic.js';
@@ -32,10 +33,32 @@ export async function ensureRedis(): Promise<string> {
   return redis.url;
 }
 
-/** A queue name no other test file (or earlier run) uses. */
+const queues = new Set<string>();
+
+/** A queue name no other test file (or earlier run) uses; its keys are deleted after the file's tests. */
 export function uniqueQueue(name: string): string {
-  return `test-${name}-${process.pid}-${Date.now().toString(36)}`;
+  const queue = `test-${name}-${process.pid}-${Date.now().toString(36)}`;
+  queues.add(queue);
+  return queue;
 }
+
+afterAll(async () => {
+  if (queues.size === 0) return;
+  const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  try {
+    for (const queue of queues) {
+      // BullMQ's own keys and plateflow's run records alike live under <prefix>:<queue>:.
+      for (let cursor = '0'; ; ) {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `plateflow:${queue}:*`, 'COUNT', 1000);
+        if (keys.length > 0) await client.del(...keys);
+        cursor = next;
+        if (cursor === '0') break;
+      }
+    }
+  } finally {
+    client.disconnect();
+  }
+});
 
 export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 25): Promise<T> {
   const deadline = Date.now() + timeoutMs;
