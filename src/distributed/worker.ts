@@ -16,91 +16,26 @@
  * (result `error`, E_PLAN_INVALID / E_PATH_UNSAFE, never retried) when it names a path outside
  * the worker's roots.
  */
-import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { TaskPlan } from '../compiler/plan.js';
-import { ConfigError, serializeError } from '../errors.js';
+import { serializeError } from '../errors.js';
 import { notStarted } from '../execution/executor.js';
 import { dispatch, type TaskRunner } from '../execution/executors/dispatch.js';
 import { ProcessPool } from '../execution/executors/process-pool.js';
 import { availableCpus } from '../execution/resources/cpus.js';
 import { workerEnv } from '../execution/resources/env-limits.js';
-import type { TaskResult, TaskStatus } from '../execution/result.js';
-import { assertReachable, connectionOptions, createClient, describeRedis, type RedisInput } from './connection.js';
+import type { TaskResult } from '../execution/result.js';
+import { assertReachable, connectionOptions, createClient, describeRedis } from './connection.js';
 import { RetryableTaskError } from './errors.js';
 import { decodeTaskJob, encodeResult, type JobReturn } from './job-schema.js';
-import { DEFAULT_PREFIX, DEFAULT_QUEUE, assertQueueName, cancelChannel } from './names.js';
+import { cancelChannel } from './names.js';
 import { RealPathCache, assertPlanInsideRoots, resolveRoots } from './roots.js';
 import { RunStore } from './run-store.js';
+import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerEvent, type WorkerOptions } from './worker-options.js';
 
-export interface WorkerOptions {
-  /** Redis URL (`redis://:password@host:6379/0`), ioredis options, or a client to borrow. */
-  readonly redis: RedisInput;
-  /** Directories plans may name (plate, outputs, user modules); anything else is refused. Required. */
-  readonly roots: readonly string[];
-  /** @default 'tasks' */
-  readonly queue?: string;
-  /** @default 'plateflow' */
-  readonly prefix?: string;
-  /** Tasks run at once, each in its own child process. @default available CPUs (cgroup / Slurm aware) */
-  readonly concurrency?: number;
-  /** Shown in results and `plateflow status`. @default `<hostname>:<pid>` */
-  readonly name?: string;
-  /**
-   * How long a job stays ours without a lock renewal. When a worker dies, its jobs go back to the
-   * queue this long (plus up to two `stalledIntervalMs`) later. @default 30_000
-   */
-  readonly lockDurationMs?: number;
-  /** How often this worker looks for jobs whose worker died. @default lockDurationMs */
-  readonly stalledIntervalMs?: number;
-  /**
-   * A job whose workers died under it more often than this fails `killed`. Tasks run in their own
-   * processes, so a task that crashes takes only its process and is retried by attempts; a dead
-   * worker is almost never its job's fault, hence a generous limit (BullMQ's own default is 1).
-   * @default 5
-   */
-  readonly maxStalledCount?: number;
-  /** Time limit for tasks whose run set none. @default none */
-  readonly defaultTimeoutMs?: number;
-  /** RSS limit per child process; a child over it is killed and its task ends `killed`. @default none */
-  readonly workerMemoryBytes?: number;
-  /** @default 100 */
-  readonly memoryCheckIntervalMs?: number;
-  /** Node flags for the child processes, e.g. `--max-old-space-size=4096`. */
-  readonly execArgv?: readonly string[];
-  /** @default process.env */
-  readonly env?: NodeJS.ProcessEnv;
-  /** Copy the children's stdout/stderr to this process's stderr. @default true */
-  readonly forwardOutput?: boolean;
-  /** How long a graceful close waits for running tasks before handing them back to the queue. @default 30_000 */
-  readonly closeTimeoutMs?: number;
-  /** How often running tasks are checked against their run's cancellation (besides pub/sub). @default 2000 */
-  readonly cancelCheckIntervalMs?: number;
-  readonly onEvent?: (event: WorkerEvent) => void;
-}
-
-export type WorkerEvent =
-  | { readonly type: 'ready'; readonly name: string; readonly queue: string; readonly redis: string; readonly concurrency: number; readonly roots: readonly string[] }
-  | { readonly type: 'task:start'; readonly runId: string; readonly taskId: string; readonly jobId: string; readonly attempt: number }
-  | { readonly type: 'task:done'; readonly runId: string; readonly taskId: string; readonly jobId: string; readonly status: TaskStatus; readonly seconds: number; readonly attempt: number; readonly retry: boolean }
-  | { readonly type: 'task:refused'; readonly jobId: string; readonly code: string; readonly message: string }
-  | { readonly type: 'task:requeued'; readonly jobId: string; readonly reason: string }
-  | { readonly type: 'log'; readonly level: 'info' | 'warn'; readonly message: string };
-
-interface ResolvedWorkerOptions {
-  readonly queue: string;
-  readonly prefix: string;
-  readonly concurrency: number;
-  readonly name: string;
-  readonly lockDurationMs: number;
-  readonly stalledIntervalMs: number;
-  readonly maxStalledCount: number;
-  readonly defaultTimeoutMs: number | undefined;
-  readonly closeTimeoutMs: number;
-  readonly cancelCheckIntervalMs: number;
-}
+export type { WorkerEvent, WorkerOptions } from './worker-options.js';
 
 /** Why a running task is being stopped by this worker. */
 class StopReason extends Error {
@@ -119,38 +54,12 @@ interface ActiveJob {
   readonly controller: AbortController;
 }
 
-const positiveInt = (name: string, v: number | undefined): void => {
-  if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ConfigError(`${name} must be a positive integer, got ${String(v)}`);
-};
-
-function resolveOptions(o: WorkerOptions): ResolvedWorkerOptions {
-  positiveInt('concurrency', o.concurrency);
-  positiveInt('lockDurationMs', o.lockDurationMs);
-  positiveInt('stalledIntervalMs', o.stalledIntervalMs);
-  positiveInt('defaultTimeoutMs', o.defaultTimeoutMs);
-  positiveInt('cancelCheckIntervalMs', o.cancelCheckIntervalMs);
-  if (o.maxStalledCount !== undefined && (!Number.isInteger(o.maxStalledCount) || o.maxStalledCount < 0)) throw new ConfigError(`maxStalledCount must be an integer ≥ 0, got ${o.maxStalledCount}`);
-  const lockDurationMs = o.lockDurationMs ?? 30_000;
-  return {
-    queue: assertQueueName(o.queue ?? DEFAULT_QUEUE, '--queue'),
-    prefix: assertQueueName(o.prefix ?? DEFAULT_PREFIX, 'prefix'),
-    concurrency: o.concurrency ?? availableCpus(),
-    name: o.name ?? `${os.hostname()}:${process.pid}`,
-    lockDurationMs,
-    stalledIntervalMs: o.stalledIntervalMs ?? lockDurationMs,
-    maxStalledCount: o.maxStalledCount ?? 5,
-    defaultTimeoutMs: o.defaultTimeoutMs,
-    closeTimeoutMs: o.closeTimeoutMs ?? 30_000,
-    cancelCheckIntervalMs: o.cancelCheckIntervalMs ?? 2000,
-  };
-}
-
 /**
  * Connects to Redis, checks the roots, and starts taking jobs.
  * @throws ConfigError E_CONFIG_INVALID for a bad option or root, or when Redis cannot be reached
  */
 export async function startWorker(options: WorkerOptions): Promise<PlateflowWorker> {
-  const resolved = resolveOptions(options);
+  const resolved = resolveWorkerOptions(options);
   const roots = await resolveRoots(options.roots);
   const where = describeRedis(options.redis);
   const client = createClient(options.redis);

@@ -1,0 +1,105 @@
+/**
+ * What `plateflow worker` / {@link startWorker} callers pass, what the worker reports, and the
+ * filled-in options it runs with (defaults in one place, one message per bad value).
+ */
+import os from 'node:os';
+import { ConfigError } from '../errors.js';
+import { availableCpus } from '../execution/resources/cpus.js';
+import type { TaskStatus } from '../execution/result.js';
+import type { RedisInput } from './connection.js';
+import { DEFAULT_PREFIX, DEFAULT_QUEUE, assertQueueName } from './names.js';
+
+export interface WorkerOptions {
+  /** Redis URL (`redis://:password@host:6379/0`), ioredis options, or a client to borrow. */
+  readonly redis: RedisInput;
+  /** Directories plans may name (plate, outputs, user modules); anything else is refused. Required. */
+  readonly roots: readonly string[];
+  /** @default 'tasks' */
+  readonly queue?: string;
+  /** @default 'plateflow' */
+  readonly prefix?: string;
+  /** Tasks run at once, each in its own child process. @default available CPUs (cgroup / Slurm aware) */
+  readonly concurrency?: number;
+  /** Shown in results and `plateflow status`. @default `<hostname>:<pid>` */
+  readonly name?: string;
+  /**
+   * How long a job stays ours without a lock renewal. When a worker dies, its jobs go back to the
+   * queue this long (plus up to two `stalledIntervalMs`) later. @default 30_000
+   */
+  readonly lockDurationMs?: number;
+  /** How often this worker looks for jobs whose worker died. @default lockDurationMs */
+  readonly stalledIntervalMs?: number;
+  /**
+   * A job whose workers died under it more often than this fails `killed`. Tasks run in their own
+   * processes, so a task that crashes takes only its process and is retried by attempts; a dead
+   * worker is almost never its job's fault, hence a generous limit (BullMQ's own default is 1).
+   * @default 5
+   */
+  readonly maxStalledCount?: number;
+  /** Time limit for tasks whose run set none. @default none */
+  readonly defaultTimeoutMs?: number;
+  /** RSS limit per child process; a child over it is killed and its task ends `killed`. @default none */
+  readonly workerMemoryBytes?: number;
+  /** @default 100 */
+  readonly memoryCheckIntervalMs?: number;
+  /** Node flags for the child processes, e.g. `--max-old-space-size=4096`. */
+  readonly execArgv?: readonly string[];
+  /** @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Copy the children's stdout/stderr to this process's stderr. @default true */
+  readonly forwardOutput?: boolean;
+  /** How long a graceful close waits for running tasks before handing them back to the queue. @default 30_000 */
+  readonly closeTimeoutMs?: number;
+  /** How often running tasks are checked against their run's cancellation (besides pub/sub). @default 2000 */
+  readonly cancelCheckIntervalMs?: number;
+  readonly onEvent?: (event: WorkerEvent) => void;
+}
+
+export type WorkerEvent =
+  | { readonly type: 'ready'; readonly name: string; readonly queue: string; readonly redis: string; readonly concurrency: number; readonly roots: readonly string[] }
+  | { readonly type: 'task:start'; readonly runId: string; readonly taskId: string; readonly jobId: string; readonly attempt: number }
+  | { readonly type: 'task:done'; readonly runId: string; readonly taskId: string; readonly jobId: string; readonly status: TaskStatus; readonly seconds: number; readonly attempt: number; readonly retry: boolean }
+  | { readonly type: 'task:refused'; readonly jobId: string; readonly code: string; readonly message: string }
+  | { readonly type: 'task:requeued'; readonly jobId: string; readonly reason: string }
+  | { readonly type: 'log'; readonly level: 'info' | 'warn'; readonly message: string };
+
+export interface ResolvedWorkerOptions {
+  readonly queue: string;
+  readonly prefix: string;
+  readonly concurrency: number;
+  readonly name: string;
+  readonly lockDurationMs: number;
+  readonly stalledIntervalMs: number;
+  readonly maxStalledCount: number;
+  readonly defaultTimeoutMs: number | undefined;
+  readonly closeTimeoutMs: number;
+  readonly cancelCheckIntervalMs: number;
+}
+
+
+const positiveInt = (name: string, v: number | undefined): void => {
+  if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ConfigError(`${name} must be a positive integer, got ${String(v)}`);
+};
+
+export function resolveWorkerOptions(o: WorkerOptions): ResolvedWorkerOptions {
+  positiveInt('concurrency', o.concurrency);
+  positiveInt('lockDurationMs', o.lockDurationMs);
+  positiveInt('stalledIntervalMs', o.stalledIntervalMs);
+  positiveInt('defaultTimeoutMs', o.defaultTimeoutMs);
+  positiveInt('cancelCheckIntervalMs', o.cancelCheckIntervalMs);
+  if (o.maxStalledCount !== undefined && (!Number.isInteger(o.maxStalledCount) || o.maxStalledCount < 0)) throw new ConfigError(`maxStalledCount must be an integer ≥ 0, got ${o.maxStalledCount}`);
+  const lockDurationMs = o.lockDurationMs ?? 30_000;
+  return {
+    queue: assertQueueName(o.queue ?? DEFAULT_QUEUE, '--queue'),
+    prefix: assertQueueName(o.prefix ?? DEFAULT_PREFIX, 'prefix'),
+    concurrency: o.concurrency ?? availableCpus(),
+    name: o.name ?? `${os.hostname()}:${process.pid}`,
+    lockDurationMs,
+    stalledIntervalMs: o.stalledIntervalMs ?? lockDurationMs,
+    maxStalledCount: o.maxStalledCount ?? 5,
+    defaultTimeoutMs: o.defaultTimeoutMs,
+    closeTimeoutMs: o.closeTimeoutMs ?? 30_000,
+    cancelCheckIntervalMs: o.cancelCheckIntervalMs ?? 2000,
+  };
+}
+
