@@ -76,11 +76,11 @@ export interface ResolvedWorkerOptions {
   readonly cancelCheckIntervalMs: number;
 }
 
-
 const positiveInt = (name: string, v: number | undefined): void => {
   if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ConfigError(`${name} must be a positive integer, got ${String(v)}`);
 };
 
+/** @throws ConfigError E_CONFIG_INVALID naming the option and the bad value */
 export function resolveWorkerOptions(o: WorkerOptions): ResolvedWorkerOptions {
   positiveInt('concurrency', o.concurrency);
   positiveInt('lockDurationMs', o.lockDurationMs);
