@@ -21,7 +21,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import type { TaskPlan } from '../dist/compiler/plan.js';
 import type * as Distributed from '../dist/distributed/index.js';
@@ -29,20 +29,7 @@ import type * as LocalRedis from '../dist/distributed/local-redis.js';
 import type { TaskResult } from '../dist/execution/result.js';
 import type * as Synth from '../dist/synth/plate.js';
 import type * as Executors from '../dist/execution/executors/index.js';
-
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    try {
-      if ((JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'plateflow') return dir;
-    } catch {
-      // keep climbing
-    }
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('bench: cannot find the plateflow package root');
-    dir = up;
-  }
-}
+import { packageRoot } from './lib.js';
 
 const ROOT = packageRoot();
 const dist = <T>(relative: string): Promise<T> => import(pathToFileURL(path.join(ROOT, 'dist', relative)).href) as Promise<T>;
