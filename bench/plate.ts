@@ -47,7 +47,7 @@ try {
     console.log(`\n${variant.label}: ${plate}`);
 
     let outN = 0;
-    const fresh = () => path.join(work, `out-${outN++}`);
+    const fresh = () => path.join(work, `out-${variant.size}-${outN++}`);
     const python = (mode: 'threads' | 'serial'): Measured => {
       const r = runPython('peer_pipeline.py', [plate, fresh(), '--mode', mode, '--workers', '2']);
       return { label: `python ${mode}`, imagesPerSecond: r.images_per_s as number, counts: r.counts as Record<string, number> };

@@ -74,6 +74,19 @@ describe('checkpoints and resume', () => {
     expect(bad.stderr).toMatch(/--from-step "nope" names no step; steps are 1 "project", 2 "blur", 3 "count"/);
   });
 
+  it('another plate run into the same output folder reuses nothing of the first', async () => {
+    const out = path.join(dir, 'two-plates');
+    const other = path.join(dir, 'other-plate');
+    expect(cli(['synth', other, '--wells', '3', '--sites', '1', '--channels', '2', '--z', '2', '--size', '128', '--seed', '9']).code).toBe(0);
+    const p = await pipeline('two.json', 2);
+    expect(cli(['run', plate, '-p', p, '-o', out]).code).toBe(0);
+    const second = cli(['run', other, '-p', p, '-o', out, '--json']);
+    expect(second.code, second.stderr).toBe(0);
+    expect(Object.values((await results(out)).tasks).map((t) => t.resumed)).toEqual([undefined, undefined, undefined]);
+    const fresh = cli(['run', other, '-p', p, '-o', path.join(dir, 'other-fresh'), '--json']);
+    expect(lastJsonLine(second.stdout).measurements).toEqual(lastJsonLine(fresh.stdout).measurements);
+  });
+
   it('--memory-debug records RSS per task and per step', async () => {
     const out = path.join(dir, 'memory');
     expect(cli(['run', plate, '-p', await pipeline('m.json', 2), '-o', out, '--memory-debug', '--executor', 'processes', '--workers', '2']).code).toBe(0);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { StepPlan } from '../compiler/plan.js';
@@ -63,9 +64,16 @@ export interface TaskCheckpoint {
 
 export class CheckpointStore {
   readonly #root: string;
+  readonly #inputsKey: string;
 
-  constructor(outputRoot: string) {
+  /** `inputsKey` (the plan's) is folded into every marker's hash: other inputs, other checkpoints. */
+  constructor(outputRoot: string, inputsKey: string) {
     this.#root = outputRoot;
+    this.#inputsKey = inputsKey;
+  }
+
+  #key(hash: string): string {
+    return createHash('sha256').update(hash).update('\0').update(this.#inputsKey).digest('hex').slice(0, 16);
   }
 
   #marker(kind: 'steps' | 'tasks', taskId: string, stepId?: string): string {
@@ -77,7 +85,7 @@ export class CheckpointStore {
   /** The step's checkpoint when its hash matches and every file it lists is present at its recorded size. */
   async readStep(taskId: string, step: StepPlan): Promise<StepCheckpoint | undefined> {
     const marker = await readJson<StepCheckpoint>(this.#marker('steps', taskId, step.id));
-    if (!marker || marker.version !== 1 || marker.hash !== step.hash) return undefined;
+    if (!marker || marker.version !== 1 || marker.hash !== this.#key(step.hash)) return undefined;
     for (const file of marker.files) {
       const size = await stat(resolveInside(this.#root, assertSafeRelativePath(file.path))).then((s) => s.size, () => -1);
       if (size !== file.bytes) return undefined;
@@ -93,13 +101,13 @@ export class CheckpointStore {
     measurements: readonly MeasurementRow[],
     planes?: readonly CheckpointPlane[],
   ): Promise<void> {
-    const marker: StepCheckpoint = { version: 1, hash: step.hash, files, ...(planes ? { planes } : {}), outputs, measurements };
+    const marker: StepCheckpoint = { version: 1, hash: this.#key(step.hash), files, ...(planes ? { planes } : {}), outputs, measurements };
     await writeFileAtomic(this.#marker('steps', taskId, step.id), JSON.stringify(marker));
   }
 
   async readTask(taskId: string, finalHash: string): Promise<TaskCheckpoint | undefined> {
     const marker = await readJson<TaskCheckpoint>(this.#marker('tasks', taskId));
-    if (!marker || marker.version !== 1 || marker.hash !== finalHash) return undefined;
+    if (!marker || marker.version !== 1 || marker.hash !== this.#key(finalHash)) return undefined;
     for (const output of marker.outputs) {
       const present = await stat(resolveInside(this.#root, assertSafeRelativePath(output))).then(() => true, () => false);
       if (!present) return undefined;
@@ -108,7 +116,7 @@ export class CheckpointStore {
   }
 
   async writeTask(taskId: string, marker: Omit<TaskCheckpoint, 'version'>): Promise<void> {
-    await writeFileAtomic(this.#marker('tasks', taskId), JSON.stringify({ version: 1, ...marker } satisfies TaskCheckpoint));
+    await writeFileAtomic(this.#marker('tasks', taskId), JSON.stringify({ version: 1, ...marker, hash: this.#key(marker.hash) } satisfies TaskCheckpoint));
   }
 }
 

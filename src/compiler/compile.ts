@@ -11,7 +11,7 @@ import { FunctionRegistry, resolveModuleSpecifier } from '../pipeline/registry.j
 import type { PipelineDefinition } from '../pipeline/types.js';
 import { parseOutputFormat, type OutputFormat, type OutputFormatInput } from './output-format.js';
 import { PLAN_FORMAT_VERSION, deepFreeze, type StepPlan, type TaskPlan } from './plan.js';
-import { resolveSteps, type ResolvedStep } from './resolve-steps.js';
+import { resolveSteps, stableStringify, type ResolvedStep } from './resolve-steps.js';
 
 export interface CompileOptions {
   /** Overrides the pipeline's own axis / variable / groupBy defaults. */
@@ -116,6 +116,7 @@ export async function compile(pipeline: PipelineDefinition, plate: PlateIndex, o
       axis,
       plate: { root: plate.root, format: plate.format, componentOrder, nameComponents, grid: plate.grid ?? null },
       inputs,
+      inputsKey: inputsKey(plate.root, inputs),
       steps,
       outputRoot,
       modules,
@@ -152,6 +153,12 @@ function bindGroups(steps: readonly ResolvedStep[], plate: PlateIndex): Resolved
     }
     return { ...step, pattern: { default: step.pattern.default, byGroup }, groupKeys: Object.keys(byGroup) };
   });
+}
+
+function inputsKey(root: string, inputs: readonly ImageRecord[]): string {
+  const hash = createHash('sha256').update(root);
+  for (const r of inputs) hash.update(`\n${r.path}#${r.page ?? ''}${stableStringify(r.components)}`);
+  return hash.digest('hex').slice(0, 16);
 }
 
 /** A 1-based step number or a step name → 0-based index. */

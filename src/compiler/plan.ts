@@ -78,6 +78,12 @@ export interface TaskPlan {
     readonly grid: PlateGrid | null;
   };
   readonly inputs: readonly ImageRecord[];
+  /**
+   * Fingerprint of where the task's inputs come from (plate root, files, pages, components).
+   * Checkpoints are keyed by it too, so a different plate run into the same output folder never
+   * reuses another plate's results.
+   */
+  readonly inputsKey: string;
   readonly steps: readonly StepPlan[];
   readonly outputRoot: string;
   /** Resolved user module specifiers to load before running. */

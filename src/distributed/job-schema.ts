@@ -80,6 +80,7 @@ export const taskPlanSchema = z
       grid: z.strictObject({ rows: z.number().int().min(1), columns: z.number().int().min(1) }).nullable(),
     }),
     inputs: z.array(z.strictObject({ path: relativePath, components: stringMap, page: z.number().int().min(0).optional() })),
+    inputsKey: z.string().regex(/^[0-9a-f]{16}$/),
     steps: z.array(stepPlan).min(1),
     outputRoot: absolutePath,
     modules: z.array(z.string().min(1).max(4096)),

@@ -68,7 +68,7 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
   try {
     options.signal?.throwIfAborted();
     const registry = options.registry ?? (await registryFor(plan));
-    const store = new CheckpointStore(plan.outputRoot);
+    const store = new CheckpointStore(plan.outputRoot, plan.inputsKey);
     const lastIndex = plan.checkpoints.toStep ?? plan.steps.length - 1;
     const runsToEnd = lastIndex === plan.steps.length - 1;
     const finalHash = plan.steps[lastIndex]!.hash;
