@@ -1,12 +1,10 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { runBatch } from '../batch/run-batch.js';
-import { probeGpus } from '../execution/resources/gpus.js';
-import { chooseProgressMode, createProgressReporter } from '../report/progress.js';
 import { formatBatchSummary } from '../report/summary.js';
 import { EXIT } from './exit-codes.js';
 import { components } from './options.js';
-import { addExecutorOptions, addPipelineOptions, compileFlags, executorFromFlags, interruptHandler, plannedWorkers, type ExecutorFlags, type PipelineFlags } from './run-options.js';
+import { addExecutorOptions, addPipelineOptions, startCommandSession, type ExecutorFlags, type PipelineFlags } from './run-options.js';
 
 interface BatchFlags extends PipelineFlags, ExecutorFlags {
   out: string;
@@ -21,34 +19,19 @@ export function batchCommand(): Command {
     .option('--channels <list>', 'channels every plate must have (strict) or that are run where present (--lenient), e.g. "1,2"', components);
   return addExecutorOptions(addPipelineOptions(command)).action(async (plates: string[], flags: BatchFlags) => {
     const started = performance.now();
-    const progress = createProgressReporter({ mode: chooseProgressMode({ json: flags.json, quiet: flags.quiet }) });
-    const gpus = (await probeGpus()).gpus;
-    const executor = executorFromFlags(flags, gpus);
-    const interrupt = interruptHandler((m) => progress.log(m, 'warn'));
+    const session = await startCommandSession(flags);
+    const { progress, interrupt } = session;
     let current = '';
     const batch = await runBatch(plates, {
+      ...session.options,
       out: flags.out,
-      executor,
-      signal: interrupt.signal,
-      failFast: flags.failFast,
-      gpus: gpus.map((g) => g.index),
-      pipeline: flags.pipeline,
-      lenient: flags.lenient,
       ...(flags.channels ? { channels: flags.channels } : {}),
-      ...(flags.format ? { format: flags.format } : {}),
-      ...(flags.pattern ? { pattern: flags.pattern } : {}),
-      ...compileFlags(flags),
-      preflight: { workers: plannedWorkers(flags), forceRun: flags.forceRun },
       onPlate: (plate) => {
         current = path.basename(plate);
       },
       warn: (m) => progress.log(m, 'warn', current || undefined),
       onEvent: (event) => progress.event(event, current),
-    }).finally(async () => {
-      interrupt.dispose();
-      await executor.close({ force: interrupt.signal.aborted });
-      progress.close();
-    });
+    }).finally(() => session.finish());
     const seconds = (performance.now() - started) / 1000;
     const failed = batch.runs.some((r) => r.run.totals.failed > 0 || r.run.totals.cancelled > 0);
     if (flags.json) {

@@ -1,11 +1,9 @@
 import path from 'node:path';
 import { Command } from 'commander';
-import { probeGpus } from '../execution/resources/gpus.js';
 import { runPlate, type PlateRun } from '../execution/run-plate.js';
-import { chooseProgressMode, createProgressReporter } from '../report/progress.js';
 import { formatSummary } from '../report/summary.js';
 import { exitCodeForTotals } from './exit-codes.js';
-import { addExecutorOptions, addPipelineOptions, compileFlags, executorFromFlags, interruptHandler, plannedWorkers, type ExecutorFlags, type PipelineFlags } from './run-options.js';
+import { addExecutorOptions, addPipelineOptions, startCommandSession, type ExecutorFlags, type PipelineFlags } from './run-options.js';
 
 interface RunFlags extends PipelineFlags, ExecutorFlags {
   out?: string;
@@ -19,31 +17,15 @@ export function runCommand(): Command {
     .option('-o, --out <dir>', 'output folder (default: <plate>_plateflow beside the plate)')
     .option('--only <filter>', 'run only these axis values: a list "A01,A02", a range "A01:B12", or one value');
   return addExecutorOptions(addPipelineOptions(command)).action(async (plateDir: string, flags: RunFlags) => {
-    // Bars on a terminal, a line per task in CI/pipes, JSON events with --json, nothing with --quiet.
-    const progress = createProgressReporter({ mode: chooseProgressMode({ json: flags.json, quiet: flags.quiet }), plates: [{ name: path.basename(path.resolve(plateDir)) }] });
-    const gpus = (await probeGpus()).gpus;
-    const executor = executorFromFlags(flags, gpus);
-    const interrupt = interruptHandler((m) => progress.log(m, 'warn'));
+    const session = await startCommandSession(flags, [{ name: path.basename(path.resolve(plateDir)) }]);
+    const { progress, interrupt } = session;
     const run = await runPlate(plateDir, {
-      executor,
-      signal: interrupt.signal,
-      failFast: flags.failFast,
-      gpus: gpus.map((g) => g.index),
-      pipeline: flags.pipeline,
-      lenient: flags.lenient,
+      ...session.options,
       ...(flags.out ? { out: flags.out } : {}),
-      ...(flags.format ? { format: flags.format } : {}),
-      ...(flags.pattern ? { pattern: flags.pattern } : {}),
       ...(flags.only ? { axisFilter: flags.only } : {}),
-      ...compileFlags(flags),
-      preflight: { workers: plannedWorkers(flags), forceRun: flags.forceRun },
       warn: (m) => progress.log(m, 'warn'),
       onEvent: progress.listener(),
-    }).finally(async () => {
-      interrupt.dispose();
-      await executor.close({ force: interrupt.signal.aborted });
-      progress.close();
-    });
+    }).finally(() => session.finish());
     printRun(run, flags.json, flags.quiet);
     process.exitCode = exitCodeForTotals(run.totals, interrupt.signal.aborted);
   });

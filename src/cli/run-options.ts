@@ -13,6 +13,8 @@ import { BULLMQ_EXECUTOR_HELP, addBullmqOptions, bullmqExecutorFromFlags, type B
 import { availableCpus } from '../execution/resources/cpus.js';
 import type { GpuInfo } from '../execution/resources/gpus.js';
 import { parseBytes, parseDuration } from '../execution/resources/units.js';
+import { probeGpus } from '../execution/resources/gpus.js';
+import { chooseProgressMode, createProgressReporter, type ProgressReporter } from '../report/progress.js';
 import { EXIT } from './exit-codes.js';
 import { components, positiveInt } from './options.js';
 
@@ -165,6 +167,54 @@ export function interruptHandler(warn: (message: string) => void): InterruptHand
     dispose() {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+/** What `run` and `batch` set up the same way: progress, GPUs, the executor, Ctrl-C, and the library options from the flags. */
+export interface CommandSession {
+  readonly progress: ProgressReporter;
+  readonly interrupt: InterruptHandler;
+  readonly options: {
+    readonly executor: Executor;
+    readonly signal: AbortSignal;
+    readonly failFast: boolean;
+    readonly gpus: readonly number[];
+    readonly pipeline: string;
+    readonly lenient: boolean;
+    readonly format?: string;
+    readonly pattern?: string;
+    readonly preflight: { readonly workers: number; readonly forceRun: boolean };
+  } & ReturnType<typeof compileFlags>;
+  /** Stops listening for Ctrl-C, closes the executor (forcefully after an interrupt) and the progress display. */
+  finish(): Promise<void>;
+}
+
+export async function startCommandSession(flags: PipelineFlags & ExecutorFlags, plates?: readonly { readonly name: string }[]): Promise<CommandSession> {
+  // Bars on a terminal, a line per task in CI/pipes, JSON events with --json, nothing with --quiet.
+  const progress = createProgressReporter({ mode: chooseProgressMode({ json: flags.json, quiet: flags.quiet }), ...(plates ? { plates } : {}) });
+  const gpus = (await probeGpus()).gpus;
+  const executor = executorFromFlags(flags, gpus);
+  const interrupt = interruptHandler((m) => progress.log(m, 'warn'));
+  return {
+    progress,
+    interrupt,
+    options: {
+      executor,
+      signal: interrupt.signal,
+      failFast: flags.failFast,
+      gpus: gpus.map((g) => g.index),
+      pipeline: flags.pipeline,
+      lenient: flags.lenient,
+      ...(flags.format ? { format: flags.format } : {}),
+      ...(flags.pattern ? { pattern: flags.pattern } : {}),
+      ...compileFlags(flags),
+      preflight: { workers: plannedWorkers(flags), forceRun: flags.forceRun },
+    },
+    async finish() {
+      interrupt.dispose();
+      await executor.close({ force: interrupt.signal.aborted });
+      progress.close();
     },
   };
 }
