@@ -184,4 +184,4 @@ describe.skipIf(!REDIS_AVAILABLE)('bullmq executor when workers and tasks die', 
   });
 });
 
-if (!REDIS_AVAILABLE) it.skip(`bullmq-crash: ${SKIP_MESSAGE}`, () => {});
+if (!REDIS_AVAILABLE) console.warn(`bullmq-crash: skipped: ${SKIP_MESSAGE}`);

@@ -174,4 +174,4 @@ describe.skipIf(!REDIS_AVAILABLE)('bullmq executor with two worker processes', (
   });
 });
 
-if (!REDIS_AVAILABLE) it.skip(`bullmq-run: ${SKIP_MESSAGE}`, () => {});
+if (!REDIS_AVAILABLE) console.warn(`bullmq-run: skipped: ${SKIP_MESSAGE}`);

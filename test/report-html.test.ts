@@ -48,7 +48,7 @@ async function open(file: string): Promise<Watched> {
 
 /** Computed background colour of each matching element (runs in the page, where the DOM globals live). */
 const background = (page: Page, selector: string) =>
-  page.$$eval(selector, (cells) => cells.map((c) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(c).backgroundColor));
+  page.locator(selector).evaluateAll((cells) => cells.map((c) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(c).backgroundColor));
 
 describe.skipIf(!haveChromium)('report.html in headless Chromium', () => {
   beforeAll(async () => {
@@ -114,7 +114,7 @@ describe.skipIf(!haveChromium)('report.html in headless Chromium', () => {
     const results = JSON.parse(await readFile(run.files.results, 'utf8')) as { tasks: Record<string, unknown> };
     const { page, problems } = await open(run.files.report);
     try {
-      const wells = await page.$$eval('.cell[data-status="ok"]', (cells) => cells.map((c) => c.getAttribute('data-well')));
+      const wells = await page.locator('.cell[data-status="ok"]').evaluateAll((cells) => cells.map((c) => c.getAttribute('data-well')));
       expect(wells).toEqual(Object.keys(results.tasks));
       const rows = await page.locator('.map .lbl').allTextContents();
       expect(await page.locator('.cell[data-well]').count()).toBe((rows.filter((l) => /^[A-Z]+$/.test(l)).length) * rows.filter((l) => /^\d+$/.test(l)).length);
