@@ -64,7 +64,8 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
   const measurements: MeasurementRow[] = [];
   const steps: StepTiming[] = [];
   const base = { taskId: plan.taskId, axis: plan.axis, images: plan.inputs.length, steps };
-  let pendingBookkeeping: PendingWrites | undefined;
+  // Metadata updates and checkpoint markers, written while the next step computes.
+  const bookkeeping = new PendingWrites(2);
   try {
     options.signal?.throwIfAborted();
     const registry = options.registry ?? (await registryFor(plan));
@@ -85,9 +86,7 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
     }));
     let first = 0;
     let resumed: string | undefined;
-    const bookkeeping = new PendingWrites(2);
     const readBuffer: ReadBuffer = { bytes: new Uint8Array(0) };
-    pendingBookkeeping = bookkeeping;
     const resumePoint = plan.checkpoints.reuse ? await latestCheckpoint(plan, store, Math.min(lastIndex, (plan.checkpoints.fromStep ?? Infinity) - 1)) : undefined;
     if (resumePoint) {
       first = resumePoint.step.index + 1;
@@ -107,8 +106,7 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
       const ran = await runStep(plan, step, current, { files, registry, outputs, measurements, signal: options.signal, memory, readBuffer });
       current = ran.next;
       if (ran.written.length > 0) {
-        // Bookkeeping runs while the next step computes. The files are complete on disk by now;
-        // the marker goes after the metadata so a resumed task never finds a step the metadata lacks.
+        // The files are complete on disk by now; the marker goes after the metadata so a resumed task never finds a step the metadata lacks.
         const snapshot = { outputs: [...outputs], measurements: [...measurements] };
         await bookkeeping.add(async () => {
           await recordInMetadata(plan, step, ran);
@@ -126,7 +124,7 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
     const error = aborted ? new AbortError(options.signal!.reason) : err;
     return { ...base, status: aborted ? 'cancelled' : 'error', error: serializeError(error), seconds: (performance.now() - started) / 1000, outputs, measurements };
   } finally {
-    await pendingBookkeeping?.drain().catch(() => undefined);
+    await bookkeeping.drain().catch(() => undefined);
     await files.close();
   }
 }
