@@ -1,4 +1,5 @@
-import { PlateflowError } from '../errors.js';
+import { readdir } from 'node:fs/promises';
+import { PlateflowError, StorageError } from '../errors.js';
 import type { ImageStack } from '../image.js';
 
 /**
@@ -64,4 +65,14 @@ export function notFound(path: string, cause?: unknown): PlateflowError {
 /** Code-unit order: the same on every machine and locale, for both backends. */
 export function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** `list` for backends that live in directories: sorted names, [] for a missing directory. */
+export async function listDirectory(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).sort(compareNames);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new StorageError(dir, `cannot list: ${(err as Error).message}`, { cause: err });
+  }
 }

@@ -1,8 +1,8 @@
-import { readdir, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError } from '../errors.js';
 import type { ImageStack } from '../image.js';
-import { compareNames, type LoadOptions, type SaveOptions, type StorageBackend } from './backend.js';
+import { listDirectory, type LoadOptions, type SaveOptions, type StorageBackend } from './backend.js';
 import { readTiff } from './tiff-read.js';
 import { writeTiff } from './tiff-write.js';
 
@@ -38,12 +38,7 @@ export class DiskBackend implements StorageBackend {
 
   async list(dir: string): Promise<string[]> {
     this.#check(dir);
-    try {
-      return (await readdir(dir)).sort(compareNames);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw new StorageError(dir, `cannot list: ${(err as Error).message}`, { cause: err });
-    }
+    return listDirectory(dir);
   }
 
   async delete(p: string): Promise<void> {

@@ -12,11 +12,11 @@
  *
  * @module
  */
-import { readdir, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { StorageError } from '../errors.js';
 import { allocate, type ImageStack, type PixelArray } from '../image.js';
-import { compareNames, notFound, type LoadOptions, type SaveOptions, type StorageBackend } from './backend.js';
+import { listDirectory, notFound, type LoadOptions, type SaveOptions, type StorageBackend } from './backend.js';
 import { ZarrArray } from './zarr-array.js';
 import { ZARR_JSON, ZARRAY } from './zarr-format.js';
 
@@ -99,12 +99,7 @@ export class ZarrBackend implements StorageBackend {
 
   async list(dir: string): Promise<string[]> {
     this.#check(dir);
-    try {
-      return (await readdir(dir)).sort(compareNames);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw new StorageError(dir, `cannot list: ${(err as Error).message}`, { cause: err });
-    }
+    return listDirectory(dir);
   }
 
   /** Removes the array (or group) directory at `p`, chunks and all. */
