@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createStack } from '../image.js';
 import { writeTiff } from '../storage/tiff-write.js';
+import { mulberry32 } from './random.js';
 
 export interface SynthOptions {
   readonly wells?: number;
@@ -94,17 +95,6 @@ function nuclei(random: () => number, size: number, count: number): Float32Array
     }
   }
   return img;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Poisson sample: Knuth's method for small means, a rounded normal approximation for large ones. */
