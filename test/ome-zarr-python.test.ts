@@ -4,14 +4,12 @@
  * with only json + gzip + numpy reads our NGFF 0.5 (zarr v3) plates. Skips without python3-zarr.
  */
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { DType } from '../src/image.js';
 import { clearComponentCache, discoverPlate } from '../src/microscopes/discover.js';
-import { openOmeZarrPlate } from '../src/ome-zarr/plate-reader.js';
 import { OmeZarrPlateWriter } from '../src/ome-zarr/plate-writer.js';
-import { ZarrArray } from '../src/storage/zarr-array.js';
+import { arrayHashes } from './ome-zarr-hashes.js';
 import { REPO, tempDir } from './helpers.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -27,19 +25,6 @@ function python(cmd: string, plate: string): Record<string, string> {
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, string>;
 }
 
-async function ourHashes(plate: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const p of (await openOmeZarrPlate(plate)).positions) {
-    const arr = await ZarrArray.open(path.join(plate, p.arrayPath));
-    const hash = createHash('sha256');
-    for (let i = 0; i < arr.planeCount; i++) {
-      const d = await arr.readPlane(arr.planeCoords(i));
-      hash.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-    }
-    out[p.arrayPath] = hash.digest('hex');
-  }
-  return out;
-}
 
 async function writePlate(name: string, ngff: '0.4' | '0.5'): Promise<string> {
   const out = path.join(root, name);
@@ -66,18 +51,18 @@ async function writePlate(name: string, ngff: '0.4' | '0.5'): Promise<string> {
 describe.skipIf(!hasZarr)(`Python interoperability (zarr-python ${probe.stdout.trim()})`, () => {
   it('zarr-python 2 reads our NGFF 0.4 plate: same arrays, valid NGFF attributes', async () => {
     const plate = await writePlate('ours-04.zarr', '0.4');
-    expect(python('read-v2', plate)).toEqual(await ourHashes(plate));
+    expect(python('read-v2', plate)).toEqual(await arrayHashes(plate));
   });
 
   it('a json+gzip+numpy zarr v3 decoder reads our NGFF 0.5 plate', async () => {
     const plate = await writePlate('ours-05.zarr', '0.5');
-    expect(python('read-v3', plate)).toEqual(await ourHashes(plate));
+    expect(python('read-v3', plate)).toEqual(await arrayHashes(plate));
   });
 
   it('we discover and read a plate zarr-python wrote (Blosc, Zstd, "." chunk keys, big-endian F order)', async () => {
     const plate = path.join(root, 'python.zarr');
     const theirs = python('write-v2', plate);
-    expect(await ourHashes(plate)).toEqual(theirs);
+    expect(await arrayHashes(plate)).toEqual(theirs);
     clearComponentCache();
     const index = await discoverPlate(plate);
     expect(index.format).toBe('OME-Zarr');

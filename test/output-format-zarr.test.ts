@@ -4,7 +4,6 @@
  * tasks, resume like TIFF steps, and an output folder that reads back as an (OME-Zarr) plate.
  */
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +11,7 @@ import { clearComponentCache, discoverPlate } from '../src/microscopes/discover.
 import { openOmeZarrPlate } from '../src/ome-zarr/plate-reader.js';
 import { planeReader } from '../src/ome-zarr/source-planes.js';
 import { readMetadata } from '../src/storage/metadata.js';
-import { ZarrArray } from '../src/storage/zarr-array.js';
+import { arrayHashes } from './ome-zarr-hashes.js';
 import { REPO, STANDARD, cli, lastJsonLine, tempDir } from './helpers.js';
 
 const STEP = '1_max_project_z';
@@ -128,20 +127,6 @@ const PYTHON = '/usr/bin/python3';
 const INTEROP = path.join(REPO, 'test', 'fixtures', 'ome-zarr', 'interop.py');
 const pythonCan = (modules: string) => spawnSync(PYTHON, ['-c', `import ${modules}`]).status === 0;
 
-/** sha256 of each position array's C-order bytes, keyed by array path (what interop.py prints). */
-async function arrayHashes(plate: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const p of (await openOmeZarrPlate(plate)).positions) {
-    const arr = await ZarrArray.open(path.join(plate, p.arrayPath));
-    const hash = createHash('sha256');
-    for (let i = 0; i < arr.planeCount; i++) {
-      const d = await arr.readPlane(arr.planeCoords(i));
-      hash.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-    }
-    out[p.arrayPath] = hash.digest('hex');
-  }
-  return out;
-}
 
 describe('the pipeline output read by Python, without plateflow code', () => {
   const interop = (cmd: string, plate: string) => {
