@@ -22,7 +22,6 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Redis } from 'ioredis';
 import type { TaskPlan } from '../dist/compiler/plan.js';
 import type * as Distributed from '../dist/distributed/index.js';
 import type * as LocalRedis from '../dist/distributed/local-redis.js';
@@ -158,23 +157,6 @@ function cpuSnapshot(): { coordinator: number; workers: number; tasks: number; r
   return { coordinator: process.cpuUsage().user / 1000 + process.cpuUsage().system / 1000, workers: sum(workerPids), tasks: sum(taskPids), redis: sum(redisPids) };
 }
 
-/** Deletes the bench's queues (BullMQ keys and plateflow's run records, all under plateflow:<queue>:). */
-async function deleteQueues(url: string, queues: readonly string[]): Promise<void> {
-  const client = new Redis(url, { maxRetriesPerRequest: 1 });
-  try {
-    for (const queue of queues) {
-      for (let cursor = '0'; ; ) {
-        const [next, keys] = await client.scan(cursor, 'MATCH', `plateflow:${queue}:*`, 'COUNT', 1000);
-        if (keys.length > 0) await client.del(...keys);
-        cursor = next;
-        if (cursor === '0') break;
-      }
-    }
-  } finally {
-    client.disconnect();
-  }
-}
-
 function countLostAndDuplicates(results: ReadonlyMap<string, TaskResult>, expected: number): { lost: number; duplicates: number; rows: number } {
   const ok = [...results.values()].filter((r) => r.status === 'ok').length;
   const rows = [...results.values()].flatMap((r) => r.measurements.map((m) => `${m.task}|${m.step}|${m.fn}|${m.image}`));
@@ -182,7 +164,7 @@ function countLostAndDuplicates(results: ReadonlyMap<string, TaskResult>, expect
 }
 
 async function main(): Promise<void> {
-  const { ensureLocalRedis } = await dist<typeof LocalRedis>('distributed/local-redis.js');
+  const { ensureLocalRedis, deleteQueueKeys } = await dist<typeof LocalRedis>('distributed/local-redis.js');
   const { BullmqExecutor } = await dist<typeof Distributed>('distributed/index.js');
   const { synthesizePlate } = await dist<typeof Synth>('synth/plate.js');
   const { createExecutor } = await dist<typeof Executors>('execution/executors/index.js');
@@ -295,7 +277,7 @@ export const benchSleep = {
   } finally {
     await stopAll();
     await rm(dir, { recursive: true, force: true });
-    await deleteQueues(redis.url, [`bench-${process.pid}`, `bench-soak-${process.pid}`]);
+    await deleteQueueKeys(redis.url, [`bench-${process.pid}`, `bench-soak-${process.pid}`]);
   }
   console.log(`tasks_per_s=${tasksPerSecond.toFixed(1)} lost=${lostTotal} duplicates=${duplicatesTotal}`);
   if (lostTotal > 0 || duplicatesTotal > 0) process.exitCode = 1;

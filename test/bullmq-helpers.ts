@@ -8,9 +8,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll } from 'vitest';
-import { REDIS_SERVER, ensureLocalRedis } from '../src/distributed/local-redis.js';
+import { REDIS_SERVER, deleteQueueKeys, ensureLocalRedis } from '../src/distributed/local-redis.js';
 import { tempFileOwner } from '../src/storage/atomic.js';
 import { CLI } from './helpers.js';
 
@@ -43,21 +42,7 @@ export function uniqueQueue(name: string): string {
 }
 
 afterAll(async () => {
-  if (queues.size === 0) return;
-  const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  try {
-    for (const queue of queues) {
-      // BullMQ's own keys and plateflow's run records alike live under <prefix>:<queue>:.
-      for (let cursor = '0'; ; ) {
-        const [next, keys] = await client.scan(cursor, 'MATCH', `plateflow:${queue}:*`, 'COUNT', 1000);
-        if (keys.length > 0) await client.del(...keys);
-        cursor = next;
-        if (cursor === '0') break;
-      }
-    }
-  } finally {
-    client.disconnect();
-  }
+  if (queues.size > 0) await deleteQueueKeys(REDIS_URL, queues);
 });
 
 export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 25): Promise<T> {

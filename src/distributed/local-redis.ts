@@ -43,3 +43,23 @@ export async function ensureLocalRedis(port = 6390, { bin = REDIS_SERVER, timeou
   }
   throw new Error(`started ${bin} on 127.0.0.1:${port} but it does not answer (exit ${r.status}): ${r.stderr || r.stdout}`);
 }
+
+/**
+ * Deletes everything of the given queues: BullMQ's keys and plateflow's run records alike live
+ * under `<prefix>:<queue>:`. For tests and benches that make throw-away queues on a local Redis.
+ */
+export async function deleteQueueKeys(url: string, queues: Iterable<string>, prefix = 'plateflow'): Promise<void> {
+  const client = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    for (const queue of queues) {
+      for (let cursor = '0'; ; ) {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:${queue}:*`, 'COUNT', 1000);
+        if (keys.length > 0) await client.del(...keys);
+        cursor = next;
+        if (cursor === '0') break;
+      }
+    }
+  } finally {
+    client.disconnect();
+  }
+}
