@@ -17,6 +17,7 @@ import type { GpuSlots } from '../resources/gpu-slots.js';
 import type { TaskResult, TaskStatus } from '../result.js';
 import { TaskQueue, type QueueOrder } from '../scheduler.js';
 import { ResourceError, TaskTimeoutError } from './errors.js';
+import type { ResolvedExecutorOptions } from './options.js';
 
 export interface Attempt {
   /** Fires when the task must stop now (timeout, run cancelled, executor force-closed): kill its worker. */
@@ -52,6 +53,18 @@ export interface DispatchOptions extends ExecuteOptions {
   /** First retry delay; doubles per attempt, capped at 30 s. @default 500 */
   readonly retryBackoffMs?: number;
   readonly gpuSlots?: GpuSlots;
+}
+
+/** The dispatch settings that follow from an executor's resolved options: pool size, timeout, retry policy, GPU slots. */
+export function dispatchPolicy(o: ResolvedExecutorOptions, gpuSlots: GpuSlots): Omit<DispatchOptions, keyof ExecuteOptions> {
+  return {
+    concurrency: o.workers,
+    ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+    retries: o.retries,
+    retryBackoffMs: o.retryBackoffMs,
+    retryOn: o.retryErrors ? ['killed', 'timeout', 'error'] : ['killed', 'timeout'],
+    gpuSlots,
+  };
 }
 
 interface Pending {

@@ -9,7 +9,7 @@ import { GpuSlots, gpuSlotCapacity } from '../resources/gpu-slots.js';
 import { workerEnv } from '../resources/env-limits.js';
 import type { TaskResult } from '../result.js';
 import { BaseExecutor, type RunOptions } from './base.js';
-import { dispatch } from './dispatch.js';
+import { dispatch, dispatchPolicy } from './dispatch.js';
 import type { ResolvedExecutorOptions } from './options.js';
 import { ProcessPool } from './process-pool.js';
 
@@ -45,12 +45,7 @@ abstract class ChildProcessExecutor extends BaseExecutor {
     const pool = this.#pool;
     return dispatch(plans, { run: (plan, { signal }) => pool.run(plan, signal) }, {
       ...options,
-      concurrency: o.workers,
-      ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
-      retries: o.retries,
-      retryBackoffMs: o.retryBackoffMs,
-      retryOn: o.retryErrors ? ['killed', 'timeout', 'error'] : ['killed', 'timeout'],
-      gpuSlots: this.#gpuSlots,
+      ...dispatchPolicy(o, this.#gpuSlots),
     });
   }
 

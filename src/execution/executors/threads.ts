@@ -13,7 +13,7 @@ import { serializeError } from '../../errors.js';
 import type { TaskResult } from '../result.js';
 import { GpuSlots, gpuSlotCapacity } from '../resources/gpu-slots.js';
 import { BaseExecutor, type RunOptions } from './base.js';
-import { dispatch, type TaskRunner } from './dispatch.js';
+import { dispatch, dispatchPolicy, type TaskRunner } from './dispatch.js';
 import { describeThreadFailure } from './exit-causes.js';
 import type { ResolvedExecutorOptions } from './options.js';
 
@@ -83,12 +83,7 @@ export class ThreadsExecutor extends BaseExecutor {
     if (listener) this.#listeners.add(listener);
     return dispatch(plans, runner, {
       ...options,
-      concurrency: o.workers,
-      ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
-      retries: o.retries,
-      retryBackoffMs: o.retryBackoffMs,
-      retryOn: o.retryErrors ? ['killed', 'timeout', 'error'] : ['killed', 'timeout'],
-      gpuSlots: this.#gpuSlots,
+      ...dispatchPolicy(o, this.#gpuSlots),
     }).finally(() => {
       if (listener) this.#listeners.delete(listener);
     });
