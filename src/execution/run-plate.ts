@@ -92,8 +92,10 @@ export async function runPlate(plateDir: string, options: RunPlateOptions): Prom
   } finally {
     if (!options.executor) await executor.close();
   }
-  // Workers killed during this run (OOM, crash, timeout) leave their temp files too.
-  await removeStaleTempFiles(coordinator.compiled!.outputRoot);
+  // Workers killed during this run (OOM, crash, timeout, or a retried attempt) leave temp files
+  // too; only then is a second walk of the output folder worth it.
+  const interrupted = [...outcome.results.values()].some((r) => r.status !== 'ok' || (r.attempts ?? 1) > 1);
+  if (interrupted) await removeStaleTempFiles(coordinator.compiled!.outputRoot);
   const files = await writeRunFiles(outcome, plate);
   return { plate, outcome, totals: totalsOf(outcome.results, outcome.seconds), files, measurements: measurementsByImage(outcome.results) };
 }
