@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageError } from '../src/errors.js';
-import { tempFileOwner, writeFileAtomic } from '../src/storage/atomic.js';
+import { AtomicWriteBatch, tempFileOwner, writeFileAtomic } from '../src/storage/atomic.js';
 import { buildStorage, type StorageBuild } from './fixtures/storage/build-storage.js';
 
 let dir: string;
@@ -99,6 +99,57 @@ describe('writeFileAtomic', () => {
     })();
     await Promise.all([writer, reader]);
     expect(reads).toBeGreaterThan(0);
+  });
+});
+
+describe('AtomicWriteBatch', () => {
+  it('shows no staged file under its name before commit, and every file after', async () => {
+    const parent = path.join(dir, 'batch');
+    const batch = new AtomicWriteBatch();
+    const sizes: number[] = [];
+    for (let i = 0; i < 5; i++) sizes.push(await batch.stage(path.join(parent, `f${i}.bin`), [new Uint8Array(10).fill(i), new Uint8Array(1000).fill(i)]));
+    expect(sizes).toEqual([1010, 1010, 1010, 1010, 1010]);
+    expect((await readdir(parent)).filter((n) => !n.endsWith('.tmp'))).toEqual([]);
+    await batch.commit();
+    expect((await readdir(parent)).sort()).toEqual(['f0.bin', 'f1.bin', 'f2.bin', 'f3.bin', 'f4.bin']);
+    expect([...(await readFile(path.join(parent, 'f3.bin')))].every((b) => b === 3)).toBe(true);
+  });
+
+  it('renames the oldest files early when more than maxStaged are open, still complete', async () => {
+    const parent = path.join(dir, 'batch-bounded');
+    const batch = new AtomicWriteBatch(2);
+    for (let i = 0; i < 5; i++) await batch.stage(path.join(parent, `f${i}.txt`), `file ${i}`);
+    const early = (await readdir(parent)).filter((n) => !n.endsWith('.tmp')).sort();
+    expect(early).toEqual(['f0.txt', 'f1.txt', 'f2.txt']);
+    for (const name of early) expect(await readFile(path.join(parent, name), 'utf8')).toBe(`file ${name[1]}`);
+    await batch.commit();
+    expect(await readdir(parent)).toHaveLength(5);
+  });
+
+  it('abort leaves the targets as they were and removes every temp file', async () => {
+    const parent = path.join(dir, 'batch-abort');
+    await mkdir(parent);
+    await writeFile(path.join(parent, 'kept.txt'), 'old');
+    const batch = new AtomicWriteBatch();
+    await batch.stage(path.join(parent, 'kept.txt'), 'new');
+    await batch.stage(path.join(parent, 'never.txt'), 'never');
+    batch.abort();
+    expect(await readdir(parent)).toEqual(['kept.txt']);
+    expect(await readFile(path.join(parent, 'kept.txt'), 'utf8')).toBe('old');
+    await batch.commit(); // nothing left to commit
+    expect(await readdir(parent)).toEqual(['kept.txt']);
+  });
+
+  it('fails commit with StorageError naming the file whose rename failed, and cleans up the rest', async () => {
+    const parent = path.join(dir, 'batch-fail');
+    await mkdir(path.join(parent, 'blocked', 'child'), { recursive: true });
+    const batch = new AtomicWriteBatch();
+    await batch.stage(path.join(parent, 'blocked'), 'cannot replace a non-empty directory');
+    await batch.stage(path.join(parent, 'after.txt'), 'staged after the failing one');
+    const err = await batch.commit().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StorageError);
+    expect((err as StorageError).context.path).toBe(path.join(parent, 'blocked'));
+    expect((await readdir(parent)).sort()).toEqual(['blocked']);
   });
 });
 

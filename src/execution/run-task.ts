@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { FuncCall, StepPlan, TaskPlan } from '../compiler/plan.js';
@@ -9,7 +9,7 @@ import { outputFileName, outputStem } from '../microscopes/plateflow-naming.js';
 import { CheckpointStore, type CheckpointFile, type CheckpointPlane } from '../batch/checkpoints.js';
 import { FunctionRegistry } from '../pipeline/registry.js';
 import { isFunctionOutput } from '../processing/types.js';
-import { syncDirectory } from '../storage/atomic.js';
+import { AtomicWriteBatch } from '../storage/atomic.js';
 import type { ReadBuffer } from '../storage/backend.js';
 import { FileManager } from '../storage/file-manager.js';
 import { mergeSubdirectoryFiles, updateMetadata } from '../storage/metadata.js';
@@ -173,11 +173,13 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
   const order = plan.plate.componentOrder;
   const next: FlowImage[] = [];
   const checkpointFiles: CheckpointFile[] = [];
+  const staged: { file: string; relative: string; components: Readonly<Record<string, string>> }[] = [];
   // OME-Zarr steps keep their planes in memory (as every step does) and write whole positions at the end.
   const zarrPlanes: StepPlaneRef[] | undefined = step.outputFormat !== null && step.outputFormat !== 'tiff' ? [] : undefined;
   let planes: CheckpointPlane[] | undefined;
   const seen = new Set<string>();
-  const writes = new PendingWrites();
+  // One fsync per file in the background, one rename pass and directory sync at the end of the step.
+  const writes = new AtomicWriteBatch();
   const groups = groupImages(images, step.variableComponents, order);
   let upcoming = groups.length > 0 ? prefetch(() => loadStack(groups[0]!.members, ctx)) : undefined;
   try {
@@ -205,19 +207,16 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
           const file = path.join(step.outputDir, fileName);
           const relative = path.relative(plan.outputRoot, file).split(path.sep).join('/');
           ctx.outputs.push(relative);
-          await writes.add(async () => {
-            await ctx.files.save('disk', file, plane, { deferDirectorySync: true });
-            checkpointFiles.push({ path: relative, bytes: (await stat(file)).size, components });
-          });
+          await ctx.files.save('disk', file, plane, { batch: writes });
+          staged.push({ file, relative, components });
         }
         next.push({ components, backend: 'memory', path: memoryKey });
       }
       if (ctx.memory) ctx.memory.peak = Math.max(ctx.memory.peak, process.memoryUsage.rss());
     }
-    // Every file must be in place, and its name durable (one directory sync for the whole step),
-    // before the metadata and the checkpoint marker name it.
-    await writes.drain();
-    if (step.outputDir !== null && !zarrPlanes && checkpointFiles.length > 0) await syncDirectory(step.outputDir);
+    // Every file must be in place, and its name durable, before the metadata and the checkpoint marker name it.
+    await writes.commit();
+    for (const s of staged) checkpointFiles.push({ path: s.relative, bytes: statSync(s.file).size, components: s.components });
     if (zarrPlanes) {
       const zarr = await writeZarrStep(plan, step, zarrPlanes, ctx.files, ctx.signal);
       ctx.outputs.push(...zarr.outputs);
@@ -225,8 +224,8 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
       planes = zarr.planes;
     }
   } finally {
-    // On failure, let in-flight writes settle (each is atomic) before the task's storage closes.
-    await writes.drain().catch(() => undefined);
+    // On failure, no staged file may appear later under its name.
+    writes.abort();
     await upcoming?.catch(() => undefined);
   }
   checkpointFiles.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { closeSync, fsync, mkdirSync, openSync, renameSync, rmSync, writeSync, writevSync } from 'node:fs';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { StorageError } from '../errors.js';
@@ -11,20 +11,118 @@ import { StorageError } from '../errors.js';
  * because resume trusts whatever exists. So data goes to a temp file in the *same* directory
  * (rename is only atomic within one filesystem), is fsynced before the rename (otherwise a power
  * loss can leave the new name pointing at an empty inode), and the directory is fsynced after it
- * (otherwise the rename itself may be lost). On any failure the temp file is removed.
+ * (otherwise the rename itself may be lost). On any failure the temp files are removed.
+ *
+ * The bytes are written with blocking calls and only the fsyncs go to the thread pool. Each async
+ * fs call costs a turn of the event loop, and a task's thread takes that turn only between two
+ * pieces of compute: measured on the plate benchmark, a write made of seven async calls was still
+ * unfinished when its step ended, and tasks spent a third of their time waiting for such chains.
+ * Copying 512 KiB into the page cache takes ~0.2 ms, the same work either way.
  *
  * @module
  */
 
-export interface WriteFileAtomicOptions {
-  /** File mode for a newly created file. @defaultValue 0o666 (minus umask) */
-  readonly mode?: number;
+interface Staged {
+  readonly target: string;
+  readonly temp: string;
+  fd: number | undefined;
+  /** Settles when the fsync of the temp file is done; already marked handled. */
+  readonly synced: Promise<void>;
+}
+
+/**
+ * Atomic writes made durable together: `stage` writes each file to its temp sibling and starts
+ * its fsync; `commit` waits for those, renames every file into place and syncs each directory
+ * once. A batch of one is {@link writeFileAtomic}. Nothing is visible under a target name before
+ * its data is on disk, and nothing claims the batch is done before `commit` resolves.
+ */
+export class AtomicWriteBatch {
+  /** Bounds open descriptors: past this many, the oldest staged file is renamed into place early. */
+  readonly #maxStaged: number;
+  readonly #staged: Staged[] = [];
+  readonly #createdDirs = new Set<string>();
+  readonly #renamedIn = new Set<string>();
+
+  constructor(maxStaged = 32) {
+    this.#maxStaged = Math.max(1, maxStaged);
+  }
+
   /**
-   * Skip the fsync of the directory after the rename. For a batch of files in one directory the
-   * caller then calls {@link syncDirectory} once, before anything that claims the files exist:
-   * one directory sync instead of one per file. @defaultValue true (sync)
+   * Writes `data` (a string as UTF-8) to a temp file next to `file`, creating parent directories.
+   * @returns the number of bytes written
+   * @throws StorageError (`E_STORAGE_IO`, `context.path` = `file`); the temp file is removed.
    */
-  readonly syncDirectory?: boolean;
+  async stage(file: string, data: Uint8Array | string | readonly Uint8Array[]): Promise<number> {
+    if (this.#staged.length >= this.#maxStaged) await this.#finish(this.#staged.splice(0, 1));
+    const target = path.resolve(file);
+    const dir = path.dirname(target);
+    if (!this.#createdDirs.has(dir)) {
+      try {
+        mkdirSync(dir, { recursive: true });
+      } catch (err) {
+        throw new StorageError(file, `cannot create directory ${dir}: ${(err as Error).message}`, { cause: err });
+      }
+      this.#createdDirs.add(dir);
+    }
+    const temp = path.join(dir, tempName(path.basename(target)));
+    let fd: number | undefined;
+    try {
+      fd = openSync(temp, 'wx', 0o666);
+      const bytes = writeAll(fd, typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data);
+      const synced = fsyncAsync(fd);
+      synced.catch(() => undefined);
+      this.#staged.push({ target, temp, fd, synced });
+      return bytes;
+    } catch (err) {
+      if (fd !== undefined) closeQuietly(fd);
+      rmSync(temp, { force: true });
+      throw new StorageError(file, `atomic write failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /**
+   * Makes every staged file durable under its name.
+   * @throws StorageError naming the first file that failed; the batch's other temp files are removed.
+   */
+  async commit(): Promise<void> {
+    await this.#finish(this.#staged.splice(0));
+    const dirs = [...this.#renamedIn];
+    this.#renamedIn.clear();
+    await Promise.all(dirs.map((dir) => syncDirectory(dir)));
+  }
+
+  /** Drops every staged file (their targets are untouched). For a failed step's cleanup. */
+  abort(): void {
+    for (const s of this.#staged.splice(0)) discard(s);
+    this.#renamedIn.clear();
+  }
+
+  async #finish(batch: Staged[]): Promise<void> {
+    const outcomes = await Promise.allSettled(batch.map((s) => s.synced));
+    let failure: StorageError | undefined;
+    for (let i = 0; i < batch.length; i++) {
+      const s = batch[i]!;
+      const outcome = outcomes[i]!;
+      if (failure || outcome.status === 'rejected') {
+        failure ??= new StorageError(s.target, `atomic write failed: ${(outcome as PromiseRejectedResult).reason?.message ?? 'sync failed'}`, { cause: (outcome as PromiseRejectedResult).reason });
+        discard(s);
+        continue;
+      }
+      try {
+        closeSync(s.fd!);
+        s.fd = undefined;
+        renameSync(s.temp, s.target);
+        this.#renamedIn.add(path.dirname(s.target));
+      } catch (err) {
+        discard(s);
+        failure = new StorageError(s.target, `atomic write failed: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    if (failure) {
+      this.abort();
+      throw failure;
+    }
+  }
 }
 
 /**
@@ -33,30 +131,10 @@ export interface WriteFileAtomicOptions {
  * @throws StorageError (`E_STORAGE_IO`, `context.path` = `file`) when the directory cannot be
  *   created or the write, sync or rename fails; no temp file is left behind in that case.
  */
-export async function writeFileAtomic(file: string, data: Uint8Array | string | readonly Uint8Array[], opts: WriteFileAtomicOptions = {}): Promise<void> {
-  const target = path.resolve(file);
-  const dir = path.dirname(target);
-  try {
-    await mkdir(dir, { recursive: true });
-  } catch (err) {
-    throw new StorageError(file, `cannot create directory ${dir}: ${(err as Error).message}`, { cause: err });
-  }
-  const temp = path.join(dir, tempName(path.basename(target)));
-  let handle;
-  try {
-    handle = await open(temp, 'wx', opts.mode ?? 0o666);
-    if (Array.isArray(data)) await writeAll(handle, data as readonly Uint8Array[]);
-    else await handle.writeFile(data as Uint8Array | string);
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await rename(temp, target);
-  } catch (err) {
-    await handle?.close().catch(() => undefined);
-    await rm(temp, { force: true }).catch(() => undefined);
-    throw new StorageError(file, `atomic write failed: ${(err as Error).message}`, { cause: err });
-  }
-  if (opts.syncDirectory !== false) await syncDirectory(dir, file);
+export async function writeFileAtomic(file: string, data: Uint8Array | string | readonly Uint8Array[]): Promise<void> {
+  const batch = new AtomicWriteBatch(1);
+  await batch.stage(file, data);
+  await batch.commit();
 }
 
 /**
@@ -70,20 +148,41 @@ function tempName(base: string): string {
 }
 
 /** writev may write less than asked; continue from where it stopped. */
-async function writeAll(handle: FileHandle, parts: readonly Uint8Array[]): Promise<void> {
+function writeAll(fd: number, parts: readonly Uint8Array[]): number {
   let pending = parts.filter((p) => p.byteLength > 0);
+  let total = 0;
   while (pending.length > 0) {
-    let { bytesWritten } = await handle.writev(pending as Uint8Array[]);
+    let written = pending.length === 1 ? writeSync(fd, pending[0]!) : writevSync(fd, pending as Uint8Array[]);
+    total += written;
     const rest: Uint8Array[] = [];
     for (const part of pending) {
-      if (bytesWritten >= part.byteLength) bytesWritten -= part.byteLength;
+      if (written >= part.byteLength) written -= part.byteLength;
       else {
-        rest.push(bytesWritten > 0 ? part.subarray(bytesWritten) : part);
-        bytesWritten = 0;
+        rest.push(written > 0 ? part.subarray(written) : part);
+        written = 0;
       }
     }
     pending = rest;
   }
+  return total;
+}
+
+function fsyncAsync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed or never usable: nothing left to release
+  }
+}
+
+function discard(s: Staged): void {
+  if (s.fd !== undefined) closeQuietly(s.fd);
+  s.fd = undefined;
+  rmSync(s.temp, { force: true });
 }
 
 const TEMP_NAME = /^\..+\.(\d+)\.(\d+)\.[0-9a-f]{12}\.tmp$/;
@@ -99,15 +198,15 @@ const UNSUPPORTED_DIR_SYNC = new Set(['EINVAL', 'EISDIR', 'EPERM', 'ENOTSUP', 'E
 
 /** Makes the renames done in `dir` durable; `file` names what was written, for the error message. */
 export async function syncDirectory(dir: string, file = dir): Promise<void> {
-  let handle;
+  let fd: number | undefined;
   try {
-    handle = await open(dir, 'r');
-    await handle.sync();
+    fd = openSync(dir, 'r');
+    await fsyncAsync(fd);
   } catch (err) {
     if (!UNSUPPORTED_DIR_SYNC.has((err as NodeJS.ErrnoException).code ?? '')) {
       throw new StorageError(file, `wrote the file but could not sync its directory: ${(err as Error).message}`, { cause: err });
     }
   } finally {
-    await handle?.close().catch(() => undefined);
+    if (fd !== undefined) closeQuietly(fd);
   }
 }

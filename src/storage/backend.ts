@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { PlateflowError, StorageError } from '../errors.js';
 import type { ImageStack } from '../image.js';
+import type { AtomicWriteBatch } from './atomic.js';
 
 /**
  * The one interface every storage backend implements, so a step reads and writes images the same
@@ -30,8 +31,8 @@ export interface LoadOptions {
 
 export interface SaveOptions {
   readonly signal?: AbortSignal;
-  /** Disk: leave the directory fsync to the caller, who syncs once per batch (see `syncDirectory`). */
-  readonly deferDirectorySync?: boolean;
+  /** Disk: stage the file in the caller's batch; it appears under its name when the caller commits. */
+  readonly batch?: AtomicWriteBatch;
 }
 
 /** A reusable destination for file reads (see `LoadOptions.readBuffer`). */

@@ -22,7 +22,7 @@ export class DiskBackend implements StorageBackend {
 
   async save(p: string, stack: ImageStack, opts: SaveOptions = {}): Promise<void> {
     this.#check(p);
-    await writeTiff(p, stack, { syncDirectory: opts.deferDirectorySync !== true });
+    await writeTiff(p, stack, opts.batch ? { batch: opts.batch } : {});
   }
 
   async exists(p: string): Promise<boolean> {

@@ -59,7 +59,7 @@ export class FileManager {
   /** @throws AbortError (`E_ABORTED`) when aborted; `E_STORAGE_IO`, `E_TIFF_INVALID` from the backend. */
   async save(kind: BackendKind, path: string, stack: ImageStack, opts: SaveOptions = {}): Promise<void> {
     this.#abortCheck(opts.signal);
-    await this.backend(kind).save(path, stack, opts.deferDirectorySync ? { deferDirectorySync: true } : undefined);
+    await this.backend(kind).save(path, stack, opts.batch ? { batch: opts.batch } : undefined);
   }
 
   async exists(kind: BackendKind, path: string): Promise<boolean> {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-export { writeFileAtomic, type WriteFileAtomicOptions } from './atomic.js';
+export { AtomicWriteBatch, writeFileAtomic } from './atomic.js';
 export { compareNames, notFound, type BackendKind, type LoadOptions, type StorageBackend } from './backend.js';
 export { DiskBackend } from './disk-backend.js';
 export { FileManager, type FileManagerOptions } from './file-manager.js';

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { closeSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,6 +21,10 @@ import { StorageError } from '../errors.js';
  * owner only goes stale if its event loop is blocked that long (or its thread was terminated).
  * Stale locks are broken by renaming them away and checking the token of what was moved: if a
  * fresh lock was moved by mistake, it is linked back.
+ *
+ * The file operations are blocking calls: each is a metadata operation of microseconds, while an
+ * async call waits for a turn of the event loop, which a worker busy with compute gives late, and
+ * every waiter queues behind the holder's slowest turn. Only the waits between attempts are async.
  *
  * @module
  */
@@ -72,7 +77,7 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
     return await fn();
   } finally {
     clearInterval(heartbeat);
-    await release(file, token);
+    release(file, token);
   }
 }
 
@@ -84,20 +89,20 @@ async function acquire(file: string, timeoutMs: number, staleMs: number): Promis
   const deadline = Date.now() + timeoutMs;
   const temp = `${file}.${token}.tmp`;
   try {
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(temp, JSON.stringify(owner));
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(temp, JSON.stringify(owner));
   } catch (err) {
-    await rm(temp, { force: true }).catch(() => undefined);
+    removeQuietly(temp);
     throw new StorageError(file, `cannot prepare lock: ${(err as Error).message}`, { cause: err });
   }
   try {
     let backoff = 1;
     for (;;) {
-      if (await tryCreate(file, temp, owner)) return token;
-      const state = await inspect(file);
+      if (tryCreate(file, temp, owner)) return token;
+      const state = inspect(file);
       if (state === undefined) continue; // released between our attempt and the look: retry at once
       if (isStale(state, staleMs)) {
-        await breakStale(file, state, token);
+        breakStale(file, state, token);
         continue;
       }
       const left = deadline - Date.now();
@@ -110,38 +115,47 @@ async function acquire(file: string, timeoutMs: number, staleMs: number): Promis
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
     }
   } finally {
-    await rm(temp, { force: true }).catch(() => undefined);
+    removeQuietly(temp);
+  }
+}
+
+function removeQuietly(file: string): void {
+  try {
+    rmSync(file, { force: true });
+  } catch {
+    // a leftover temp file is swept by the next run; the lock outcome stands
   }
 }
 
 /** Filesystems without hard links fall back to O_EXCL create (briefly empty, see `inspect`). */
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'ENOSYS', 'EOPNOTSUPP', 'EXDEV']);
 
-async function tryCreate(file: string, temp: string, owner: LockOwner): Promise<boolean> {
+function tryCreate(file: string, temp: string, owner: LockOwner): boolean {
   try {
-    await link(temp, file);
+    linkSync(temp, file);
     return true;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? '';
     if (code === 'EEXIST') return false;
     if (!NO_HARD_LINKS.has(code)) throw new StorageError(file, `cannot create lock: ${(err as Error).message}`, { cause: err });
   }
-  let handle;
+  let fd: number | undefined;
   try {
-    handle = await open(file, 'wx');
-    await handle.writeFile(JSON.stringify(owner));
+    fd = openSync(file, 'wx');
+    writeFileSync(fd, JSON.stringify(owner));
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw new StorageError(file, `cannot create lock: ${(err as Error).message}`, { cause: err });
   } finally {
-    await handle?.close();
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
-async function inspect(file: string): Promise<LockState | undefined> {
+function inspect(file: string): LockState | undefined {
   try {
-    const [st, text] = await Promise.all([stat(file), readFile(file, 'utf8')]);
+    const st = statSync(file);
+    const text = readFileSync(file, 'utf8');
     return { owner: parseOwner(text), mtimeMs: st.mtimeMs, ino: st.ino };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
@@ -179,26 +193,35 @@ function sameLock(a: LockState, b: LockState | undefined): boolean {
   return a.owner && b.owner ? a.owner.token === b.owner.token : a.ino === b.ino && a.mtimeMs === b.mtimeMs;
 }
 
-async function breakStale(file: string, seen: LockState, token: string): Promise<void> {
+function breakStale(file: string, seen: LockState, token: string): void {
   const grave = `${file}.${token}.stale`;
   try {
-    await rename(file, grave); // atomic: we now own whatever was at `file`
+    renameSync(file, grave); // atomic: we now own whatever was at `file`
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // someone else broke or released it
     throw new StorageError(file, `cannot break stale lock: ${(err as Error).message}`, { cause: err });
   }
   try {
-    if (!sameLock(seen, await inspect(grave))) {
+    if (!sameLock(seen, inspect(grave))) {
       // Another waiter replaced the stale lock between our look and our rename: put theirs back.
-      await link(grave, file).catch(() => undefined);
+      try {
+        linkSync(grave, file);
+      } catch {
+        // a third waiter took the name meanwhile: theirs stands
+      }
     }
   } finally {
-    await rm(grave, { force: true }).catch(() => undefined);
+    removeQuietly(grave);
   }
 }
 
-async function release(file: string, token: string): Promise<void> {
-  const state = await inspect(file).catch(() => undefined);
+function release(file: string, token: string): void {
+  let state: LockState | undefined;
+  try {
+    state = inspect(file);
+  } catch {
+    return; // unreadable: not provably ours, so not ours to remove
+  }
   // If our lock was broken as stale and someone else holds it now, it is theirs to remove.
-  if (state?.owner?.token === token) await rm(file, { force: true }).catch(() => undefined);
+  if (state?.owner?.token === token) removeQuietly(file);
 }

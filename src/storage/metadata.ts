@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { naturalCompare, sortValues } from '../components/natural-sort.js';
@@ -46,7 +46,8 @@ export async function readMetadata(outputRoot: string): Promise<PlateflowMetadat
   const file = path.join(outputRoot, METADATA_FILE);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    // One blocking read: the file is small, and under the lock every other task waits on it.
+    text = readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new StorageError(file, `cannot read metadata: ${(err as Error).message}`, { cause: err });

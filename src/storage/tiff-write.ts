@@ -1,6 +1,6 @@
 import { TiffError } from '../errors.js';
 import { bytesPerPixel, dtypeOf, type DType, type ImageStack } from '../image.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic, type AtomicWriteBatch } from './atomic.js';
 
 /**
  * Baseline little-endian classic TIFF writer: uncompressed, one strip per page, one page per plane.
@@ -141,13 +141,16 @@ export function encodeTiffParts(stack: ImageStack, opts: EncodeTiffOptions = {})
 
 /**
  * Encode and write atomically (temp file, fsync, rename): a reader sees the old file or the whole
- * new one, never part of it. Parent directories are created.
+ * new one, never part of it. Parent directories are created. With `batch`, the file is only
+ * staged there and appears under its name when the caller commits the batch.
  *
  * @throws TiffError as for `encodeTiff`; StorageError (`E_STORAGE_IO`) when the write fails.
  */
-export async function writeTiff(file: string, stack: ImageStack, opts: Omit<EncodeTiffOptions, 'file'> & { readonly syncDirectory?: boolean } = {}): Promise<void> {
+export async function writeTiff(file: string, stack: ImageStack, opts: Omit<EncodeTiffOptions, 'file'> & { readonly batch?: AtomicWriteBatch } = {}): Promise<void> {
   const [head, pixels] = encodeTiffParts(stack, { ...(opts.description !== undefined ? { description: opts.description } : {}), file });
-  await writeFileAtomic(file, pixels === undefined ? head : [head, pixels], { syncDirectory: opts.syncDirectory !== false });
+  const parts = pixels === undefined ? head : [head, pixels];
+  if (opts.batch) await opts.batch.stage(file, parts);
+  else await writeFileAtomic(file, parts);
 }
 
 function checkStack(stack: ImageStack, file: string): void {
