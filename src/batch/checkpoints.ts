@@ -7,6 +7,9 @@ import type { DType } from '../image.js';
 import { writeFileAtomic } from '../storage/atomic.js';
 import { assertSafeRelativePath, assertSafeSegment, resolveInside } from '../storage/safe-path.js';
 
+/** Markers are small and written between steps: blocking calls take a fraction of a millisecond, where async ones wait for the thread's next idle turn. */
+const BLOCKING = { blocking: true } as const;
+
 /**
  * Checkpoints live beside the outputs, in a hidden folder discovery never reads as images:
  *
@@ -102,7 +105,7 @@ export class CheckpointStore {
     planes?: readonly CheckpointPlane[],
   ): Promise<void> {
     const marker: StepCheckpoint = { version: 1, hash: this.#key(step.hash), files, ...(planes ? { planes } : {}), outputs, measurements };
-    await writeFileAtomic(this.#marker('steps', taskId, step.id), JSON.stringify(marker));
+    await writeFileAtomic(this.#marker('steps', taskId, step.id), JSON.stringify(marker), BLOCKING);
   }
 
   async readTask(taskId: string, finalHash: string): Promise<TaskCheckpoint | undefined> {
@@ -116,7 +119,7 @@ export class CheckpointStore {
   }
 
   async writeTask(taskId: string, marker: Omit<TaskCheckpoint, 'version'>): Promise<void> {
-    await writeFileAtomic(this.#marker('tasks', taskId), JSON.stringify({ version: 1, ...marker, hash: this.#key(marker.hash) } satisfies TaskCheckpoint));
+    await writeFileAtomic(this.#marker('tasks', taskId), JSON.stringify({ version: 1, ...marker, hash: this.#key(marker.hash) } satisfies TaskCheckpoint), BLOCKING);
   }
 }
 

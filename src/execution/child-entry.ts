@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { serializeError } from '../errors.js';
 import { PROGRESS_ENV, type ChildMessage, type ParentMessage } from './executors/child-protocol.js';
-import { runTask } from './run-task.js';
+import { prepareWorker, runTask } from './run-task.js';
 
 if (!process.send) throw new Error('child-entry must be started with child_process.fork');
 
@@ -29,6 +29,12 @@ process.on('message', (message: ParentMessage) => {
   if (message?.type !== 'run') return;
   void runOne(message);
 });
+
+// A failure here is not fatal: the first task meets it again and reports it as its own.
+void prepareWorker().then(
+  () => send({ type: 'ready' }),
+  () => send({ type: 'ready' }),
+);
 
 async function runOne({ id, plan }: Extract<ParentMessage, { type: 'run' }>): Promise<void> {
   resetPeakRss();

@@ -22,6 +22,12 @@ export interface ExecuteOptions {
 export interface Executor {
   readonly name: string;
   run(plans: readonly TaskPlan[], options?: ExecuteOptions): Promise<Map<string, TaskResult>>;
+  /**
+   * Starts the workers now and resolves once each has loaded the task code (modules, WASM
+   * kernels), so that start-up overlaps discovery and compilation instead of the first tasks.
+   * Optional, idempotent and best effort: without it workers start on demand.
+   */
+  start?(): Promise<void>;
   /** Idempotent; `force` terminates running work instead of waiting for it. */
   close(options?: { force?: boolean }): Promise<void>;
 }

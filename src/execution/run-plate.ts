@@ -54,6 +54,17 @@ export interface PlateRun {
  * @throws DiscoveryError, PipelineError, ConfigError before any task starts; task failures are results.
  */
 export async function runPlate(plateDir: string, options: RunPlateOptions): Promise<PlateRun> {
+  const executor = options.executor ?? defaultExecutor(options.warn);
+  try {
+    // Workers load their code while this thread discovers and compiles.
+    executor.start?.().catch(() => undefined);
+    return await discoverAndRun(plateDir, options, executor);
+  } finally {
+    if (!options.executor) await executor.close();
+  }
+}
+
+async function discoverAndRun(plateDir: string, options: RunPlateOptions, executor: Executor): Promise<PlateRun> {
   const plate = await discoverPlate(path.resolve(plateDir), {
     ...(options.format ? { format: options.format } : {}),
     ...(options.pattern ? { pattern: options.pattern } : {}),
@@ -85,13 +96,7 @@ export async function runPlate(plateDir: string, options: RunPlateOptions): Prom
   }
   const litter = await removeStaleTempFiles(coordinator.compiled!.outputRoot);
   if (litter.length > 0) options.warn?.(`removed ${litter.length} temp file(s) left by an interrupted run`);
-  const executor = options.executor ?? defaultExecutor(options.warn);
-  let outcome: RunOutcome;
-  try {
-    outcome = await coordinator.execute(tasks, executor, options);
-  } finally {
-    if (!options.executor) await executor.close();
-  }
+  const outcome: RunOutcome = await coordinator.execute(tasks, executor, options);
   // Workers killed during this run (OOM, crash, timeout, or a retried attempt) leave temp files
   // too; only then is a second walk of the output folder worth it.
   const interrupted = [...outcome.results.values()].some((r) => r.status !== 'ok' || (r.attempts ?? 1) > 1);

@@ -9,13 +9,14 @@ import { outputFileName, outputStem } from '../microscopes/plateflow-naming.js';
 import { CheckpointStore, type CheckpointFile, type CheckpointPlane } from '../batch/checkpoints.js';
 import { FunctionRegistry } from '../pipeline/registry.js';
 import { isFunctionOutput } from '../processing/types.js';
+import { wasmKernels } from '../processing/wasm.js';
 import { AtomicWriteBatch } from '../storage/atomic.js';
 import type { ReadBuffer } from '../storage/backend.js';
 import { FileManager } from '../storage/file-manager.js';
 import { mergeSubdirectoryFiles, updateMetadata } from '../storage/metadata.js';
 import { resolveInside } from '../storage/safe-path.js';
 import { groupImages, outputComponents } from './group-images.js';
-import { PendingWrites, prefetch } from './overlap.js';
+import { prefetch } from './overlap.js';
 import type { MeasurementRow, StepTiming, TaskResult } from './result.js';
 import { asDType, writeZarrStep, zarrMetadataFiles, type StepPlaneRef } from './zarr-step-output.js';
 
@@ -38,19 +39,25 @@ interface FlowImage {
 const registries = new Map<string, Promise<FunctionRegistry>>();
 
 /** Workers load user modules once per process (or thread), keyed by the plan's module list. */
-function registryFor(plan: TaskPlan): Promise<FunctionRegistry> {
-  const key = plan.modules.join('\n');
+function registryFor(modules: readonly string[]): Promise<FunctionRegistry> {
+  const key = modules.join('\n');
   let registry = registries.get(key);
   if (!registry) {
     registry = (async () => {
       const r = FunctionRegistry.withBuiltins();
-      await r.loadModules(plan.modules);
+      await r.loadModules(modules);
       return r;
     })();
     registries.set(key, registry);
     registry.catch(() => registries.delete(key));
   }
   return registry;
+}
+
+/** Loads what every task needs (the built-in registry, the WASM kernels) ahead of the first task. */
+export async function prepareWorker(): Promise<void> {
+  wasmKernels();
+  await registryFor([]);
 }
 
 /**
@@ -64,11 +71,9 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
   const measurements: MeasurementRow[] = [];
   const steps: StepTiming[] = [];
   const base = { taskId: plan.taskId, axis: plan.axis, images: plan.inputs.length, steps };
-  // Metadata updates and checkpoint markers, written while the next step computes.
-  const bookkeeping = new PendingWrites(2);
   try {
     options.signal?.throwIfAborted();
-    const registry = options.registry ?? (await registryFor(plan));
+    const registry = options.registry ?? (await registryFor(plan.modules));
     const store = new CheckpointStore(plan.outputRoot, plan.inputsKey);
     const lastIndex = plan.checkpoints.toStep ?? plan.steps.length - 1;
     const runsToEnd = lastIndex === plan.steps.length - 1;
@@ -106,17 +111,16 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
       const ran = await runStep(plan, step, current, { files, registry, outputs, measurements, signal: options.signal, memory, readBuffer });
       current = ran.next;
       if (ran.written.length > 0) {
-        // The files are complete on disk by now; the marker goes after the metadata so a resumed task never finds a step the metadata lacks.
-        const snapshot = { outputs: [...outputs], measurements: [...measurements] };
-        await bookkeeping.add(async () => {
-          await recordInMetadata(plan, step, ran);
-          await store.writeStep(plan.taskId, step, ran.written, snapshot.outputs, snapshot.measurements, ran.planes);
-        });
+        // The files are complete on disk by now; the marker goes after the metadata so a resumed
+        // task never finds a step the metadata lacks. Both are written here and not behind the
+        // next step's compute: a lock waiter's timers and the pool's callbacks only run when this
+        // thread is idle, so in the background they held the metadata lock for milliseconds.
+        await recordInMetadata(plan, step, ran);
+        await store.writeStep(plan.taskId, step, ran.written, outputs, measurements, ran.planes);
       }
       const rss = memory ? { peakRssBytes: Math.max(memory.peak, process.memoryUsage.rss()), rssEndBytes: process.memoryUsage.rss() } : {};
       steps.push({ name: step.name, seconds: (performance.now() - stepStarted) / 1000, ...rss });
     }
-    await bookkeeping.drain();
     if (runsToEnd) await store.writeTask(plan.taskId, { hash: finalHash, outputs, measurements, images: plan.inputs.length });
     return { ...base, status: 'ok', ...(resumed ? { resumed } : {}), seconds: (performance.now() - started) / 1000, outputs, measurements };
   } catch (err) {
@@ -124,7 +128,6 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
     const error = aborted ? new AbortError(options.signal!.reason) : err;
     return { ...base, status: aborted ? 'cancelled' : 'error', error: serializeError(error), seconds: (performance.now() - started) / 1000, outputs, measurements };
   } finally {
-    await bookkeeping.drain().catch(() => undefined);
     await files.close();
   }
 }

@@ -5,11 +5,37 @@
  */
 import type { TaskPlan } from '../compiler/plan.js';
 import type { TaskResult } from './result.js';
-import { runTask } from './run-task.js';
+import { prepareWorker, runTask } from './run-task.js';
 
-export default async function runPlanInThread(plan: TaskPlan): Promise<TaskResult> {
-  const result = await runTask(plan);
+/**
+ * Sent once to each thread by `ThreadsExecutor.start`. `arrived` (one Int32) counts the threads
+ * that are ready; each waits for all `threads` of them, since a thread done early would otherwise
+ * take a second request and leave another thread cold.
+ */
+export interface WarmUpRequest {
+  readonly warmUp: { readonly arrived: SharedArrayBuffer; readonly threads: number; readonly timeoutMs: number };
+}
+
+export default async function runPlanInThread(message: TaskPlan | WarmUpRequest): Promise<TaskResult | null> {
+  if ('warmUp' in message) {
+    await prepareWorker();
+    awaitOthers(message.warmUp);
+    return null;
+  }
+  const result = await runTask(message);
   // Threads share the process: this is the process's RSS when the task ended, or the highest
   // per-step peak when --memory-debug sampled them; never the task's own peak alone.
   return { ...result, peakRssBytes: Math.max(process.memoryUsage.rss(), ...(result.steps ?? []).map((s) => s.peakRssBytes ?? 0)) };
+}
+
+function awaitOthers({ arrived, threads, timeoutMs }: WarmUpRequest['warmUp']): void {
+  const count = new Int32Array(arrived);
+  Atomics.add(count, 0, 1);
+  Atomics.notify(count, 0);
+  const deadline = performance.now() + timeoutMs;
+  for (let seen = Atomics.load(count, 0); seen < threads; seen = Atomics.load(count, 0)) {
+    const left = deadline - performance.now();
+    if (left <= 0) return; // best effort: a thread that never came only starts cold
+    Atomics.wait(count, 0, seen, left);
+  }
 }

@@ -38,7 +38,8 @@ export interface FileLockOptions {
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 const DEFAULT_STALE_MS = 30_000;
-const MAX_BACKOFF_MS = 100;
+/** Holders keep the lock for about a millisecond (the metadata update is blocking I/O), so waiters retry soon. */
+const MAX_BACKOFF_MS = 10;
 
 interface LockOwner {
   readonly pid: number;

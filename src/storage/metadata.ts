@@ -94,7 +94,8 @@ export async function updateMetadata(
         version: 1,
         subdirectories: Object.fromEntries(Object.keys(subdirectories).sort(naturalCompare).map((k) => [k, subdirectories[k]!])),
       };
-      await writeFileAtomic(path.join(outputRoot, METADATA_FILE), JSON.stringify(next, null, 2) + '\n');
+      // Blocking: the lock must not be held across event-loop turns, which a busy worker gives late.
+      await writeFileAtomic(path.join(outputRoot, METADATA_FILE), JSON.stringify(next, null, 2) + '\n', { blocking: true });
       return next;
     },
     opts,

@@ -15,6 +15,13 @@ export abstract class BaseExecutor implements Executor {
   readonly #force = new AbortController();
   readonly #active = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
+  #starting: Promise<void> | undefined;
+
+  start(): Promise<void> {
+    if (this.#closing) return Promise.reject(new ExecutorClosedError(this.name));
+    this.#starting ??= this.warmUp();
+    return this.#starting;
+  }
 
   async run(plans: readonly TaskPlan[], options: ExecuteOptions = {}): Promise<Map<string, TaskResult>> {
     if (this.#closing) throw new ExecutorClosedError(this.name);
@@ -42,6 +49,9 @@ export abstract class BaseExecutor implements Executor {
     })();
     return this.#closing;
   }
+
+  /** Starts the workers and loads the task code in each; see {@link Executor.start}. */
+  protected abstract warmUp(): Promise<void>;
 
   /** Runs the plans; `options.signal` already includes the force-close signal. */
   protected abstract execute(plans: readonly TaskPlan[], options: RunOptions): Promise<Map<string, TaskResult>>;

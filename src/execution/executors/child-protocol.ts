@@ -9,6 +9,8 @@ import type { TaskResult } from '../result.js';
 export type ParentMessage = { readonly type: 'run'; readonly id: number; readonly plan: TaskPlan };
 
 export type ChildMessage =
+  /** Sent once, when the worker has loaded the task code and can take a plan without delay. */
+  | { readonly type: 'ready' }
   /** The task's outcome (ok, error, cancelled…) as `runTask` reported it. */
   | { readonly type: 'result'; readonly id: number; readonly result: TaskResult }
   /** The worker itself failed around the task (a bug, not a task failure); the worker stays usable. */
@@ -21,5 +23,6 @@ export const PROGRESS_ENV = 'PLATEFLOW_WORKER_PROGRESS_MS';
 
 export function isChildMessage(value: unknown): value is ChildMessage {
   const type = (value as { type?: unknown } | null)?.type;
+  if (type === 'ready') return true;
   return typeof value === 'object' && value !== null && (type === 'result' || type === 'error' || type === 'progress') && typeof (value as { id?: unknown }).id === 'number';
 }

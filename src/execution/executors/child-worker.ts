@@ -65,6 +65,11 @@ export class ChildWorker {
   #killedFor: KillCause | undefined;
   #lastReportedRss: number | undefined;
   #alive = true;
+  #markReady!: () => void;
+  /** Settles when the worker has loaded the task code, or has exited. */
+  readonly ready = new Promise<void>((resolve) => {
+    this.#markReady = resolve;
+  });
 
   constructor(options: ChildWorkerOptions) {
     this.gpuId = options.gpuId;
@@ -110,6 +115,7 @@ export class ChildWorker {
       });
     });
     void this.#exited.then((exit) => {
+      this.#markReady();
       const current = this.#current;
       this.#current = undefined;
       current?.settle({ kind: 'died', exit, killedFor: this.#killedFor, sampledPeakRss: current.peak });
@@ -170,6 +176,10 @@ export class ChildWorker {
 
   #onMessage(message: unknown): void {
     if (!isChildMessage(message)) return;
+    if (message.type === 'ready') {
+      this.#markReady();
+      return;
+    }
     const current = this.#current;
     if (!current || message.id !== current.id) return;
     const m: ChildMessage = message;

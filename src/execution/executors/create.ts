@@ -32,8 +32,10 @@ export interface ExecutionChoice {
  *   `subprocess` never falls back: isolation is why it was chosen.
  * - `serial` with a timeout or memory limit → one worker thread, because an in-process task stuck
  *   in a CPU loop cannot be stopped.
+ *
+ * `plans` undefined (workers started before the tasks are known) sizes for more tasks than workers.
  */
-export function chooseExecution(kind: ExecutorKind, options: ResolvedExecutorOptions, plans: readonly TaskPlan[]): ExecutionChoice {
+export function chooseExecution(kind: ExecutorKind, options: ResolvedExecutorOptions, plans?: readonly TaskPlan[]): ExecutionChoice {
   const notes: string[] = [];
   const needsKillable = options.timeoutMs !== undefined || options.workerMemoryBytes !== undefined || options.retries > 0;
   if (kind === 'serial') {
@@ -43,12 +45,12 @@ export function chooseExecution(kind: ExecutorKind, options: ResolvedExecutorOpt
     }
     return { engine: 'serial', workers: 1, notes };
   }
-  let workers = Math.min(options.workers, plans.length);
+  let workers = Math.min(options.workers, plans?.length ?? Infinity);
   if (options.workers > options.cpus) {
     notes.push(`${options.workers} workers requested, but only ${options.cpus} CPUs are available: using at most ${options.cpus}`);
     workers = Math.min(workers, options.cpus);
   }
-  const gpus = plans.map((p) => p.resources.gpuId);
+  const gpus = (plans ?? []).map((p) => p.resources.gpuId);
   if (gpus.length > 0 && gpus.every((g) => g !== null)) {
     const slots = new GpuSlots(gpuSlotCapacity(options.gpus, options.gpuMemoryPerTaskMiB)).total(gpus as number[]);
     if (slots < workers) {
@@ -58,7 +60,7 @@ export function chooseExecution(kind: ExecutorKind, options: ResolvedExecutorOpt
   }
   workers = Math.max(1, workers);
   if (workers <= 1 && kind !== 'subprocess' && !needsKillable) {
-    notes.push(`1 worker for ${plans.length} task(s): running serially in this process instead of starting a ${kind} pool`);
+    notes.push(`1 worker for ${plans?.length ?? 'the'} task(s): running serially in this process instead of starting a ${kind} pool`);
     return { engine: 'serial', workers: 1, notes };
   }
   return { engine: kind, workers, notes };
@@ -89,6 +91,12 @@ class SizedExecutor implements Executor {
     const choice = chooseExecution(this.name, this.#options, plans);
     for (const message of choice.notes) options.onEvent?.({ type: 'log', level: 'info', message });
     return this.#engineFor(choice).run(plans, options);
+  }
+
+  /** Starts the engine a run with more tasks than workers would get; a run that needs another size replaces it. */
+  start(): Promise<void> {
+    if (this.#closing) return Promise.reject(new ExecutorClosedError(this.name));
+    return this.#engineFor(chooseExecution(this.name, this.#options)).start();
   }
 
   #engineFor(choice: ExecutionChoice): BaseExecutor {

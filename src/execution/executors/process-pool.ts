@@ -49,6 +49,16 @@ export class ProcessPool {
     return [...this.#idle, ...this.#busy, ...this.#leaving].map((w) => w.pid).filter((p): p is number => p !== undefined);
   }
 
+  /**
+   * Forks the long-lived workers now and resolves when each has loaded the task code. One-shot
+   * pools start nothing: a fresh process per task is what they are for.
+   */
+  async start(): Promise<void> {
+    if (this.#options.oneShot || this.#closed) return;
+    while (this.#idle.length + this.#busy.size < this.#options.workers) this.#idle.push(this.#spawn(null));
+    await Promise.all(this.#idle.map((w) => w.ready));
+  }
+
   run(plan: TaskPlan, signal: AbortSignal): RunnerHandle {
     const worker = this.#take(plan.resources.gpuId);
     this.#busy.add(worker);
@@ -95,6 +105,10 @@ export class ProcessPool {
       if (i >= 0) return this.#idle.splice(i, 1)[0]!;
       if (this.#idle.length > 0 && this.#idle.length + this.#busy.size >= this.#options.workers) this.#retire(this.#idle.pop()!);
     }
+    return this.#spawn(gpuId);
+  }
+
+  #spawn(gpuId: number | null): ChildWorker {
     const o = this.#options;
     return new ChildWorker({
       ...(o.entry ? { entry: o.entry } : {}),

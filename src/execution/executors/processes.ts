@@ -49,6 +49,10 @@ abstract class ChildProcessExecutor extends BaseExecutor {
     });
   }
 
+  protected warmUp(): Promise<void> {
+    return this.#pool.start();
+  }
+
   protected shutdown(force: AbortSignal): Promise<void> {
     return this.#pool.close(force, this.#options.closeTimeoutMs);
   }

@@ -1,6 +1,6 @@
 import type { TaskPlan } from '../../compiler/plan.js';
 import type { TaskResult } from '../result.js';
-import { runTask } from '../run-task.js';
+import { prepareWorker, runTask } from '../run-task.js';
 import { BaseExecutor, type RunOptions } from './base.js';
 import { dispatch, type TaskRunner } from './dispatch.js';
 
@@ -45,6 +45,10 @@ export class SerialExecutor extends BaseExecutor {
       ...(retryBackoffMs !== undefined ? { retryBackoffMs } : {}),
       retryOn: retryErrors ? ['killed', 'timeout', 'error'] : ['killed', 'timeout'],
     });
+  }
+
+  protected warmUp(): Promise<void> {
+    return prepareWorker();
   }
 
   protected async shutdown(): Promise<void> {}

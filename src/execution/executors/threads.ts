@@ -11,6 +11,7 @@ import { Piscina } from 'piscina';
 import type { TaskPlan } from '../../compiler/plan.js';
 import { serializeError } from '../../errors.js';
 import type { TaskResult } from '../result.js';
+import type { WarmUpRequest } from '../thread-entry.js';
 import { GpuSlots, gpuSlotCapacity } from '../resources/gpu-slots.js';
 import { BaseExecutor, type RunOptions } from './base.js';
 import { dispatch, dispatchPolicy, type TaskRunner } from './dispatch.js';
@@ -21,12 +22,14 @@ import type { ResolvedExecutorOptions } from './options.js';
 export const THREAD_ENTRY = new URL('../thread-entry.js', import.meta.url).href;
 
 const MiB = 1024 * 1024;
+/** How long a warmed-up thread waits for the others to come up before it takes work anyway. */
+const WARM_UP_WAIT_MS = 5000;
 
 export class ThreadsExecutor extends BaseExecutor {
   readonly name = 'threads';
   readonly #options: ResolvedExecutorOptions;
   readonly #gpuSlots: GpuSlots;
-  #pool: Piscina<TaskPlan, TaskResult> | undefined;
+  #pool: Piscina<TaskPlan | WarmUpRequest, TaskResult | null> | undefined;
   /** Event sinks of the runs in progress, for pool errors that belong to no task. */
   readonly #listeners = new Set<NonNullable<RunOptions['onEvent']>>();
 
@@ -37,9 +40,9 @@ export class ThreadsExecutor extends BaseExecutor {
     this.#gpuSlots = new GpuSlots(gpuSlotCapacity(options.gpus, options.gpuMemoryPerTaskMiB));
   }
 
-  #ensurePool(): Piscina<TaskPlan, TaskResult> {
+  #ensurePool(): Piscina<TaskPlan | WarmUpRequest, TaskResult | null> {
     const memory = this.#options.workerMemoryBytes;
-    this.#pool ??= new Piscina<TaskPlan, TaskResult>({
+    this.#pool ??= new Piscina<TaskPlan | WarmUpRequest, TaskResult | null>({
       filename: THREAD_ENTRY,
       minThreads: this.#options.workers,
       maxThreads: this.#options.workers,
@@ -63,6 +66,14 @@ export class ThreadsExecutor extends BaseExecutor {
     return this.#pool;
   }
 
+  protected async warmUp(): Promise<void> {
+    const pool = this.#ensurePool();
+    const threads = this.#options.workers;
+    const warmUp = { arrived: new SharedArrayBuffer(4), threads, timeoutMs: WARM_UP_WAIT_MS };
+    // A thread that fails to start reports through the pool's 'error' event; start() stays best effort.
+    await Promise.allSettled(Array.from({ length: threads }, () => pool.run({ warmUp })));
+  }
+
   protected execute(plans: readonly TaskPlan[], options: RunOptions): Promise<Map<string, TaskResult>> {
     const pool = this.#ensurePool();
     const heapLimit = this.#options.workerMemoryBytes;
@@ -70,7 +81,8 @@ export class ThreadsExecutor extends BaseExecutor {
       run(plan, { signal }) {
         const started = performance.now();
         // A rejection after our own abort is piscina's AbortError; the dispatcher has already recorded the outcome.
-        const result = pool.run(plan, { signal }).catch((err: unknown): TaskResult => {
+        // A plan always gets a TaskResult back; null answers only warm-up requests.
+        const result = (pool.run(plan, { signal }) as Promise<TaskResult>).catch((err: unknown): TaskResult => {
           const killed = describeThreadFailure(plan.taskId, err, heapLimit);
           if (!killed) throw err;
           return { taskId: plan.taskId, axis: plan.axis, status: 'killed', error: serializeError(killed), seconds: (performance.now() - started) / 1000, images: plan.inputs.length, outputs: [], measurements: [] };
