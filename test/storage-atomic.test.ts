@@ -103,9 +103,9 @@ describe('writeFileAtomic', () => {
 });
 
 describe('AtomicWriteBatch', () => {
-  it('shows no staged file under its name before commit, and every file after', async () => {
-    const parent = path.join(dir, 'batch');
-    const batch = new AtomicWriteBatch();
+  it.each(['pool', 'blocking', 'none'] as const)('fsync %s: shows no staged file under its name before commit, and every file after', async (fsync) => {
+    const parent = path.join(dir, `batch-${fsync}`);
+    const batch = new AtomicWriteBatch({ fsync });
     const sizes: number[] = [];
     for (let i = 0; i < 5; i++) sizes.push(await batch.stage(path.join(parent, `f${i}.bin`), [new Uint8Array(10).fill(i), new Uint8Array(1000).fill(i)]));
     expect(sizes).toEqual([1010, 1010, 1010, 1010, 1010]);

@@ -7,8 +7,12 @@ import type { DType } from '../image.js';
 import { writeFileAtomic } from '../storage/atomic.js';
 import { assertSafeRelativePath, assertSafeSegment, resolveInside } from '../storage/safe-path.js';
 
-/** Markers are small and written between steps: blocking calls take a fraction of a millisecond, where async ones wait for the thread's next idle turn. */
-const BLOCKING = { blocking: true } as const;
+/**
+ * Markers are renamed into place (never torn) but not fsynced: the files a marker names are
+ * durable before it is written, so a power failure can only lose the marker, and then the step
+ * is redone. Saves four fsyncs per task.
+ */
+const MARKER_WRITE = { fsync: 'none' } as const;
 
 /**
  * Checkpoints live beside the outputs, in a hidden folder discovery never reads as images:
@@ -105,7 +109,7 @@ export class CheckpointStore {
     planes?: readonly CheckpointPlane[],
   ): Promise<void> {
     const marker: StepCheckpoint = { version: 1, hash: this.#key(step.hash), files, ...(planes ? { planes } : {}), outputs, measurements };
-    await writeFileAtomic(this.#marker('steps', taskId, step.id), JSON.stringify(marker), BLOCKING);
+    await writeFileAtomic(this.#marker('steps', taskId, step.id), JSON.stringify(marker), MARKER_WRITE);
   }
 
   async readTask(taskId: string, finalHash: string): Promise<TaskCheckpoint | undefined> {
@@ -119,7 +123,7 @@ export class CheckpointStore {
   }
 
   async writeTask(taskId: string, marker: Omit<TaskCheckpoint, 'version'>): Promise<void> {
-    await writeFileAtomic(this.#marker('tasks', taskId), JSON.stringify({ version: 1, ...marker, hash: this.#key(marker.hash) } satisfies TaskCheckpoint), BLOCKING);
+    await writeFileAtomic(this.#marker('tasks', taskId), JSON.stringify({ version: 1, ...marker, hash: this.#key(marker.hash) } satisfies TaskCheckpoint), MARKER_WRITE);
   }
 }
 

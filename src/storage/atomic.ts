@@ -17,9 +17,11 @@ import { StorageError } from '../errors.js';
  * fs call costs a turn of the event loop, and a task's thread takes that turn only between two
  * pieces of compute: measured on the plate benchmark, a write made of seven async calls was still
  * unfinished when its step ended, and tasks spent a third of their time waiting for such chains.
- * Copying 512 KiB into the page cache takes ~0.2 ms, the same work either way. A batch that is
- * `blocking` fsyncs in place too: for small files written under a lock, where holding the lock
- * across event-loop turns made the other workers wait (measured: most of the metadata update).
+ * Copying 512 KiB into the page cache takes ~0.2 ms, the same work either way. With
+ * `fsync: 'blocking'` the fsyncs are in place too: for small files written under a lock, where
+ * holding the lock across event-loop turns made the other workers wait (measured: most of the
+ * metadata update). `fsync: 'none'` keeps only the atomic rename, for files whose loss in a power
+ * failure costs nothing but redone work (checkpoint markers).
  *
  * @module
  */
@@ -41,22 +43,22 @@ interface Staged {
 export interface AtomicWriteBatchOptions {
   /** Past this many staged files, the oldest is renamed into place early (bounds open descriptors). @defaultValue 32 */
   readonly maxStaged?: number;
-  /** fsync with blocking calls instead of on the thread pool. @defaultValue false */
-  readonly blocking?: boolean;
+  /** `pool`: fsync on the thread pool; `blocking`: in place; `none`: rename only (not durable). @defaultValue 'pool' */
+  readonly fsync?: 'pool' | 'blocking' | 'none';
 }
 
 const SYNCED = Promise.resolve();
 
 export class AtomicWriteBatch {
   readonly #maxStaged: number;
-  readonly #blocking: boolean;
+  readonly #fsync: 'pool' | 'blocking' | 'none';
   readonly #staged: Staged[] = [];
   readonly #createdDirs = new Set<string>();
   readonly #renamedIn = new Set<string>();
 
   constructor(options: AtomicWriteBatchOptions = {}) {
     this.#maxStaged = Math.max(1, options.maxStaged ?? 32);
-    this.#blocking = options.blocking ?? false;
+    this.#fsync = options.fsync ?? 'pool';
   }
 
   /**
@@ -82,8 +84,8 @@ export class AtomicWriteBatch {
       fd = openSync(temp, 'wx', 0o666);
       const bytes = writeAll(fd, typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data);
       let synced = SYNCED;
-      if (this.#blocking) fsyncSync(fd);
-      else {
+      if (this.#fsync === 'blocking') fsyncSync(fd);
+      else if (this.#fsync === 'pool') {
         synced = fsyncAsync(fd);
         synced.catch(() => undefined);
       }
@@ -104,7 +106,7 @@ export class AtomicWriteBatch {
     await this.#finish(this.#staged.splice(0));
     const dirs = [...this.#renamedIn];
     this.#renamedIn.clear();
-    await Promise.all(dirs.map((dir) => syncDirectory(dir, dir, this.#blocking)));
+    if (this.#fsync !== 'none') await Promise.all(dirs.map((dir) => syncDirectory(dir, dir, this.#fsync === 'blocking')));
   }
 
   /** Drops every staged file (their targets are untouched). For a failed step's cleanup. */
@@ -144,12 +146,12 @@ export class AtomicWriteBatch {
 /**
  * Write `data` (a string is written as UTF-8) to `file` atomically, creating parent directories.
  *
- * `blocking` does the whole write with blocking calls (see {@link AtomicWriteBatchOptions}).
+ * `fsync` as for {@link AtomicWriteBatchOptions}.
  *
  * @throws StorageError (`E_STORAGE_IO`, `context.path` = `file`) when the directory cannot be
  *   created or the write, sync or rename fails; no temp file is left behind in that case.
  */
-export async function writeFileAtomic(file: string, data: Uint8Array | string | readonly Uint8Array[], options: Pick<AtomicWriteBatchOptions, 'blocking'> = {}): Promise<void> {
+export async function writeFileAtomic(file: string, data: Uint8Array | string | readonly Uint8Array[], options: Pick<AtomicWriteBatchOptions, 'fsync'> = {}): Promise<void> {
   const batch = new AtomicWriteBatch({ maxStaged: 1, ...options });
   await batch.stage(file, data);
   await batch.commit();

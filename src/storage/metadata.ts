@@ -95,7 +95,7 @@ export async function updateMetadata(
         subdirectories: Object.fromEntries(Object.keys(subdirectories).sort(naturalCompare).map((k) => [k, subdirectories[k]!])),
       };
       // Blocking: the lock must not be held across event-loop turns, which a busy worker gives late.
-      await writeFileAtomic(path.join(outputRoot, METADATA_FILE), JSON.stringify(next, null, 2) + '\n', { blocking: true });
+      await writeFileAtomic(path.join(outputRoot, METADATA_FILE), JSON.stringify(next, null, 2) + '\n', { fsync: 'blocking' });
       return next;
     },
     opts,
