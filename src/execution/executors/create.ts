@@ -141,7 +141,7 @@ class SizedExecutor implements Executor {
  *   hard isolation and per-task memory. `serial`: in this thread, one task at a time.
  * @throws ConfigError E_CONFIG_INVALID for an invalid option (the message names it and the value)
  */
-export function createExecutor(kind: ExecutorKind = 'threads', options: ExecutorOptions = {}): Executor & { readonly name: ExecutorKind; readonly pids: number[] } {
+export function createExecutor(kind: ExecutorKind = 'threads', options: ExecutorOptions = {}): Executor & { readonly name: ExecutorKind; readonly pids: number[]; start(): Promise<void> } {
   return new SizedExecutor(kind, resolveExecutorOptions(options));
 }
 
