@@ -349,3 +349,132 @@ export function gaussian2dF32(src: usize, tmp: usize, dst: usize, h: i32, w: i32
     }
   }
 }
+
+// ---- Connected components (run-length union-find, scipy.ndimage.label numbering) -----------------
+//
+// The same algorithm as labelRuns in src/processing/label.ts, on a uint8 mask (nonzero =
+// foreground): runs of each row join the touching runs of the previous row, unions keep the
+// smaller run id, so the final numbers follow the raster order of each component's first pixel.
+// Arrays are u32 indexed by run id; run ids start at 1.
+
+// @ts-ignore: decorator
+@inline function at(base: usize, i: u32): usize {
+  return base + (<usize>i << 2);
+}
+
+// @ts-ignore: decorator
+@inline function findRoot(parent: usize, x: u32): u32 {
+  let r = x;
+  while (load<u32>(at(parent, r)) != r) r = load<u32>(at(parent, r));
+  while (load<u32>(at(parent, x)) != r) {
+    const next = load<u32>(at(parent, x));
+    store<u32>(at(parent, x), r);
+    x = next;
+  }
+  return r;
+}
+
+// @ts-ignore: decorator
+@inline function unite(parent: usize, a: u32, b: u32): u32 {
+  const ra = findRoot(parent, a);
+  const rb = findRoot(parent, b);
+  if (ra == rb) return ra;
+  if (ra < rb) {
+    store<u32>(at(parent, rb), ra);
+    return ra;
+  }
+  store<u32>(at(parent, ra), rb);
+  return rb;
+}
+
+/** First x ≥ from in the row whose byte is nonzero (w if none), 16 bytes at a time. */
+// @ts-ignore: decorator
+@inline function nextForeground(row: usize, from: i32, w: i32): i32 {
+  let x = from;
+  while (x + 16 <= w && !v128.any_true(v128.load(row + <usize>x))) x += 16;
+  while (x < w && load<u8>(row + <usize>x) == 0) x++;
+  return x;
+}
+
+/**
+ * Labels the h×w uint8 `mask` into `out` (u32, 0 = background) and returns the component count.
+ * Scratch: start, end, parent hold maxRuns = h·⌈w/2⌉ + 1 u32 each; rowFirst holds h + 1.
+ */
+export function labelU8(mask: usize, h: i32, w: i32, eight: i32, out: usize, start: usize, end: usize, parent: usize, rowFirst: usize): u32 {
+  const slack: u32 = eight != 0 ? 1 : 0;
+  let runs: u32 = 1;
+  let prevFirst: u32 = 1;
+  let prevEnd: u32 = 1;
+  for (let y = 0; y < h; y++) {
+    const row = mask + <usize>y * <usize>w;
+    store<u32>(at(rowFirst, y), runs);
+    let p = prevFirst;
+    let x = 0;
+    while (x < w) {
+      x = nextForeground(row, x, w);
+      if (x == w) break;
+      const s = <u32>x;
+      while (x < w && load<u8>(row + <usize>x) != 0) x++;
+      const e = <u32>x;
+      const id = runs++;
+      store<u32>(at(start, id), s);
+      store<u32>(at(end, id), e);
+      store<u32>(at(parent, id), id);
+      // Previous-row runs ending (exclusive) at or before s − slack cannot touch this or later runs.
+      while (p < prevEnd && load<u32>(at(end, p)) + slack <= s) p++;
+      let q = p;
+      let label: u32 = 0;
+      while (q < prevEnd && load<u32>(at(start, q)) < e + slack) {
+        label = label == 0 ? findRoot(parent, q) : unite(parent, label, q);
+        q++;
+      }
+      if (label != 0) store<u32>(at(parent, id), label);
+      if (q > p) p = q - 1;
+    }
+    prevFirst = load<u32>(at(rowFirst, y));
+    prevEnd = runs;
+  }
+  store<u32>(at(rowFirst, h), runs);
+  let count: u32 = 0;
+  for (let id: u32 = 1; id < runs; id++) {
+    const p = load<u32>(at(parent, id));
+    store<u32>(at(parent, id), p == id ? ++count : load<u32>(at(parent, p)));
+  }
+  memory.fill(out, 0, (<usize>h * <usize>w) << 2);
+  for (let y = 0; y < h; y++) {
+    const row = out + ((<usize>y * <usize>w) << 2);
+    for (let id = load<u32>(at(rowFirst, y)), last = load<u32>(at(rowFirst, y + 1)); id < last; id++) {
+      const v = load<u32>(at(parent, id));
+      for (let i = load<u32>(at(start, id)), e = load<u32>(at(end, id)); i < e; i++) store<u32>(at(row, i), v);
+    }
+  }
+  return count;
+}
+
+/**
+ * Pixel count per label of n u32 labels: sizes[l] for 0 < l ≤ max (sizes[0] is left 0), where max
+ * is the largest label, returned. Returns −1 (touching nothing) when max ≥ cap, the room in `sizes`.
+ */
+export function labelSizesU32(labels: usize, n: i32, sizes: usize, cap: u32): i32 {
+  let vmax = i32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) vmax = i32x4.max_u(vmax, v128.load(labels + (<usize>i << 2)));
+  let top: u32 = max(max(<u32>i32x4.extract_lane(vmax, 0), <u32>i32x4.extract_lane(vmax, 1)), max(<u32>i32x4.extract_lane(vmax, 2), <u32>i32x4.extract_lane(vmax, 3)));
+  for (; i < n; i++) top = max(top, load<u32>(labels + (<usize>i << 2)));
+  if (top >= cap) return -1;
+  memory.fill(sizes, 0, (<usize>top + 1) << 2);
+  i = 0;
+  while (i < n) {
+    // Background is most pixels: skip four zero labels at a time.
+    if (i + 4 <= n && !v128.any_true(v128.load(labels + (<usize>i << 2)))) {
+      i += 4;
+      continue;
+    }
+    const l = load<u32>(labels + (<usize>i << 2));
+    i++;
+    const s = at(sizes, l);
+    store<u32>(s, load<u32>(s) + 1);
+  }
+  store<u32>(sizes, 0);
+  return <i32>top;
+}

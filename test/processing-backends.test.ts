@@ -7,6 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createStack, type ImageStack } from '../src/image.js';
 import { gaussianBlur } from '../src/processing/gaussian.js';
 import { maxProjection } from '../src/processing/max-projection.js';
+import { countLabels } from '../src/processing/count-objects.js';
+import { labelPlane } from '../src/processing/label.js';
 import { otsuFloat } from '../src/processing/otsu.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -122,5 +124,37 @@ describe.skipIf(!wasmBuilt)('WASM kernels = JS kernels, bit for bit', () => {
       }),
       { numRuns: 100 },
     );
+  });
+  it('labels and object sizes of uint8 masks, both connectivities (rows longer than a SIMD skip)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 90 }), fc.double({ min: 0.02, max: 0.95, noNaN: true }), fc.integer(), fc.integer({ min: 0, max: 6 }), (h, w, density, seed, minSize) => {
+        const mask = new Uint8Array(h * w);
+        let x = seed >>> 0 || 1;
+        for (let i = 0; i < mask.length; i++) {
+          x ^= x << 13;
+          x ^= x >>> 17;
+          x ^= x << 5;
+          x >>>= 0;
+          // Clustered: long empty stretches (the 16-byte skip) between blobs.
+          mask[i] = x / 2 ** 32 < density * (Math.sin(i / 23) > 0.3 ? 1 : 0.1) ? 1 + (x % 200) : 0;
+        }
+        for (const connectivity of [4, 8] as const) {
+          const { js, wasm } = both(() => {
+            const labels = new Uint32Array(h * w).fill(7); // stale values must be overwritten
+            const count = labelPlane(mask, h, w, connectivity, labels);
+            return { count, labels: Array.from(labels), objects: countLabels(labels, minSize) };
+          });
+          expect(wasm).toEqual(js);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('object counts of label images with labels too large for the size table fall back to JS', () => {
+    const labels = new Uint32Array([0, 5, 5, 1_000_000, 1_000_000, 1_000_000, 2, 0]);
+    const { js, wasm } = both(() => [countLabels(labels, 0), countLabels(labels, 2), countLabels(labels, 3)]);
+    expect(wasm).toEqual(js);
+    expect(js).toEqual([3, 2, 1]);
   });
 });

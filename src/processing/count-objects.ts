@@ -3,6 +3,7 @@ import type { ImageStack, PixelArray } from '../image.js';
 import { checkAborted, defineFunction } from './define.js';
 import { labelPlane, type Connectivity } from './label.js';
 import { scratchU32 } from './scratch.js';
+import { wasmKernels, wasmRegions } from './wasm.js';
 
 /**
  * Objects of at least `minSize` pixels in one label plane (values ≤ 0 are background). Labels that do
@@ -11,6 +12,8 @@ import { scratchU32 } from './scratch.js';
 export function countLabels(labels: Uint32Array | Int32Array, minSize: number): number {
   const n = labels.length;
   const threshold = Math.max(1, minSize);
+  const fast = labels instanceof Uint32Array ? countLabelsWasm(labels, threshold) : null;
+  if (fast !== null) return fast;
   // Labels from `label` are at most ⌈n/2⌉, so one histogram pass with a bounds check covers them;
   // larger ids (label images from other tools) go to a map.
   const cap = n + 1;
@@ -30,6 +33,24 @@ export function countLabels(labels: Uint32Array | Int32Array, minSize: number): 
   let count = 0;
   for (let l = 1; l <= max; l++) if (sizes[l]! >= threshold) count++;
   if (sparse) for (const s of sparse.values()) if (s >= threshold) count++;
+  return count;
+}
+
+/** `countLabels` for uint32 labels in the WASM kernels; null when unavailable or a label is too large for its table. */
+function countLabelsWasm(labels: Uint32Array, threshold: number): number | null {
+  const k = wasmKernels();
+  if (!k) return null;
+  const n = labels.length;
+  const cap = n + 1;
+  const regions = wasmRegions(k, [4 * n, 4 * cap]);
+  if (!regions) return null;
+  const [labelsAt, sizesAt] = regions as [number, number];
+  new Uint32Array(k.memory.buffer, labelsAt, n).set(labels);
+  const max = k.labelSizesU32(labelsAt, n, sizesAt, cap);
+  if (max < 0) return null;
+  const sizes = new Uint32Array(k.memory.buffer, sizesAt, max + 1);
+  let count = 0;
+  for (let l = 1; l <= max; l++) if (sizes[l]! >= threshold) count++;
   return count;
 }
 

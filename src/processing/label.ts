@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { ImageStack, PixelArray } from '../image.js';
 import { checkAborted, defineFunction } from './define.js';
 import { scratchU32 } from './scratch.js';
+import { wasmKernels, wasmRegions } from './wasm.js';
 
 export type Connectivity = 4 | 8;
 
@@ -105,7 +106,23 @@ function labelRuns(mask: PixelArray, h: number, w: number, eight: boolean, out: 
  * Returns the number of components.
  */
 export function labelPlane(mask: PixelArray, h: number, w: number, connectivity: Connectivity, out: Uint32Array): number {
-  return labelRuns(mask, h, w, connectivity === 8, out);
+  const eight = connectivity === 8;
+  return (mask instanceof Uint8Array ? labelWasm(mask, h, w, eight, out) : null) ?? labelRuns(mask, h, w, eight, out);
+}
+
+/** `labelRuns` in the WASM kernels, for uint8 masks (what thresholding gives); null when unavailable. */
+function labelWasm(mask: Uint8Array, h: number, w: number, eight: boolean, out: Uint32Array): number | null {
+  const k = wasmKernels();
+  if (!k) return null;
+  const size = h * w;
+  const cap = maxRuns(h, w);
+  const regions = wasmRegions(k, [size, 4 * size, 4 * cap, 4 * cap, 4 * cap, 4 * (h + 1)]);
+  if (!regions) return null;
+  const [maskAt, outAt, startAt, endAt, parentAt, rowFirstAt] = regions as [number, number, number, number, number, number];
+  new Uint8Array(k.memory.buffer, maskAt, size).set(mask.subarray(0, size));
+  const count = k.labelU8(maskAt, h, w, eight ? 1 : 0, outAt, startAt, endAt, parentAt, rowFirstAt);
+  out.set(new Uint32Array(k.memory.buffer, outAt, size));
+  return count;
 }
 
 export const labelKwargs = z.strictObject({

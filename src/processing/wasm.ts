@@ -31,6 +31,8 @@ export interface KernelExports {
   maskGtF32(src: number, n: number, t: number, dst: number): void;
   maxIntoU16(dst: number, src: number, size: number): void;
   maxIntoU8(dst: number, src: number, size: number): void;
+  labelU8(mask: number, h: number, w: number, eight: number, out: number, start: number, end: number, parent: number, rowFirst: number): number;
+  labelSizesU32(labels: number, n: number, sizes: number, cap: number): number;
 }
 
 export type KernelBackend = 'wasm' | 'js';
