@@ -48,19 +48,27 @@ try {
 
     let outN = 0;
     const fresh = () => path.join(work, `out-${variant.size}-${outN++}`);
-    const python = (mode: 'threads' | 'serial'): Measured => {
-      const r = runPython('peer_pipeline.py', [plate, fresh(), '--mode', mode, '--workers', '2']);
-      return { label: `python ${mode}`, imagesPerSecond: r.images_per_s as number, counts: r.counts as Record<string, number> };
+    // Each output folder is deleted once measured: hundreds of MiB of earlier outputs still waiting
+    // for writeback would otherwise slow whichever contender fsyncs (ext4 commits flush them).
+    const python = async (mode: 'threads' | 'serial'): Promise<Measured> => {
+      const out = fresh();
+      try {
+        const r = runPython('peer_pipeline.py', [plate, out, '--mode', mode, '--workers', '2']);
+        return { label: `python ${mode}`, imagesPerSecond: r.images_per_s as number, counts: r.counts as Record<string, number> };
+      } finally {
+        await rm(out, { recursive: true, force: true });
+      }
     };
     const ours = async (kind: 'threads' | 'processes', workers: number): Promise<Measured> => {
       const executor = createExecutor(kind, { workers, forwardOutput: true });
+      const out = fresh();
       try {
         // Timed like the peer: from discovery to the last result. The peer's clock starts after
         // its imports (numpy, scipy, scikit-image); ours after the workers have loaded their code
         // (`start()`, which the CLI overlaps with discovery). JIT warm-up is inside the clock.
         await executor.start?.();
         const started = performance.now();
-        const run = await pf.runPlate(plate, { pipeline, out: fresh(), executor });
+        const run = await pf.runPlate(plate, { pipeline, out, executor });
         const seconds = (performance.now() - started) / 1000;
         if (run.totals.failed > 0) throw new Error(`plateflow ${kind} had failures`);
         const counts: Record<string, number> = {};
@@ -70,6 +78,7 @@ try {
         return { label: `plateflow ${kind} ×${workers}`, imagesPerSecond: run.totals.images / seconds, counts };
       } finally {
         await executor.close();
+        await rm(out, { recursive: true, force: true });
       }
     };
 
@@ -77,8 +86,8 @@ try {
     const record = (m: Measured) => samples.set(m.label, [...(samples.get(m.label) ?? []), m]);
     for (let round = 0; round < rounds; round++) {
       // Interleaved so drift in machine load hits every contender alike.
-      record(python('threads'));
-      record(python('serial'));
+      record(await python('threads'));
+      record(await python('serial'));
       record(await ours('threads', 2));
       record(await ours('processes', 2));
       record(await ours('threads', 1));

@@ -83,7 +83,9 @@ export { preflight, PreflightError, type PreflightEstimate, type PreflightOption
 // store
 export { writeFileAtomic } from './storage/atomic.js';
 export { FileManager } from './storage/file-manager.js';
-export { readMetadata } from './storage/metadata.js';
+// runTask's callers merge TaskResult.metadata with addMetadataFiles (runPlate and the coordinator do it for you).
+export { addMetadataFiles, readMetadata } from './storage/metadata.js';
+export type { SubdirectoryFiles } from './storage/metadata-types.js';
 export { decodeTiff, readTiff } from './storage/tiff-read.js';
 export { encodeTiff, writeTiff } from './storage/tiff-write.js';
 

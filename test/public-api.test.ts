@@ -7,7 +7,7 @@ const EXPECTED = [
   'FunctionStep', 'PipelineError', 'PlateflowError', 'SerialExecutor', 'StepFailedError', 'StorageError', 'TiffError',
   'UnsafePathError', 'applyFilter', 'clearComponentCache', 'compile', 'createComponentConfig', 'createStack', 'decodeTiff',
   'definePipeline', 'discoverPlate', 'encodeTiff', 'formatNames', 'formatSummary', 'isPlateflowError', 'loadPipelineFile',
-  'measurementsByImage', 'naturalCompare', 'parsePipeline', 'planeOf', 'readMetadata', 'readTiff', 'runPlate', 'runTask',
+  'addMetadataFiles', 'measurementsByImage', 'naturalCompare', 'parsePipeline', 'planeOf', 'readMetadata', 'readTiff', 'runPlate', 'runTask',
   'serializeError', 'stackPlanes', 'synthesizePlate', 'totalsOf', 'writeFileAtomic', 'writeRunFiles', 'writeTiff',
   'OmeZarrPlateWriter', 'ZarrArray', 'ZarrError', 'addPosition', 'convertPlate', 'openOmeZarrPlate', 'processPosition',
   'TaskKilledError', 'TaskTimeoutError', 'availableCpus', 'createExecutor', 'probeCpus', 'probeGpus',

@@ -5,6 +5,7 @@ import type { StepPlan } from '../compiler/plan.js';
 import type { MeasurementRow } from '../execution/result.js';
 import type { DType } from '../image.js';
 import { writeFileAtomic } from '../storage/atomic.js';
+import type { SubdirectoryFiles } from '../storage/metadata-types.js';
 import { assertSafeRelativePath, assertSafeSegment, resolveInside } from '../storage/safe-path.js';
 
 /**
@@ -13,6 +14,9 @@ import { assertSafeRelativePath, assertSafeSegment, resolveInside } from '../sto
  * is redone. Saves four fsyncs per task.
  */
 const MARKER_WRITE = { fsync: 'none' } as const;
+
+/** 2: markers carry the metadata entries of their steps (written by the coordinator since). Older markers are not reused. */
+const MARKER_VERSION = 2;
 
 /**
  * Checkpoints live beside the outputs, in a hidden folder discovery never reads as images:
@@ -49,7 +53,7 @@ export interface CheckpointPlane {
 }
 
 export interface StepCheckpoint {
-  readonly version: 1;
+  readonly version: typeof MARKER_VERSION;
   readonly hash: string;
   /** For an OME-Zarr step: every file of the task's positions (documents and chunks), components `{}`. */
   readonly files: readonly CheckpointFile[];
@@ -59,13 +63,16 @@ export interface StepCheckpoint {
   readonly outputs: readonly string[];
   /** Every measurement of the task up to and including this step. */
   readonly measurements: readonly MeasurementRow[];
+  /** The metadata entries of every disk step up to and including this one (see `TaskResult.metadata`). */
+  readonly metadata: readonly SubdirectoryFiles[];
 }
 
 export interface TaskCheckpoint {
-  readonly version: 1;
+  readonly version: typeof MARKER_VERSION;
   readonly hash: string;
   readonly outputs: readonly string[];
   readonly measurements: readonly MeasurementRow[];
+  readonly metadata: readonly SubdirectoryFiles[];
   readonly images: number;
 }
 
@@ -92,7 +99,7 @@ export class CheckpointStore {
   /** The step's checkpoint when its hash matches and every file it lists is present at its recorded size. */
   async readStep(taskId: string, step: StepPlan): Promise<StepCheckpoint | undefined> {
     const marker = await readJson<StepCheckpoint>(this.#marker('steps', taskId, step.id));
-    if (!marker || marker.version !== 1 || marker.hash !== this.#key(step.hash)) return undefined;
+    if (!marker || marker.version !== MARKER_VERSION || marker.hash !== this.#key(step.hash)) return undefined;
     for (const file of marker.files) {
       const size = await stat(resolveInside(this.#root, assertSafeRelativePath(file.path))).then((s) => s.size, () => -1);
       if (size !== file.bytes) return undefined;
@@ -100,21 +107,14 @@ export class CheckpointStore {
     return marker;
   }
 
-  async writeStep(
-    taskId: string,
-    step: StepPlan,
-    files: readonly CheckpointFile[],
-    outputs: readonly string[],
-    measurements: readonly MeasurementRow[],
-    planes?: readonly CheckpointPlane[],
-  ): Promise<void> {
-    const marker: StepCheckpoint = { version: 1, hash: this.#key(step.hash), files, ...(planes ? { planes } : {}), outputs, measurements };
+  async writeStep(taskId: string, step: StepPlan, progress: Omit<StepCheckpoint, 'version' | 'hash'>): Promise<void> {
+    const marker: StepCheckpoint = { version: MARKER_VERSION, hash: this.#key(step.hash), ...progress };
     await writeFileAtomic(this.#marker('steps', taskId, step.id), JSON.stringify(marker), MARKER_WRITE);
   }
 
   async readTask(taskId: string, finalHash: string): Promise<TaskCheckpoint | undefined> {
     const marker = await readJson<TaskCheckpoint>(this.#marker('tasks', taskId));
-    if (!marker || marker.version !== 1 || marker.hash !== this.#key(finalHash)) return undefined;
+    if (!marker || marker.version !== MARKER_VERSION || marker.hash !== this.#key(finalHash)) return undefined;
     for (const output of marker.outputs) {
       const present = await stat(resolveInside(this.#root, assertSafeRelativePath(output))).then(() => true, () => false);
       if (!present) return undefined;
@@ -123,7 +123,7 @@ export class CheckpointStore {
   }
 
   async writeTask(taskId: string, marker: Omit<TaskCheckpoint, 'version'>): Promise<void> {
-    await writeFileAtomic(this.#marker('tasks', taskId), JSON.stringify({ version: 1, ...marker, hash: this.#key(marker.hash) } satisfies TaskCheckpoint), MARKER_WRITE);
+    await writeFileAtomic(this.#marker('tasks', taskId), JSON.stringify({ version: MARKER_VERSION, ...marker, hash: this.#key(marker.hash) } satisfies TaskCheckpoint), MARKER_WRITE);
   }
 }
 

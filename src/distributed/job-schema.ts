@@ -137,6 +137,7 @@ export const taskResultSchema = z.looseObject({
   outputs: z.array(z.string()),
   // Thousands of rows per task are common: checked by hand, at a tenth of the cost of a schema per row.
   measurements: z.array(z.custom<TaskResult['measurements'][number]>(isMeasurementRow, 'expected a measurement row {task, step, fn, image, components, values}')),
+  metadata: z.array(z.custom<NonNullable<TaskResult['metadata']>[number]>(isSubdirectoryFiles, 'expected metadata entries {subdir, base, files}')).optional(),
   peakRssBytes: z.number().optional(),
   resumed: z.string().optional(),
   attempts: z.number().int().min(0).optional(),
@@ -147,6 +148,15 @@ function isStringRecord(v: unknown, valueType: 'string' | 'number'): boolean {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
   for (const key in v) if (typeof (v as Record<string, unknown>)[key] !== valueType) return false;
   return true;
+}
+
+function isSubdirectoryFiles(v: unknown): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  const e = v as Record<string, unknown>;
+  const base = e.base as Record<string, unknown> | null;
+  if (typeof e.subdir !== 'string' || base === null || typeof base !== 'object' || typeof base.handler !== 'string' || typeof base.sourceFormat !== 'string') return false;
+  if (e.files === null || typeof e.files !== 'object') return false;
+  return Object.values(e.files as object).every((components) => isStringRecord(components, 'string'));
 }
 
 function isMeasurementRow(v: unknown): boolean {

@@ -5,6 +5,7 @@ import type { TaskPlan } from '../compiler/plan.js';
 import type { PlateIndex } from '../microscopes/types.js';
 import type { PipelineDefinition } from '../pipeline/types.js';
 import type { ExecuteOptions, Executor } from './executor.js';
+import { MetadataWriter } from './metadata-writer.js';
 import type { TaskResult } from './result.js';
 
 export interface CoordinatorOptions extends Omit<CompileOptions, 'axisFilter'> {
@@ -50,7 +51,21 @@ export class Coordinator {
     const started = performance.now();
     if (tasks.size === 0) this.#options.warn?.('no tasks to execute');
     options.onEvent?.({ type: 'run:start', tasks: tasks.size, executor: executor.name });
-    const unordered = tasks.size === 0 ? new Map<string, TaskResult>() : await executor.run([...tasks.values()], options);
+    const metadata = new MetadataWriter(this.#compiled!.outputRoot);
+    const onEvent: NonNullable<ExecuteOptions['onEvent']> = (event) => {
+      if (event.type === 'task:done') metadata.add(event.result);
+      options.onEvent?.(event);
+    };
+    let unordered: ReadonlyMap<string, TaskResult>;
+    try {
+      unordered = tasks.size === 0 ? new Map<string, TaskResult>() : await executor.run([...tasks.values()], { ...options, onEvent });
+    } catch (err) {
+      await metadata.close().catch(() => undefined); // record what was done; the run's own error wins
+      throw err;
+    }
+    for (const r of unordered.values()) metadata.add(r);
+    // What the tasks wrote must be on record before the run reports success: this throws if it cannot be.
+    await metadata.close();
     // Results come back in completion order; report them in task (axis) order.
     const results = new Map<string, TaskResult>();
     for (const id of tasks.keys()) {

@@ -1,4 +1,5 @@
 import type { SerializedError } from '../errors.js';
+import type { SubdirectoryFiles } from '../storage/metadata-types.js';
 
 export type TaskStatus = 'ok' | 'error' | 'skipped' | 'cancelled' | 'timeout' | 'killed';
 
@@ -24,6 +25,12 @@ export interface TaskResult {
   /** Files written, relative to the output root. */
   readonly outputs: readonly string[];
   readonly measurements: readonly MeasurementRow[];
+  /**
+   * What the task's disk steps wrote (or reused), as `plateflow_metadata.json` entries. The
+   * coordinator merges them into that file for the whole run (`addMetadataFiles`), so tasks never
+   * contend for it; a caller running `runTask` alone merges them itself.
+   */
+  readonly metadata?: readonly SubdirectoryFiles[];
   readonly peakRssBytes?: number;
   /** Set when an earlier run's checkpoints were reused: 'task' = nothing was recomputed, else the last reused step's name. */
   readonly resumed?: string;

@@ -13,7 +13,7 @@ import { wasmKernels } from '../processing/wasm.js';
 import { AtomicWriteBatch } from '../storage/atomic.js';
 import type { ReadBuffer } from '../storage/backend.js';
 import { FileManager } from '../storage/file-manager.js';
-import { mergeSubdirectoryFiles, updateMetadata } from '../storage/metadata.js';
+import type { SubdirectoryFiles } from '../storage/metadata-types.js';
 import { resolveInside } from '../storage/safe-path.js';
 import { groupImages, outputComponents } from './group-images.js';
 import { prefetch } from './overlap.js';
@@ -63,6 +63,8 @@ export async function prepareWorker(): Promise<void> {
 /**
  * Runs one task's plan to the end and reports the outcome; it never throws for a task's own
  * failure, so a bad well cannot take the run down. Every executor calls this same function.
+ * It does not touch `plateflow_metadata.json`: the result's `metadata` entries go there through
+ * the coordinator (or `addMetadataFiles` when calling this directly).
  */
 export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Promise<TaskResult> {
   const started = performance.now();
@@ -70,6 +72,8 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
   const outputs: string[] = [];
   const measurements: MeasurementRow[] = [];
   const steps: StepTiming[] = [];
+  const metadata: SubdirectoryFiles[] = [];
+  let resumed: string | undefined;
   const base = { taskId: plan.taskId, axis: plan.axis, images: plan.inputs.length, steps };
   try {
     options.signal?.throwIfAborted();
@@ -80,7 +84,7 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
     const finalHash = plan.steps[lastIndex]!.hash;
     if (plan.checkpoints.reuse && runsToEnd && plan.checkpoints.fromStep === null) {
       const done = await store.readTask(plan.taskId, finalHash);
-      if (done) return { ...base, status: 'ok', resumed: 'task', seconds: (performance.now() - started) / 1000, outputs: [...done.outputs], measurements: [...done.measurements] };
+      if (done) return { ...base, status: 'ok', resumed: 'task', seconds: (performance.now() - started) / 1000, outputs: [...done.outputs], measurements: [...done.measurements], metadata: [...done.metadata] };
     }
     let current: FlowImage[] = plan.inputs.map((record) => ({
       components: record.components,
@@ -90,7 +94,6 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
       ...(record.page !== undefined ? { page: record.page } : {}),
     }));
     let first = 0;
-    let resumed: string | undefined;
     const readBuffer: ReadBuffer = { bytes: new Uint8Array(0) };
     const resumePoint = plan.checkpoints.reuse ? await latestCheckpoint(plan, store, Math.min(lastIndex, (plan.checkpoints.fromStep ?? Infinity) - 1)) : undefined;
     if (resumePoint) {
@@ -103,6 +106,7 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
         : saved.map((f) => ({ components: f.components, backend: 'disk', path: resolveInside(plan.outputRoot, f.path) }));
       outputs.push(...resumePoint.checkpoint.outputs);
       measurements.push(...resumePoint.checkpoint.measurements);
+      metadata.push(...resumePoint.checkpoint.metadata);
     }
     for (let index = first; index <= lastIndex; index++) {
       const step = plan.steps[index]!;
@@ -111,34 +115,32 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
       const ran = await runStep(plan, step, current, { files, registry, outputs, measurements, signal: options.signal, memory, readBuffer });
       current = ran.next;
       if (ran.written.length > 0) {
-        // The files are complete on disk by now; the marker goes after the metadata so a resumed
-        // task never finds a step the metadata lacks. Both are written here and not behind the
-        // next step's compute: a lock waiter's timers and the pool's callbacks only run when this
-        // thread is idle, so in the background they held the metadata lock for milliseconds.
-        await recordInMetadata(plan, step, ran);
-        await store.writeStep(plan.taskId, step, ran.written, outputs, measurements, ran.planes);
+        // The files are complete on disk by now. The marker carries their metadata entries, so a
+        // resumed task hands them to the coordinator again even if a killed run never merged them.
+        metadata.push(metadataEntries(plan, step, ran));
+        await store.writeStep(plan.taskId, step, { files: ran.written, ...(ran.planes ? { planes: ran.planes } : {}), outputs, measurements, metadata });
       }
       const rss = memory ? { peakRssBytes: Math.max(memory.peak, process.memoryUsage.rss()), rssEndBytes: process.memoryUsage.rss() } : {};
       steps.push({ name: step.name, seconds: (performance.now() - stepStarted) / 1000, ...rss });
     }
-    if (runsToEnd) await store.writeTask(plan.taskId, { hash: finalHash, outputs, measurements, images: plan.inputs.length });
-    return { ...base, status: 'ok', ...(resumed ? { resumed } : {}), seconds: (performance.now() - started) / 1000, outputs, measurements };
+    if (runsToEnd) await store.writeTask(plan.taskId, { hash: finalHash, outputs, measurements, metadata, images: plan.inputs.length });
+    return { ...base, status: 'ok', ...(resumed ? { resumed } : {}), seconds: (performance.now() - started) / 1000, outputs, measurements, metadata };
   } catch (err) {
     const aborted = options.signal?.aborted === true;
     const error = aborted ? new AbortError(options.signal!.reason) : err;
-    return { ...base, status: aborted ? 'cancelled' : 'error', error: serializeError(error), seconds: (performance.now() - started) / 1000, outputs, measurements };
+    return { ...base, status: aborted ? 'cancelled' : 'error', error: serializeError(error), ...(resumed ? { resumed } : {}), seconds: (performance.now() - started) / 1000, outputs, measurements, metadata };
   } finally {
     await files.close();
   }
 }
 
-/** Adds a disk step's files to `plateflow_metadata.json` (under its lock), so the output folder reads as a plate. */
-async function recordInMetadata(plan: TaskPlan, step: StepPlan, ran: StepWritten): Promise<void> {
+/** A disk step's files as `plateflow_metadata.json` entries, so the output folder reads as a plate. */
+function metadataEntries(plan: TaskPlan, step: StepPlan, ran: StepWritten): SubdirectoryFiles {
   const zarr = ran.planes !== undefined;
-  const entries: Record<string, Readonly<Record<string, string>>> = zarr ? zarrMetadataFiles(step, ran.planes!) : {};
-  if (!zarr) for (const f of ran.written) entries[path.posix.basename(f.path)] = f.components;
+  const files: Record<string, Readonly<Record<string, string>>> = zarr ? zarrMetadataFiles(step, ran.planes!) : {};
+  if (!zarr) for (const f of ran.written) files[path.posix.basename(f.path)] = f.components;
   const base = { handler: zarr ? OME_ZARR_FORMAT : 'plateflow', sourceFormat: plan.plate.format, backend: zarr ? 'zarr' : 'disk', main: step.main, grid: plan.plate.grid } as const;
-  await updateMetadata(plan.outputRoot, path.basename(step.outputDir!), (prev) => mergeSubdirectoryFiles(prev, entries, base));
+  return { subdir: path.basename(step.outputDir!), base, files };
 }
 
 interface StepWritten {

@@ -58,7 +58,8 @@ export async function writeRunFiles(outcome: RunOutcome, plate: PlateIndex, extr
     finishedAt: new Date().toISOString(),
     totals,
     steps: outcome.compiled.steps.map((s) => ({ name: s.name, id: s.id, backend: s.backend, main: s.main, hash: s.hash })),
-    tasks: Object.fromEntries(outcome.results),
+    // The metadata entries are in plateflow_metadata.json already; per file, they would dwarf the rest.
+    tasks: Object.fromEntries([...outcome.results].map(([id, { metadata: _written, ...result }]) => [id, result])),
     ...extra,
   };
   const files = { results: path.join(root, 'results.json'), measurementsCsv: path.join(root, 'measurements.csv'), report: path.join(root, 'report.html') };

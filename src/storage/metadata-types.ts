@@ -24,3 +24,12 @@ export interface SubdirectoryMetadata {
   /** File name (relative to the sub-directory) → its component values. */
   readonly files: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
+
+/** Files written into one sub-directory (by one task, say), to be merged into the metadata. */
+export interface SubdirectoryFiles {
+  readonly subdir: string;
+  /** The sub-directory's description; the latest one added wins. */
+  readonly base: Omit<SubdirectoryMetadata, 'files' | 'components'>;
+  /** File name (relative to the sub-directory) → its component values. */
+  readonly files: Readonly<Record<string, Readonly<Record<string, string>>>>;
+}

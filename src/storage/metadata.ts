@@ -5,7 +5,7 @@ import { naturalCompare, sortValues } from '../components/natural-sort.js';
 import { StorageError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
 import { withFileLock, type FileLockOptions } from './lock.js';
-import type { PlateflowMetadata, SubdirectoryMetadata } from './metadata-types.js';
+import type { PlateflowMetadata, SubdirectoryFiles, SubdirectoryMetadata } from './metadata-types.js';
 import { assertSafeRelativePath } from './safe-path.js';
 
 /**
@@ -82,13 +82,40 @@ export async function updateMetadata(
   update: (prev: SubdirectoryMetadata | undefined) => SubdirectoryMetadata,
   opts: FileLockOptions = {},
 ): Promise<PlateflowMetadata> {
-  assertSafeRelativePath(subdir);
+  return rewriteMetadata(outputRoot, new Map([[subdir, update]]), opts);
+}
+
+/**
+ * Adds the files of each batch to its sub-directory's entry (as `mergeSubdirectoryFiles` does), all
+ * in one read-modify-write under the lock: how the coordinator records what its tasks wrote.
+ *
+ * @throws as for {@link updateMetadata}.
+ */
+export async function addMetadataFiles(outputRoot: string, batches: readonly SubdirectoryFiles[], opts: FileLockOptions = {}): Promise<PlateflowMetadata> {
+  const bySubdir = new Map<string, { base: SubdirectoryFiles['base']; files: Record<string, Readonly<Record<string, string>>> }>();
+  for (const b of batches) {
+    const entry = bySubdir.get(b.subdir);
+    if (entry) {
+      entry.base = b.base;
+      Object.assign(entry.files, b.files);
+    } else bySubdir.set(b.subdir, { base: b.base, files: { ...b.files } });
+  }
+  const updates = new Map([...bySubdir].map(([subdir, { base, files }]) => [subdir, (prev: SubdirectoryMetadata | undefined) => mergeSubdirectoryFiles(prev, files, base)] as const));
+  return rewriteMetadata(outputRoot, updates, opts);
+}
+
+async function rewriteMetadata(
+  outputRoot: string,
+  updates: ReadonlyMap<string, (prev: SubdirectoryMetadata | undefined) => SubdirectoryMetadata>,
+  opts: FileLockOptions,
+): Promise<PlateflowMetadata> {
+  for (const subdir of updates.keys()) assertSafeRelativePath(subdir);
   return withFileLock(
     path.join(outputRoot, METADATA_LOCK_FILE),
     async () => {
       const current = await readMetadata(outputRoot);
       const subdirectories: Record<string, SubdirectoryMetadata> = { ...current?.subdirectories };
-      subdirectories[subdir] = update(subdirectories[subdir]);
+      for (const [subdir, update] of updates) subdirectories[subdir] = update(subdirectories[subdir]);
       const next: PlateflowMetadata = {
         format: 'plateflow',
         version: 1,
