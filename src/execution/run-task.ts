@@ -74,6 +74,7 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
   const steps: StepTiming[] = [];
   const metadata: SubdirectoryFiles[] = [];
   let resumed: string | undefined;
+  let durability: Promise<void> = Promise.resolve();
   const base = { taskId: plan.taskId, axis: plan.axis, images: plan.inputs.length, steps };
   try {
     options.signal?.throwIfAborted();
@@ -114,18 +115,26 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
       const memory = plan.memoryDebug ? { peak: 0 } : undefined;
       const ran = await runStep(plan, step, current, { files, registry, outputs, measurements, signal: options.signal, memory, readBuffer });
       current = ran.next;
-      if (ran.written.length > 0) {
-        // The files are complete on disk by now. The marker carries their metadata entries, so a
-        // resumed task hands them to the coordinator again even if a killed run never merged them.
-        metadata.push(metadataEntries(plan, step, ran));
-        await store.writeStep(plan.taskId, step, { files: ran.written, ...(ran.planes ? { planes: ran.planes } : {}), outputs, measurements, metadata });
-      }
+      const progress = { outputs: [...outputs], measurements: [...measurements] };
+      // Each step's marker follows its files once they are durable, in step order, while later
+      // steps compute. It carries their metadata entries, so a resumed task hands them to the
+      // coordinator again even if a killed run never merged them.
+      durability = durability.then(async () => {
+        const { written, planes } = await ran.durable;
+        if (written.length === 0) return;
+        metadata.push(metadataEntries(plan, step, { written, ...(planes ? { planes } : {}) }));
+        await store.writeStep(plan.taskId, step, { files: written, ...(planes ? { planes } : {}), ...progress, metadata: [...metadata] });
+      });
+      durability.catch(() => undefined);
       const rss = memory ? { peakRssBytes: Math.max(memory.peak, process.memoryUsage.rss()), rssEndBytes: process.memoryUsage.rss() } : {};
       steps.push({ name: step.name, seconds: (performance.now() - stepStarted) / 1000, ...rss });
     }
+    await durability;
     if (runsToEnd) await store.writeTask(plan.taskId, { hash: finalHash, outputs, measurements, metadata, images: plan.inputs.length });
     return { ...base, status: 'ok', ...(resumed ? { resumed } : {}), seconds: (performance.now() - started) / 1000, outputs, measurements, metadata };
   } catch (err) {
+    // Steps that finished before the failure still get their markers (and their metadata entries).
+    await durability.catch(() => undefined);
     const aborted = options.signal?.aborted === true;
     const error = aborted ? new AbortError(options.signal!.reason) : err;
     return { ...base, status: aborted ? 'cancelled' : 'error', error: serializeError(error), ...(resumed ? { resumed } : {}), seconds: (performance.now() - started) / 1000, outputs, measurements, metadata };
@@ -143,8 +152,13 @@ function metadataEntries(plan: TaskPlan, step: StepPlan, ran: StepWritten): Subd
   return { subdir: path.basename(step.outputDir!), base, files };
 }
 
-interface StepWritten {
+interface StepRan {
   readonly next: FlowImage[];
+  /** Settles when the step's files are durable under their names (already marked handled). */
+  readonly durable: Promise<StepWritten>;
+}
+
+interface StepWritten {
   /** Files the checkpoint verifies; for an OME-Zarr step, every file of the task's positions. */
   readonly written: CheckpointFile[];
   /** OME-Zarr steps only: the planes written, which a resumed task reloads. */
@@ -174,7 +188,7 @@ async function latestCheckpoint(plan: TaskPlan, store: CheckpointStore, maxIndex
   return undefined;
 }
 
-async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImage[], ctx: StepContext): Promise<StepWritten> {
+async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImage[], ctx: StepContext): Promise<StepRan> {
   const order = plan.plate.componentOrder;
   const next: FlowImage[] = [];
   const checkpointFiles: CheckpointFile[] = [];
@@ -219,24 +233,30 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
       }
       if (ctx.memory) ctx.memory.peak = Math.max(ctx.memory.peak, process.memoryUsage.rss());
     }
-    // Every file must be in place, and its name durable, before the metadata and the checkpoint marker name it.
-    await writes.commit();
-    for (const s of staged) checkpointFiles.push({ path: s.relative, bytes: statSync(s.file).size, components: s.components });
     if (zarrPlanes) {
       const zarr = await writeZarrStep(plan, step, zarrPlanes, ctx.files, ctx.signal);
       ctx.outputs.push(...zarr.outputs);
       checkpointFiles.push(...zarr.files);
       planes = zarr.planes;
     }
-  } finally {
-    // On failure, no staged file may appear later under its name.
+  } catch (err) {
+    // No staged file may appear later under its name.
     writes.abort();
+    throw err;
+  } finally {
     await upcoming?.catch(() => undefined);
   }
-  checkpointFiles.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   // The previous step's in-memory images are no longer needed: each step reads only its predecessor.
   for (const image of images) if (image.backend === 'memory') await ctx.files.backend('memory').delete(image.path);
-  return { next, written: checkpointFiles, ...(planes ? { planes } : {}) };
+  // The next step reads this one's images from memory, never from disk, so it need not wait for
+  // the fsyncs: they finish on the thread pool while it computes.
+  const durable = writes.commit().then(() => {
+    for (const s of staged) checkpointFiles.push({ path: s.relative, bytes: statSync(s.file).size, components: s.components });
+    checkpointFiles.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return { written: checkpointFiles, ...(planes ? { planes } : {}) };
+  });
+  durable.catch(() => undefined);
+  return { next, durable };
 }
 
 /**
