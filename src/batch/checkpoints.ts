@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { StepPlan } from '../compiler/plan.js';
 import type { MeasurementRow } from '../execution/result.js';
@@ -98,11 +98,10 @@ export class CheckpointStore {
 
   /** The step's checkpoint when its hash matches and every file it lists is present at its recorded size. */
   async readStep(taskId: string, step: StepPlan): Promise<StepCheckpoint | undefined> {
-    const marker = await readJson<StepCheckpoint>(this.#marker('steps', taskId, step.id));
+    const marker = readJson<StepCheckpoint>(this.#marker('steps', taskId, step.id));
     if (!marker || marker.version !== MARKER_VERSION || marker.hash !== this.#key(step.hash)) return undefined;
     for (const file of marker.files) {
-      const size = await stat(resolveInside(this.#root, assertSafeRelativePath(file.path))).then((s) => s.size, () => -1);
-      if (size !== file.bytes) return undefined;
+      if (sizeOf(resolveInside(this.#root, assertSafeRelativePath(file.path))) !== file.bytes) return undefined;
     }
     return marker;
   }
@@ -113,11 +112,10 @@ export class CheckpointStore {
   }
 
   async readTask(taskId: string, finalHash: string): Promise<TaskCheckpoint | undefined> {
-    const marker = await readJson<TaskCheckpoint>(this.#marker('tasks', taskId));
+    const marker = readJson<TaskCheckpoint>(this.#marker('tasks', taskId));
     if (!marker || marker.version !== MARKER_VERSION || marker.hash !== this.#key(finalHash)) return undefined;
     for (const output of marker.outputs) {
-      const present = await stat(resolveInside(this.#root, assertSafeRelativePath(output))).then(() => true, () => false);
-      if (!present) return undefined;
+      if (sizeOf(resolveInside(this.#root, assertSafeRelativePath(output))) === undefined) return undefined;
     }
     return marker;
   }
@@ -131,10 +129,20 @@ export class CheckpointStore {
  * A missing marker means "not done". An unparsable one cannot come from our atomic writes, but if a
  * person edited it, redoing the work is the safe answer. Any other I/O fault is real and propagates.
  */
-async function readJson<T>(file: string): Promise<T | undefined> {
+/** The file's size, or undefined when it cannot be seen (missing, unreadable): either way its checkpoint is not trusted. */
+function sizeOf(file: string): number | undefined {
+  try {
+    return statSync(file).size;
+  } catch {
+    return undefined;
+  }
+}
+
+function readJson<T>(file: string): T | undefined {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    // Blocking, like the marker writes: a task looks for its markers before it has anything else to do.
+    text = readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;

@@ -197,7 +197,7 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
   const zarrPlanes: StepPlaneRef[] | undefined = step.outputFormat !== null && step.outputFormat !== 'tiff' ? [] : undefined;
   let planes: CheckpointPlane[] | undefined;
   const seen = new Set<string>();
-  // One fsync per file in the background, one rename pass and directory sync at the end of the step.
+  // One fsync per file on the thread pool as it is written; renames and the directory sync come with `durable`.
   const writes = new AtomicWriteBatch();
   const groups = groupImages(images, step.variableComponents, order);
   let upcoming = groups.length > 0 ? prefetch(() => loadStack(groups[0]!.members, ctx)) : undefined;
