@@ -120,10 +120,10 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
       // steps compute. It carries their metadata entries, so a resumed task hands them to the
       // coordinator again even if a killed run never merged them.
       durability = durability.then(async () => {
-        const { written, planes } = await ran.durable;
-        if (written.length === 0) return;
-        metadata.push(metadataEntries(plan, step, { written, ...(planes ? { planes } : {}) }));
-        await store.writeStep(plan.taskId, step, { files: written, ...(planes ? { planes } : {}), ...progress, metadata: [...metadata] });
+        const written = await ran.durable;
+        if (written.written.length === 0) return;
+        metadata.push(metadataEntries(plan, step, written));
+        await store.writeStep(plan.taskId, step, { files: written.written, ...(written.planes ? { planes: written.planes } : {}), ...progress, metadata: [...metadata] });
       });
       durability.catch(() => undefined);
       const rss = memory ? { peakRssBytes: Math.max(memory.peak, process.memoryUsage.rss()), rssEndBytes: process.memoryUsage.rss() } : {};
