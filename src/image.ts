@@ -37,6 +37,9 @@ export function bytesPerPixel(dtype: DType): number {
   return CONSTRUCTORS[dtype].BYTES_PER_ELEMENT;
 }
 
+/** How a function gets its output arrays (see `FunctionContext.allocate`). */
+export type Allocate = <D extends DType>(dtype: D, length: number) => TypedArrayByDType[D];
+
 export function allocate<D extends DType>(dtype: D, length: number): TypedArrayByDType[D] {
   return new CONSTRUCTORS[dtype](length) as TypedArrayByDType[D];
 }

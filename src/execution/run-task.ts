@@ -3,7 +3,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { FuncCall, StepPlan, TaskPlan } from '../compiler/plan.js';
 import { AbortError, PlateflowError, StepFailedError, serializeError } from '../errors.js';
-import { createStack, planeOf, type DType, type ImageStack, type PixelArray } from '../image.js';
+import { planeOf, type DType, type ImageStack, type PixelArray } from '../image.js';
 import { isOmeZarrFormat, OME_ZARR_FORMAT } from '../microscopes/ome-zarr.js';
 import { outputFileName, outputStem } from '../microscopes/plateflow-naming.js';
 import { CheckpointStore, type CheckpointFile, type CheckpointPlane } from '../batch/checkpoints.js';
@@ -15,6 +15,7 @@ import type { ReadBuffer } from '../storage/backend.js';
 import { FileManager } from '../storage/file-manager.js';
 import type { SubdirectoryFiles } from '../storage/metadata-types.js';
 import { resolveInside } from '../storage/safe-path.js';
+import { BufferPool } from './buffer-pool.js';
 import { groupImages, outputComponents } from './group-images.js';
 import { prefetch } from './overlap.js';
 import type { MeasurementRow, StepTiming, TaskResult } from './result.js';
@@ -37,6 +38,8 @@ interface FlowImage {
 }
 
 const registries = new Map<string, Promise<FunctionRegistry>>();
+/** This worker's recycled pixel arrays (see buffer-pool.ts). */
+const buffers = new BufferPool();
 
 /** Workers load user modules once per process (or thread), keyed by the plan's module list. */
 function registryFor(modules: readonly string[]): Promise<FunctionRegistry> {
@@ -260,7 +263,8 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
 }
 
 /**
- * A group's members as one contiguous stack, allocated once. Disk files are read through the
+ * A group's members as one contiguous stack, allocated once (from the worker's pool: every
+ * element is overwritten or cut off). Disk files are read through the
  * task's reusable read buffer and copied straight into place: a fresh buffer per file would cost
  * more in page faults than the read itself.
  */
@@ -272,7 +276,7 @@ async function loadStack(members: readonly FlowImage[], ctx: StepContext): Promi
   for (const member of members) {
     const part = await loadMember(member, ctx);
     const [, h, w] = part.shape;
-    out ??= createStack(part.dtype, part.shape[0] * members.length, h, w);
+    out ??= { dtype: part.dtype, shape: [part.shape[0] * members.length, h, w], data: buffers.allocate(part.dtype, part.shape[0] * members.length * h * w) } as ImageStack;
     if (part.dtype !== out.dtype || h !== out.shape[1] || w !== out.shape[2] || filled + part.data.length > out.data.length) {
       throw new RangeError(`cannot stack ${member.path} (${part.dtype}, ${part.shape.join('×')}) with the first image of its group (${out.dtype}, ${out.shape[1]}×${out.shape[2]})`);
     }
@@ -304,13 +308,16 @@ async function applyChain(
 ): Promise<{ stack: ImageStack; components: readonly Readonly<Record<string, string>>[] }> {
   let stack = input;
   let components = inputComponents;
+  // Built-in functions never keep their input: between two of them, an intermediate nothing else
+  // can reach goes back to the worker's pool, and so does the group's stack once the chain is done.
+  const recycle = chain.every((call) => ctx.registry.get(call.fn)?.source === 'builtin');
   for (const call of chain) {
     ctx.signal?.throwIfAborted();
     const fn = ctx.registry.get(call.fn);
     if (!fn) throw new StepFailedError(plan.taskId, step.name, call.fn, new Error('function is not registered in this worker'));
     let produced;
     try {
-      produced = await fn.run(stack, call.kwargs as never, { components, signal: ctx.signal, gpuId: plan.resources.gpuId });
+      produced = await fn.run(stack, call.kwargs as never, { components, signal: ctx.signal, gpuId: plan.resources.gpuId, allocate: buffers.allocate });
     } catch (err) {
       throw new StepFailedError(plan.taskId, step.name, call.fn, err);
     }
@@ -320,7 +327,9 @@ async function applyChain(
       const c = components[i];
       if (c) ctx.measurements.push({ task: plan.taskId, step: step.name, fn: call.fn, image: outputStem(c, plan.plate.nameComponents), components: c, values });
     });
+    if (recycle && stack !== input && out.stack.data.buffer !== stack.data.buffer) buffers.release(stack.data);
     stack = out.stack;
   }
+  if (recycle && stack.data.buffer !== input.data.buffer) buffers.release(input.data);
   return { stack, components };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ImageStack } from '../image.js';
+import { allocate, type Allocate, type ImageStack } from '../image.js';
 import { checkAborted, defineFunction } from './define.js';
 import { scratchF32, scratchF64 } from './scratch.js';
 import { wasmKernels, wasmRegions } from './wasm.js';
@@ -172,10 +172,10 @@ function gaussianStackJs(stack: ImageStack, half: Float64Array, out: Float32Arra
  * `gaussian_filter(stack[p].astype(float32), sigma, truncate=truncate)` for every plane p, float32 out.
  * Uses the WASM kernel when built (see `kernelBackend()`), else the JS one; both give the same bits.
  */
-export function gaussianBlur(stack: ImageStack, sigma: number, truncate = 4.0, signal?: AbortSignal): ImageStack<'float32'> {
+export function gaussianBlur(stack: ImageStack, sigma: number, truncate = 4.0, signal?: AbortSignal, alloc: Allocate = allocate): ImageStack<'float32'> {
   const [n, h, w] = stack.shape;
   const half = cachedHalfKernel(sigma, truncate);
-  const out = new Float32Array(n * h * w);
+  const out = alloc('float32', n * h * w);
   if (out.length === 0) return { dtype: 'float32', shape: [n, h, w], data: out };
   if (!gaussianStackWasm(stack, half, out, signal)) gaussianStackJs(stack, half, out, signal);
   return { dtype: 'float32', shape: [n, h, w], data: out };
@@ -227,6 +227,6 @@ export const gaussianBlurFunction = defineFunction({
   kwargs: gaussianBlurKwargs,
   run: (stack, kw, ctx) => {
     checkAborted(ctx);
-    return gaussianBlur(stack, kw.sigma, kw.truncate, ctx.signal);
+    return gaussianBlur(stack, kw.sigma, kw.truncate, ctx.signal, ctx.allocate);
   },
 });

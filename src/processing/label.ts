@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ImageStack, PixelArray } from '../image.js';
+import { allocate, type Allocate, type ImageStack, type PixelArray } from '../image.js';
 import { checkAborted, defineFunction } from './define.js';
 import { scratchU32 } from './scratch.js';
 import { wasmKernels, wasmRegions } from './wasm.js';
@@ -130,10 +130,10 @@ export const labelKwargs = z.strictObject({
 });
 
 /** Labels every plane of `stack` (nonzero = foreground); uint32 labels out, plus the count per plane. */
-export function labelStack(stack: ImageStack, connectivity: Connectivity, signal?: AbortSignal): { stack: ImageStack<'uint32'>; counts: number[] } {
+export function labelStack(stack: ImageStack, connectivity: Connectivity, signal?: AbortSignal, alloc: Allocate = allocate): { stack: ImageStack<'uint32'>; counts: number[] } {
   const [n, h, w] = stack.shape;
   const size = h * w;
-  const out = new Uint32Array(n * size);
+  const out = alloc('uint32', n * size);
   const counts: number[] = [];
   for (let p = 0; p < n; p++) {
     signal?.throwIfAborted();
@@ -150,7 +150,7 @@ export const labelFunction = defineFunction({
   kwargs: labelKwargs,
   run: (stack, kw, ctx) => {
     checkAborted(ctx);
-    const { stack: out, counts } = labelStack(stack, kw.connectivity, ctx.signal);
+    const { stack: out, counts } = labelStack(stack, kw.connectivity, ctx.signal, ctx.allocate);
     return { stack: out, measurements: counts.map((c) => ({ label_count: c })) };
   },
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { DType, ImageStack, PixelArray } from '../image.js';
+import { allocate, type DType, type ImageStack, type PixelArray } from '../image.js';
 import { checkAborted, defineFunction } from './define.js';
 import { wasmKernels, wasmRegions } from './wasm.js';
 
@@ -176,7 +176,7 @@ export const otsuThresholdFunction = defineFunction({
     const [n, h, w] = stack.shape;
     const size = h * w;
     if (size === 0) throw new RangeError('otsu_threshold: empty image');
-    const mask = new Uint8Array(n * size);
+    const mask = (ctx.allocate ?? allocate)('uint8', n * size);
     const measurements: Record<string, number>[] = [];
     const data = stack.data;
     for (let p = 0; p < n; p++) {

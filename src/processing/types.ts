@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { ImageStack } from '../image.js';
+import type { Allocate, ImageStack } from '../image.js';
 
 /** What a processing function may know about the images it was given (one entry per input plane). */
 export interface FunctionContext {
@@ -7,6 +7,12 @@ export interface FunctionContext {
   readonly signal?: AbortSignal;
   /** GPU index assigned by the compiler, or null when the step runs on the CPU. */
   readonly gpuId?: number | null;
+  /**
+   * Where to get large output arrays. Their contents are unspecified (plateflow may recycle an
+   * earlier image's array once nothing can read it), so a function must write every element.
+   * Absent: allocate as usual.
+   */
+  readonly allocate?: Allocate;
 }
 
 /** Measurements are per output plane: `measurements[i]` describes plane i of `stack`. */
