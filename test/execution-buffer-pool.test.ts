@@ -40,6 +40,19 @@ describe('BufferPool', () => {
     expect(pool.freeBytes).toBe(200_000);
   });
 
+  it('never hands out an array whose buffer was transferred away after it came back', () => {
+    const pool = new BufferPool();
+    const a = pool.allocate('uint16', 100_000);
+    pool.release(a);
+    const buffer = a.buffer as ArrayBuffer;
+    structuredClone(buffer, { transfer: [buffer] });
+    expect(a.length).toBe(0);
+    const b = pool.allocate('uint16', 100_000);
+    expect(b === a).toBe(false);
+    expect(b.length).toBe(100_000);
+    expect(pool.freeBytes).toBe(0);
+  });
+
   it('keeps at most maxFreeBytes for reuse', () => {
     const pool = new BufferPool(1_000_000);
     const arrays = [pool.allocate('float32', 200_000), pool.allocate('float32', 200_000)];

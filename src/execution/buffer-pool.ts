@@ -21,7 +21,7 @@ export class BufferPool {
   #freeBytes = 0;
 
   /** @param maxFreeBytes most memory kept for reuse; beyond it, returned arrays are left to the GC */
-  constructor(maxFreeBytes = 64 * MiB) {
+  constructor(maxFreeBytes = 32 * MiB) {
     this.#maxFreeBytes = maxFreeBytes;
   }
 
@@ -29,8 +29,9 @@ export class BufferPool {
   readonly allocate: Allocate = (dtype, length) => {
     const list = this.#free.get(`${dtype}:${length}`);
     const reused = list?.pop();
-    const data = reused ?? allocate(dtype, length);
-    if (reused) this.#freeBytes -= reused.byteLength;
+    if (reused) this.#freeBytes -= reused.BYTES_PER_ELEMENT * length;
+    // A buffer transferred away since it was returned is empty now: never hand that out.
+    const data = reused !== undefined && reused.length === length ? reused : allocate(dtype, length);
     if (data.byteLength >= MIN_POOLED_BYTES) this.#issued.add(data);
     return data as never;
   };
