@@ -53,6 +53,16 @@ describe('BufferPool', () => {
     expect(pool.freeBytes).toBe(0);
   });
 
+  it('releaseExcept keeps every array that shares a buffer with one still in use', () => {
+    const pool = new BufferPool();
+    const a = pool.allocate('float32', 100_000);
+    const b = pool.allocate('float32', 100_000);
+    pool.releaseExcept([a, b, b], [a.subarray(5, 10)]);
+    expect(pool.freeBytes).toBe(400_000);
+    expect(pool.allocate('float32', 100_000)).toBe(b);
+    expect(pool.allocate('float32', 100_000) === a).toBe(false);
+  });
+
   it('keeps at most maxFreeBytes for reuse', () => {
     const pool = new BufferPool(1_000_000);
     const arrays = [pool.allocate('float32', 200_000), pool.allocate('float32', 200_000)];
@@ -71,11 +81,14 @@ describe('recycling in a run', () => {
     // 256²: every stack and intermediate is large enough to be pooled.
     await synthesizePlate(plate, { wells: 4, sites: 3, channels: 1, z: 3, size: 256, seed: 8 });
     const module = fixture('keep-inputs.mjs');
-    const segment = (first: readonly (string | [string, Record<string, unknown>])[]): PipelineDefinition => ({
+    // variableComponents ['site']: a user function gets a stack plateflow assembled; []: it gets
+    // the previous step's image itself, a view of that step's output array.
+    const segment = (first: readonly (string | [string, Record<string, unknown>])[], variableComponents: string[] = ['site']): PipelineDefinition => ({
       modules: [module],
       steps: [
         { name: 'project', func: 'max_projection', variableComponents: ['z'], backend: 'memory' },
-        { name: 'segment', func: [...first, ['gaussian_blur', { sigma: 1 }], 'otsu_threshold', 'label', 'count_objects'] as never, variableComponents: ['site'], backend: 'disk' },
+        { name: 'segment', func: [...first, ['gaussian_blur', { sigma: 1 }], 'otsu_threshold', 'label', 'count_objects'] as never, variableComponents, backend: 'memory' },
+        { name: 'smooth', func: [['gaussian_blur', { sigma: 1 }]], variableComponents: ['site'], backend: 'disk' },
       ],
     });
     // One process, one pool, one task after another: recycled arrays are reused across groups and tasks.
@@ -90,6 +103,10 @@ describe('recycling in a run', () => {
     expect(keptCount()).toBe(4 * 1); // one group (3 sites) per well
     expect(keptIntact()).toBe(true);
     expect(kept).toEqual(plain);
+    const keptViews = await run('kept-views', segment(['keep_input'], []));
+    expect(keptCount()).toBe(4 + 4 * 3); // then one image per group
+    expect(keptIntact()).toBe(true);
+    expect(keptViews).toEqual(plain);
     expect(await run('again', segment([]))).toEqual(plain);
   });
 });

@@ -46,6 +46,12 @@ export class BufferPool {
     this.#freeBytes += data.byteLength;
   }
 
+  /** Takes back each of `arrays` unless it shares its buffer with one of `keep` (a view still in use). */
+  releaseExcept(arrays: readonly PixelArray[], keep: readonly PixelArray[]): void {
+    const kept = new Set(keep.map((a) => a.buffer));
+    for (const a of arrays) if (!kept.has(a.buffer)) this.release(a);
+  }
+
   /** Bytes held for reuse (for tests). */
   get freeBytes(): number {
     return this.#freeBytes;

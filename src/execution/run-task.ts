@@ -78,6 +78,7 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
   const metadata: SubdirectoryFiles[] = [];
   let resumed: string | undefined;
   let durability: Promise<void> = Promise.resolve();
+  let held: StepRan | undefined;
   const base = { taskId: plan.taskId, axis: plan.axis, images: plan.inputs.length, steps };
   try {
     options.signal?.throwIfAborted();
@@ -118,6 +119,10 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
       const memory = plan.memoryDebug ? { peak: 0 } : undefined;
       const ran = await runStep(plan, step, current, { files, registry, outputs, measurements, signal: options.signal, memory, readBuffer });
       current = ran.next;
+      // The previous step's images were read by this one and dropped from memory: if only built-ins
+      // made and read them, their arrays go back to the pool (unless this step passed one on).
+      if (held?.builtinOnly && ran.builtinOnly) buffers.releaseExcept(held.arrays, ran.arrays);
+      held = ran;
       const progress = { outputs: [...outputs], measurements: [...measurements] };
       // Each step's marker follows its files once they are durable, in step order, while later
       // steps compute. It carries their metadata entries, so a resumed task hands them to the
@@ -133,6 +138,8 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
       steps.push({ name: step.name, seconds: (performance.now() - stepStarted) / 1000, ...rss });
     }
     await durability;
+    // The last step's images are only in memory now, and nothing reads them after the task.
+    if (held?.builtinOnly) buffers.releaseExcept(held.arrays, []);
     if (runsToEnd) await store.writeTask(plan.taskId, { hash: finalHash, outputs, measurements, metadata, images: plan.inputs.length });
     return { ...base, status: 'ok', ...(resumed ? { resumed } : {}), seconds: (performance.now() - started) / 1000, outputs, measurements, metadata };
   } catch (err) {
@@ -159,6 +166,10 @@ interface StepRan {
   readonly next: FlowImage[];
   /** Settles when the step's files are durable under their names (already marked handled). */
   readonly durable: Promise<StepWritten>;
+  /** The arrays behind the step's images in memory (one per group). */
+  readonly arrays: PixelArray[];
+  /** Every group ran only built-in functions (or none), so no user code holds these arrays or its inputs. */
+  readonly builtinOnly: boolean;
 }
 
 interface StepWritten {
@@ -196,6 +207,8 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
   const next: FlowImage[] = [];
   const checkpointFiles: CheckpointFile[] = [];
   const staged: { file: string; relative: string; components: Readonly<Record<string, string>> }[] = [];
+  const arrays: PixelArray[] = [];
+  let builtinOnly = true;
   // OME-Zarr steps keep their planes in memory (as every step does) and write whole positions at the end.
   const zarrPlanes: StepPlaneRef[] | undefined = step.outputFormat !== null && step.outputFormat !== 'tiff' ? [] : undefined;
   let planes: CheckpointPlane[] | undefined;
@@ -214,6 +227,8 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
       const chain = (groupValue !== undefined ? step.pattern.byGroup[groupValue] : undefined) ?? step.pattern.default;
       const inputComponents = group.members.map((m) => m.components);
       const result = chain === null ? { stack: input, components: inputComponents } : await applyChain(plan, step, chain, input, inputComponents, group.common, ctx);
+      arrays.push(result.stack.data);
+      if (chain !== null && !builtinChain(chain, ctx.registry)) builtinOnly = false;
       for (let i = 0; i < result.components.length; i++) {
         const components = result.components[i]!;
         const fileName = outputFileName(components, plan.plate.nameComponents);
@@ -259,7 +274,7 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
     return { written: checkpointFiles, ...(planes ? { planes } : {}) };
   });
   durable.catch(() => undefined);
-  return { next, durable };
+  return { next, durable, arrays, builtinOnly };
 }
 
 /**
@@ -297,6 +312,10 @@ async function loadMember(member: FlowImage, ctx: StepContext): Promise<ImageSta
   return member.page === undefined ? stack : { dtype: stack.dtype, shape: [1, stack.shape[1], stack.shape[2]], data: planeOf(stack, member.page) };
 }
 
+function builtinChain(chain: readonly FuncCall[], registry: FunctionRegistry): boolean {
+  return chain.every((call) => registry.get(call.fn)?.source === 'builtin');
+}
+
 async function applyChain(
   plan: TaskPlan,
   step: StepPlan,
@@ -310,7 +329,7 @@ async function applyChain(
   let components = inputComponents;
   // Built-in functions never keep their input: between two of them, an intermediate nothing else
   // can reach goes back to the worker's pool, and so does the group's stack once the chain is done.
-  const recycle = chain.every((call) => ctx.registry.get(call.fn)?.source === 'builtin');
+  const recycle = builtinChain(chain, ctx.registry);
   for (const call of chain) {
     ctx.signal?.throwIfAborted();
     const fn = ctx.registry.get(call.fn);

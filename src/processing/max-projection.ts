@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ImageStack, PixelArray } from '../image.js';
+import { allocate, type Allocate, type ImageStack, type PixelArray } from '../image.js';
 import { defineFunction } from './define.js';
 import { wasmKernels, wasmRegions } from './wasm.js';
 
@@ -76,7 +76,7 @@ function maxWasm(src: Uint8Array | Uint16Array, n: number, size: number, out: Ui
 }
 
 /** Per-pixel maximum over the N planes of `stack`, same dtype. One plane is returned as is (no copy). */
-export function maxProjection(stack: ImageStack): ImageStack {
+export function maxProjection(stack: ImageStack, alloc: Allocate = allocate): ImageStack {
   const [n, h, w] = stack.shape;
   if (n === 0) throw new RangeError('max_projection: the stack has no planes');
   if (n === 1) return stack;
@@ -84,12 +84,12 @@ export function maxProjection(stack: ImageStack): ImageStack {
   let out: PixelArray;
   switch (stack.dtype) {
     case 'uint8': {
-      const o = new Uint8Array(size);
+      const o = alloc('uint8', size);
       out = maxWasm(stack.data as Uint8Array, n, size, o) ? o : maxU8(stack.data as Uint8Array, n, size);
       break;
     }
     case 'uint16': {
-      const o = new Uint16Array(size);
+      const o = alloc('uint16', size);
       out = maxWasm(stack.data as Uint16Array, n, size, o) ? o : maxU16(stack.data as Uint16Array, n, size);
       break;
     }
@@ -106,5 +106,5 @@ export const maxProjectionFunction = defineFunction({
   name: 'max_projection',
   description: 'Maximum-intensity projection: N planes → 1 plane of the same dtype (NaN-free float input assumed).',
   kwargs: z.strictObject({}),
-  run: (stack) => maxProjection(stack),
+  run: (stack, _kw, ctx) => maxProjection(stack, ctx.allocate),
 });
