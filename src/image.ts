@@ -57,8 +57,9 @@ export function dtypeOf(data: PixelArray): DType {
   return 'float32';
 }
 
-export function createStack<D extends DType>(dtype: D, planes: number, height: number, width: number): ImageStack<D> {
-  return { dtype, shape: [planes, height, width], data: allocate(dtype, planes * height * width) };
+/** A stack of fresh (zeroed) planes, or of arrays from `alloc` (e.g. a pool's: contents unspecified). */
+export function createStack<D extends DType>(dtype: D, planes: number, height: number, width: number, alloc: Allocate = allocate): ImageStack<D> {
+  return { dtype, shape: [planes, height, width], data: alloc(dtype, planes * height * width) };
 }
 
 /** Plane `i` of a stack as a view (no copy). */

@@ -110,7 +110,8 @@ describe('AtomicWriteBatch', () => {
     for (let i = 0; i < 5; i++) sizes.push(await batch.stage(path.join(parent, `f${i}.bin`), [new Uint8Array(10).fill(i), new Uint8Array(1000).fill(i)]));
     expect(sizes).toEqual([1010, 1010, 1010, 1010, 1010]);
     expect((await readdir(parent)).filter((n) => !n.endsWith('.tmp'))).toEqual([]);
-    await batch.commit();
+    const placed = await batch.commit();
+    expect([...placed].sort()).toEqual([0, 1, 2, 3, 4].map((i) => [path.join(parent, `f${i}.bin`), 1010]));
     expect((await readdir(parent)).sort()).toEqual(['f0.bin', 'f1.bin', 'f2.bin', 'f3.bin', 'f4.bin']);
     expect([...(await readFile(path.join(parent, 'f3.bin')))].every((b) => b === 3)).toBe(true);
   });

@@ -1,9 +1,8 @@
-import { statSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { FuncCall, StepPlan, TaskPlan } from '../compiler/plan.js';
 import { AbortError, PlateflowError, StepFailedError, serializeError } from '../errors.js';
-import { planeOf, type DType, type ImageStack, type PixelArray } from '../image.js';
+import { createStack, planeOf, type DType, type ImageStack, type PixelArray } from '../image.js';
 import { isOmeZarrFormat, OME_ZARR_FORMAT } from '../microscopes/ome-zarr.js';
 import { outputFileName, outputStem } from '../microscopes/plateflow-naming.js';
 import { CheckpointStore, type CheckpointFile, type CheckpointPlane } from '../batch/checkpoints.js';
@@ -268,8 +267,8 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
   for (const image of images) if (image.backend === 'memory') await ctx.files.backend('memory').delete(image.path);
   // The next step reads this one's images from memory, never from disk, so it need not wait for
   // the fsyncs: they finish on the thread pool while it computes.
-  const durable = writes.commit().then(() => {
-    for (const s of staged) checkpointFiles.push({ path: s.relative, bytes: statSync(s.file).size, components: s.components });
+  const durable = writes.commit().then((sizes) => {
+    for (const s of staged) checkpointFiles.push({ path: s.relative, bytes: sizes.get(path.resolve(s.file))!, components: s.components });
     checkpointFiles.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     return { written: checkpointFiles, ...(planes ? { planes } : {}) };
   });
@@ -291,7 +290,7 @@ async function loadStack(members: readonly FlowImage[], ctx: StepContext): Promi
   for (const member of members) {
     const part = await loadMember(member, ctx);
     const [, h, w] = part.shape;
-    out ??= { dtype: part.dtype, shape: [part.shape[0] * members.length, h, w], data: buffers.allocate(part.dtype, part.shape[0] * members.length * h * w) } as ImageStack;
+    out ??= createStack(part.dtype, part.shape[0] * members.length, h, w, buffers.allocate);
     if (part.dtype !== out.dtype || h !== out.shape[1] || w !== out.shape[2] || filled + part.data.length > out.data.length) {
       throw new RangeError(`cannot stack ${member.path} (${part.dtype}, ${part.shape.join('×')}) with the first image of its group (${out.dtype}, ${out.shape[1]}×${out.shape[2]})`);
     }

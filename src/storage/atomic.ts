@@ -30,6 +30,7 @@ interface Staged {
   readonly target: string;
   readonly temp: string;
   fd: number | undefined;
+  readonly bytes: number;
   /** Settles when the fsync of the temp file is done; already marked handled. */
   readonly synced: Promise<void>;
 }
@@ -55,6 +56,7 @@ export class AtomicWriteBatch {
   readonly #staged: Staged[] = [];
   readonly #createdDirs = new Set<string>();
   readonly #renamedIn = new Set<string>();
+  #placed = new Map<string, number>();
 
   constructor(options: AtomicWriteBatchOptions = {}) {
     this.#maxStaged = Math.max(1, options.maxStaged ?? 32);
@@ -89,7 +91,7 @@ export class AtomicWriteBatch {
         synced = fsyncAsync(fd);
         synced.catch(() => undefined);
       }
-      this.#staged.push({ target, temp, fd, synced });
+      this.#staged.push({ target, temp, fd, bytes, synced });
       return bytes;
     } catch (err) {
       if (fd !== undefined) closeQuietly(fd);
@@ -100,19 +102,24 @@ export class AtomicWriteBatch {
 
   /**
    * Makes every staged file durable under its name.
+   * @returns the size in bytes of each file placed since the last commit, by absolute path
    * @throws StorageError naming the first file that failed; the batch's other temp files are removed.
    */
-  async commit(): Promise<void> {
+  async commit(): Promise<ReadonlyMap<string, number>> {
     await this.#finish(this.#staged.splice(0));
     const dirs = [...this.#renamedIn];
     this.#renamedIn.clear();
     if (this.#fsync !== 'none') await Promise.all(dirs.map((dir) => syncDirectory(dir, dir, this.#fsync === 'blocking')));
+    const placed = this.#placed;
+    this.#placed = new Map();
+    return placed;
   }
 
   /** Drops every staged file (their targets are untouched). For a failed step's cleanup. */
   abort(): void {
     for (const s of this.#staged.splice(0)) discard(s);
     this.#renamedIn.clear();
+    this.#placed = new Map();
   }
 
   async #finish(batch: Staged[]): Promise<void> {
@@ -131,6 +138,7 @@ export class AtomicWriteBatch {
         s.fd = undefined;
         renameSync(s.temp, s.target);
         this.#renamedIn.add(path.dirname(s.target));
+        this.#placed.set(s.target, s.bytes);
       } catch (err) {
         discard(s);
         failure = new StorageError(s.target, `atomic write failed: ${(err as Error).message}`, { cause: err });
