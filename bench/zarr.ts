@@ -26,7 +26,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import type * as Discover from '../dist/microscopes/discover.js';
-import type * as Naming from '../dist/microscopes/plateflow-naming.js';
+import type * as Naming from '../dist/storage/output-naming.js';
 import type * as Concurrency from '../dist/ome-zarr/concurrency.js';
 import type * as OmeZarr from '../dist/ome-zarr/index.js';
 import type * as Sources from '../dist/ome-zarr/source-planes.js';
@@ -52,7 +52,7 @@ async function du(dir: string): Promise<number> {
 
 async function main(): Promise<void> {
   const { discoverPlate } = await load<typeof Discover>('microscopes/discover.js');
-  const { outputFileName } = await load<typeof Naming>('microscopes/plateflow-naming.js');
+  const { outputFileName } = await load<typeof Naming>('storage/output-naming.js');
   const { mapLimit } = await load<typeof Concurrency>('ome-zarr/concurrency.js');
   const { convertPlate, parseNgffVersion } = await load<typeof OmeZarr>('ome-zarr/index.js');
   const { planeReader } = await load<typeof Sources>('ome-zarr/source-planes.js');

@@ -73,12 +73,12 @@ export {
 export { availableCpus, probeCpus, type CpuProbe, type CpuSource } from './execution/resources/cpus.js';
 export { probeGpus, type GpuInfo, type GpuProbe } from './execution/resources/gpus.js';
 export type { MeasurementRow, TaskResult, TaskStatus } from './execution/result.js';
-export { runPlate, type PlateRun, type RunPlateOptions } from './execution/run-plate.js';
+export { runPlate, type PlateRun, type RunPlateOptions } from './run/run-plate.js';
 export { runTask, type RunTaskOptions } from './execution/run-task.js';
 
 // batch runs: many plates, preflight, checkpoints
-export { runBatch, type BatchOptions, type BatchRun, type SkippedPlate } from './batch/run-batch.js';
-export { preflight, PreflightError, type PreflightEstimate, type PreflightOptions, type PreflightReport } from './batch/preflight.js';
+export { runBatch, type BatchOptions, type BatchRun, type SkippedPlate } from './run/run-batch.js';
+export { preflight, PreflightError, type PreflightEstimate, type PreflightOptions, type PreflightReport } from './run/preflight.js';
 
 // store
 export { writeFileAtomic } from './storage/atomic.js';

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runBatch } from '../src/batch/run-batch.js';
-import { expandPlateArguments, plateOutputNames } from '../src/batch/plates.js';
+import { runBatch } from '../src/run/run-batch.js';
+import { expandPlateArguments, plateOutputNames } from '../src/run/plates.js';
 import { synthesizePlate } from '../src/synth/plate.js';
 import { ARRAYSCAN, STANDARD, tempDir } from './helpers.js';
 

@@ -8,7 +8,7 @@ import { mkdir, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BullmqExecutor, getRunStatus } from '../src/distributed/index.js';
-import { runPlate } from '../src/execution/run-plate.js';
+import { runPlate } from '../src/run/run-plate.js';
 import { synthesizePlate } from '../src/synth/plate.js';
 import { REDIS_AVAILABLE, SKIP_MESSAGE, alive, allGone, ensureRedis, sameOutputs, startWorkerProcess, uniqueQueue, waitFor, workersIdle, type WorkerProcess } from './bullmq-helpers.js';
 import { REPO, tempDir } from './helpers.js';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BullmqExecutor, getRunStatus } from '../src/distributed/index.js';
-import { runPlate } from '../src/execution/run-plate.js';
+import { runPlate } from '../src/run/run-plate.js';
 import { synthesizePlate } from '../src/synth/plate.js';
 import { REDIS_AVAILABLE, SKIP_MESSAGE, allGone, ensureRedis, listFiles, sameOutputs, startWorkerProcess, uniqueQueue, workersIdle, type WorkerProcess } from './bullmq-helpers.js';
 import { REPO, STANDARD, cli, lastJsonLine, tempDir } from './helpers.js';

@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BufferPool } from '../src/execution/buffer-pool.js';
 import { SerialExecutor } from '../src/execution/executors/serial.js';
-import { runPlate } from '../src/execution/run-plate.js';
+import { runPlate } from '../src/run/run-plate.js';
 import type { PipelineDefinition } from '../src/pipeline/types.js';
 import { synthesizePlate } from '../src/synth/plate.js';
 import { fixture } from './executor-harness.js';

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { StorageError } from '../src/errors.js';
 import { MetadataWriter } from '../src/execution/metadata-writer.js';
 import type { TaskResult } from '../src/execution/result.js';
-import { runPlate } from '../src/execution/run-plate.js';
+import { runPlate } from '../src/run/run-plate.js';
 import { runTask } from '../src/execution/run-task.js';
 import { compile } from '../src/compiler/compile.js';
 import { discoverPlate } from '../src/microscopes/discover.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createStack } from '../src/image.js';
 import { clearComponentCache, discoverPlate } from '../src/microscopes/discover.js';
-import { outputFileName } from '../src/microscopes/plateflow-naming.js';
+import { outputFileName } from '../src/storage/output-naming.js';
 import type { PlateIndex } from '../src/microscopes/types.js';
 import { convertPlate, type ConvertProgress } from '../src/ome-zarr/convert.js';
 import { planeReader } from '../src/ome-zarr/source-planes.js';

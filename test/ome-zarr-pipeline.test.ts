@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runPlate } from '../src/execution/run-plate.js';
+import { runPlate } from '../src/run/run-plate.js';
 import { convertPlate } from '../src/ome-zarr/convert.js';
 import { FileManager } from '../src/storage/file-manager.js';
 import { readTiff } from '../src/storage/tiff-read.js';

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { preflight, PreflightError } from '../src/batch/preflight.js';
+import { preflight, PreflightError } from '../src/run/preflight.js';
 import { compile } from '../src/compiler/compile.js';
 import type { TaskPlan } from '../src/compiler/plan.js';
 import { discoverPlate } from '../src/microscopes/discover.js';

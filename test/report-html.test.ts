@@ -10,7 +10,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runPlate } from '../src/execution/run-plate.js';
+import { runPlate } from '../src/run/run-plate.js';
 import type { RunDocument } from '../src/report/document.js';
 import { renderReport } from '../src/report/html.js';
 import { synthesizePlate } from '../src/synth/plate.js';

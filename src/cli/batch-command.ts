@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Command } from 'commander';
-import { runBatch } from '../batch/run-batch.js';
+import { runBatch } from '../run/run-batch.js';
 import { formatBatchSummary } from '../report/summary.js';
 import { EXIT } from './exit-codes.js';
 import { components } from './options.js';

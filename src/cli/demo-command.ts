@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { runPlate } from '../execution/run-plate.js';
+import { runPlate } from '../run/run-plate.js';
 import { formatSummary } from '../report/summary.js';
 import { synthesizePlate } from '../synth/plate.js';
 import { EXIT, exitCodeForTotals } from './exit-codes.js';

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Command } from 'commander';
-import { runPlate, type PlateRun } from '../execution/run-plate.js';
+import { runPlate, type PlateRun } from '../run/run-plate.js';
 import { formatSummary } from '../report/summary.js';
 import { exitCodeForTotals } from './exit-codes.js';
 import { addExecutorOptions, addPipelineOptions, startCommandSession, type ExecutorFlags, type PipelineFlags } from './run-options.js';

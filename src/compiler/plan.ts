@@ -39,7 +39,7 @@ export interface StepPlan {
   readonly hash: string;
 }
 
-/** How a task treats the checkpoints of earlier runs (see batch/checkpoints.ts). */
+/** How a task treats the checkpoints of earlier runs (see storage/checkpoints.ts). */
 export interface CheckpointPolicy {
   /** Reuse finished tasks and steps whose hashes still match; false = recompute everything (--force). */
   readonly reuse: boolean;

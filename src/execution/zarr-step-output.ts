@@ -28,7 +28,7 @@
 import type { Dirent } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { CheckpointFile, CheckpointPlane } from '../batch/checkpoints.js';
+import type { CheckpointFile, CheckpointPlane } from '../storage/checkpoints.js';
 import { ngffOfOutput } from '../compiler/output-format.js';
 import type { StepPlan, TaskPlan } from '../compiler/plan.js';
 import { DEFAULT_COMPONENT_VALUE, isStandardComponent } from '../components/names.js';

@@ -11,6 +11,6 @@ export { listPlate } from './listing.js';
 export { operaPhenixHandler } from './opera-phenix.js';
 export { createPatternHandler, templateToRegExpSource } from './pattern.js';
 export { createPlateflowOutputHandler, METADATA_FILE, plateflowOutputHandler } from './plateflow-output.js';
-export { OUTPUT_EXTENSION, outputFileName, outputStem, parseOutputFileName } from './plateflow-naming.js';
+export { OUTPUT_EXTENSION, outputFileName, outputStem, parseOutputFileName } from '../storage/output-naming.js';
 export { FORMAT_HANDLERS, formatNames, getFormatHandler, PATTERN_FORMAT } from './registry.js';
 export type { ImageRecord, PlateGrid, PlateIndex, SkippedFile } from './types.js';

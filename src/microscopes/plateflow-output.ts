@@ -6,7 +6,7 @@
  *   one named by the `subdirectory` option) is the plate, and its `files` map gives each file's
  *   components — file names are not parsed. Paths become `<subdir>/<file>`.
  * - one sub-directory on its own (no metadata file): every TIFF directly inside it must be named the
- *   way plateflow writes them, `well-A01_site-1_channel-2.tif` (see `plateflow-naming.ts`).
+ *   way plateflow writes them, `well-A01_site-1_channel-2.tif` (see `storage/output-naming.ts`).
  *
  * A sub-directory written with `--output-format ome-zarr` (`backend: 'zarr'`, e.g. `2_blur.zarr`) is
  * an OME-Zarr plate: it is indexed by the OME-Zarr handler (components from its metadata), its
@@ -27,7 +27,7 @@ import { ConfigError, DiscoveryError } from '../errors.js';
 import type { PlateflowMetadata } from '../storage/metadata-types.js';
 import { assertSafeRelativePath } from '../storage/safe-path.js';
 import { baseName, isTiffPath, type DetectResult, type FormatHandler, type HandlerIndex, type PlateListing } from './handler.js';
-import { parseOutputFileName } from './plateflow-naming.js';
+import { parseOutputFileName } from '../storage/output-naming.js';
 import { OME_ZARR_FORMAT, omeZarrHandler } from './ome-zarr.js';
 import type { ImageRecord, PlateGrid, SkippedFile } from './types.js';
 

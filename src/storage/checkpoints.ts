@@ -4,9 +4,9 @@ import path from 'node:path';
 import type { StepPlan } from '../compiler/plan.js';
 import type { MeasurementRow } from '../execution/result.js';
 import type { DType } from '../image.js';
-import { writeFileAtomic } from '../storage/atomic.js';
-import type { SubdirectoryFiles } from '../storage/metadata-types.js';
-import { assertSafeRelativePath, assertSafeSegment, resolveInside } from '../storage/safe-path.js';
+import { writeFileAtomic } from './atomic.js';
+import type { SubdirectoryFiles } from './metadata-types.js';
+import { assertSafeRelativePath, assertSafeSegment, resolveInside } from './safe-path.js';
 
 /**
  * Markers are renamed into place (never torn) but not fsynced: the files a marker names are

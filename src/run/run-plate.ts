@@ -7,12 +7,12 @@ import type { PlateIndex } from '../microscopes/types.js';
 import { loadPipelineFile } from '../pipeline/load.js';
 import type { FunctionRegistry } from '../pipeline/registry.js';
 import type { PipelineDefinition } from '../pipeline/types.js';
-import { preflight } from '../batch/preflight.js';
+import { preflight } from './preflight.js';
 import { removeStaleTempFiles } from '../storage/stale-temp.js';
 import { measurementsByImage, totalsOf, writeRunFiles, type RunReportFiles, type RunTotals } from '../report/results.js';
-import { Coordinator, type RunOutcome } from './coordinator.js';
-import type { ExecuteOptions, Executor } from './executor.js';
-import { defaultExecutor } from './executors/create.js';
+import { Coordinator, type RunOutcome } from '../execution/coordinator.js';
+import type { ExecuteOptions, Executor } from '../execution/executor.js';
+import { defaultExecutor } from '../execution/executors/create.js';
 
 export interface RunPlateOptions extends ExecuteOptions {
   /** A pipeline file path, or a definition written in code. */
@@ -27,7 +27,7 @@ export interface RunPlateOptions extends ExecuteOptions {
   readonly axisFilter?: KeyFilter | Readonly<Record<string, KeyFilter>>;
   /** Discovery filters per component, e.g. `{ channel: ['1', '2'] }`: other images are not part of the run. */
   readonly filters?: Readonly<Record<string, KeyFilter>>;
-  /** Check RAM and disk before starting (see batch/preflight.ts); `false` skips the check. */
+  /** Check RAM and disk before starting (see run/preflight.ts); `false` skips the check. */
   readonly preflight?: { readonly workers: number; readonly forceRun?: boolean } | false;
   /** Borrowed, never closed here. @default defaultExecutor(): threads, workers = available CPUs; closed when the run ends */
   readonly executor?: Executor;

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { DiscoveryError, isPlateflowError } from '../errors.js';
 import type { Executor } from '../execution/executor.js';
 import { SerialExecutor } from '../execution/executors/serial.js';
-import { runPlate, type PlateRun, type RunPlateOptions } from '../execution/run-plate.js';
+import { runPlate, type PlateRun, type RunPlateOptions } from './run-plate.js';
 import { discoverPlate } from '../microscopes/discover.js';
 import type { RunDocument } from '../report/document.js';
 import { writeReport } from '../report/html.js';
