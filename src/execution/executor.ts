@@ -19,8 +19,19 @@ export interface ExecuteOptions {
  * tasks: a task's failure is a result, never a rejection. `run` rejects only for a fault of the
  * executor itself.
  */
+/** What results.json records about the engine of a run, so a run can be found again (e.g. its BullMQ run id). */
+export interface ExecutorDescription {
+  readonly kind: string;
+  /** Engines with a run of their own outside this process (BullMQ, Slurm) give its id. */
+  readonly runId?: string;
+  /** Anything else needed to reach that run later, without secrets (queue, Redis host:port, …). */
+  readonly details?: Readonly<Record<string, string | number>>;
+}
+
 export interface Executor {
   readonly name: string;
+  /** For results.json; without it, `{ kind: name }` is recorded. */
+  describe?(): ExecutorDescription;
   run(plans: readonly TaskPlan[], options?: ExecuteOptions): Promise<Map<string, TaskResult>>;
   /**
    * Starts the workers now and resolves once each has loaded the task code (modules, WASM
