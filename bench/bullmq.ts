@@ -115,7 +115,7 @@ function benchPlan(template: TaskPlan, i: number, outputRoot: string, task: { ki
     steps: noop ? [memoryStep(0, 'noop', null), memoryStep(1, 'never', null)] : [memoryStep(0, 'sleep', task.chain)],
     outputRoot,
     modules: noop ? [] : task.modules,
-    checkpoints: { reuse: false, fromStep: null, toStep: noop ? 0 : null },
+    checkpoints: { reuse: false, fromStep: null, toStep: noop ? 0 : null, verifyInputs: false },
   };
 }
 

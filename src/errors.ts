@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'E_PATH_UNSAFE'
   | 'E_TIFF_INVALID'
   | 'E_STORAGE_IO'
+  | 'E_OUTPUT_LOCKED'
+  | 'E_OUTPUT_UNWRITABLE'
   | 'E_NOT_FOUND'
   | 'E_STEP_FAILED'
   | 'E_TASK_TIMEOUT'

@@ -19,7 +19,13 @@ beforeAll(async () => {
 describe('batch', () => {
   it('expands globs naturally and names outputs uniquely', async () => {
     expect((await expandPlateArguments([path.join(dir, 'plates', 'plate_*')])).map((p) => path.basename(p))).toEqual(['plate_1', 'plate_2', 'plate_3']);
-    expect(plateOutputNames(['/a/x', '/b/x', '/c/y'])).toEqual(['x', 'x-2', 'y']);
+    expect(plateOutputNames(['/a/x', '/b/x', '/c/y'])).toEqual(['a_x', 'b_x', 'y']);
+    // Stable whatever the order, and deep enough to tell nested same-named plates apart.
+    expect(plateOutputNames(['/c/y', '/b/x', '/a/x'])).toEqual(['y', 'b_x', 'a_x']);
+    expect(plateOutputNames(['/r/a/p', '/a/p', '/s/p'])).toEqual(['r_a_p', 'a_p', 's_p']);
+    // Names that clean up to the same folder name get a hash of their path.
+    expect(plateOutputNames(['/d/p q', '/d/p_q'])).toEqual([expect.stringMatching(/^p_q-[0-9a-f]{8}$/), expect.stringMatching(/^p_q-[0-9a-f]{8}$/)]);
+    expect(new Set(plateOutputNames(['/d/p q', '/d/p_q'])).size).toBe(2);
   });
 
   it('strict: lists every missing plate and channel at once, before any work', async () => {
@@ -42,10 +48,10 @@ describe('batch', () => {
     expect(batch.skipped).toEqual([{ plate: bad, reason: expect.stringMatching(/E?no image files|empty/i) }]);
     expect(warnings.join('\n')).toMatch(/skipped .*not-a-plate/);
     for (const r of batch.runs) expect(r.run.totals.failed).toBe(0);
-    const results = JSON.parse(await readFile(batch.files.results, 'utf8'));
+    const results = JSON.parse(await readFile(batch.files!.results, 'utf8'));
     expect(results.plates).toHaveLength(batch.runs.length);
     expect(results.skipped).toHaveLength(1);
-    expect(await readFile(batch.files.report, 'utf8')).toMatch(/<html/);
+    expect(await readFile(batch.files!.report, 'utf8')).toMatch(/<html/);
     expect(existsSync(path.join(out, 'plate_2', '1_max_project_z'))).toBe(true);
   });
 });

@@ -69,7 +69,7 @@ describe('plateflow CLI on a synthetic plate', () => {
   it('prints a human summary with the task table', () => {
     const r = cli(['run', plate, '--pipeline', STANDARD, '--out', path.join(dir, 'out-human')]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/tasks\s+ok\s+failed/);
+    expect(r.stdout).toMatch(/tasks\s+ok\s+resumed\s+failed/);
     expect(r.stderr).toMatch(/\[3\/3\] A0\d ok/);
   });
 });

@@ -46,8 +46,26 @@ describe('applyFilter', () => {
   });
 
   it('accepts a list of values and a predicate', () => {
-    expect(applyFilter('well', PLATE_96, ['H12', 'A1', 'Z99'])).toEqual(['A01', 'H12']);
+    expect(applyFilter('well', PLATE_96, ['H12', 'A1'])).toEqual(['A01', 'H12']);
     expect(applyFilter('site', ['1', '2', '3'], (v) => v !== '2')).toEqual(['1', '3']);
+  });
+
+  it('rejects values the plate does not have, listing the values it has, instead of silently dropping them', () => {
+    const wells = ['A01', 'A02', 'B01'];
+    expect(() => applyFilter('well', wells, 'Z99')).toThrowError("well filter \"Z99\": 'Z99' matches no well of this plate; its well values are A01, A02, B01");
+    expect(() => applyFilter('well', wells, 'A01,Z99,Q3')).toThrowError(/'Z99', 'Q3' match no well of this plate/);
+    expect(() => applyFilter('well', wells, ['A01', 'Z99'])).toThrowError(/'Z99' matches no well/);
+    // A range must keep something too; one that does is fine even if it covers absent wells.
+    expect(() => applyFilter('well', wells, 'C01:D12')).toThrowError(/'C01:D12' matches no well/);
+    expect(applyFilter('well', wells, 'A01:H12')).toEqual(wells);
+    expect(() => applyFilter('well', wells, [])).toThrowError(/empty list/);
+    // A predicate names no values: keeping nothing is its answer, not a mistake.
+    expect(applyFilter('well', wells, () => false)).toEqual([]);
+    try {
+      applyFilter('well', wells, 'Z99');
+    } catch (err) {
+      expect(err).toMatchObject({ code: 'E_CONFIG_INVALID', context: { component: 'well', unmatched: ['Z99'] } });
+    }
   });
 
   it('rejects malformed filter text with a ConfigError naming the filter', () => {

@@ -110,9 +110,9 @@ describe.skipIf(!haveChromium)('report.html in headless Chromium', () => {
     const dir = await tempDir();
     const plate = await synthesizePlate(path.join(dir, 'plate'), { wells: 6, sites: 2, channels: 2, z: 2, size: 64, seed: 3 });
     const run = await runPlate(plate.root, { pipeline: STANDARD, out: path.join(dir, 'out') });
-    expect(run.files.report).toBe(path.join(dir, 'out', 'report.html'));
-    const results = JSON.parse(await readFile(run.files.results, 'utf8')) as { tasks: Record<string, unknown> };
-    const { page, problems } = await open(run.files.report);
+    expect(run.files!.report).toBe(path.join(dir, 'out', 'report.html'));
+    const results = JSON.parse(await readFile(run.files!.results, 'utf8')) as { tasks: Record<string, unknown> };
+    const { page, problems } = await open(run.files!.report);
     try {
       const wells = await page.locator('.cell[data-status="ok"]').evaluateAll((cells) => cells.map((c) => c.getAttribute('data-well')));
       expect(wells).toEqual(Object.keys(results.tasks));
@@ -133,7 +133,7 @@ describe.skipIf(!haveChromium)('report.html in headless Chromium', () => {
     if (existsSync(ARRAYSCAN)) {
       const dir = await tempDir();
       const run = await runPlate(ARRAYSCAN, { pipeline: STANDARD, out: path.join(dir, 'arrayscan-out') });
-      plates.push(JSON.parse(await readFile(run.files.results, 'utf8')) as RunDocument);
+      plates.push(JSON.parse(await readFile(run.files!.results, 'utf8')) as RunDocument);
     } else {
       console.warn(`report-html: ArrayScan sample not found at ${ARRAYSCAN}; the batch report has one plate`);
     }

@@ -26,8 +26,8 @@ describe('formatSummary (one plate)', () => {
 
   it('shows the totals with time, images/s and peak RSS', () => {
     expect(text.split('\n')[0]).toBe('ImageXpress plate /p1');
-    expect(text).toMatch(/tasks\s+ok\s+failed\s+skipped\/cancelled\s+images\s+time\s+images\/s\s+peak RSS/);
-    expect(text).toMatch(/4\s+1\s+2\s+1\s+12\s+4\.00s\s+3\.0\s+300\.0 MiB/);
+    expect(text).toMatch(/tasks\s+ok\s+resumed\s+failed\s+skipped\/cancelled\s+images\s+time\s+images\/s\s+peak RSS/);
+    expect(text).toMatch(/4\s+1\s+0\s+2\s+1\s+12\s+4\.00s\s+3\.0\s+300\.0 MiB/);
   });
 
   it('lists every problem with its code, message, context and full cause chain, untruncated', () => {
@@ -71,9 +71,9 @@ describe('formatBatchSummary (several plates)', () => {
   it('has a row per plate and a TOTAL row with the batch wall time', () => {
     const lines = text.split('\n');
     expect(lines[1]).toMatch(/^\s+plate\s+tasks/);
-    expect(lines.find((l) => l.trimStart().startsWith('plate-1'))).toMatch(/plate-1\s+4\s+1\s+2\s+1/);
-    expect(lines.find((l) => l.trimStart().startsWith('plate-2'))).toMatch(/plate-2\s+2\s+1\s+1\s+0\s+12/);
-    expect(lines.find((l) => l.trimStart().startsWith('TOTAL'))).toMatch(/TOTAL\s+6\s+2\s+3\s+1\s+24\s+5\.00s\s+4\.8\s+300\.0 MiB/);
+    expect(lines.find((l) => l.trimStart().startsWith('plate-1'))).toMatch(/plate-1\s+4\s+1\s+0\s+2\s+1/);
+    expect(lines.find((l) => l.trimStart().startsWith('plate-2'))).toMatch(/plate-2\s+2\s+1\s+0\s+1\s+0\s+12/);
+    expect(lines.find((l) => l.trimStart().startsWith('TOTAL'))).toMatch(/TOTAL\s+6\s+2\s+0\s+3\s+1\s+24\s+5\.00s\s+4\.8\s+300\.0 MiB/);
   });
 
   it('names the plate of each problem', () => {

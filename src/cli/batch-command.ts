@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { runBatch } from '../run/run-batch.js';
-import { formatBatchSummary } from '../report/summary.js';
+import { formatBatchSummary, formatSaveFailure } from '../report/summary.js';
 import { EXIT } from './exit-codes.js';
 import { components } from './options.js';
 import { addExecutorOptions, addPipelineOptions, startCommandSession, type ExecutorFlags, type PipelineFlags } from './run-options.js';
@@ -33,13 +33,13 @@ export function batchCommand(): Command {
       onEvent: (event) => progress.event(event, current),
     }).finally(() => session.finish());
     const seconds = (performance.now() - started) / 1000;
-    const failed = batch.runs.some((r) => r.run.totals.failed > 0 || r.run.totals.cancelled > 0);
+    const failed = batch.runs.some((r) => r.run.totals.failed > 0 || r.run.totals.cancelled > 0) || batch.saveFailure !== undefined;
     if (flags.json) {
       process.stdout.write(
         JSON.stringify({
           out: path.resolve(flags.out),
-          results: batch.files.results,
-          report: batch.files.report,
+          ...(batch.files ? { results: batch.files.results, report: batch.files.report } : {}),
+          ...(batch.saveFailure ? { notSaved: batch.saveFailure.lines } : {}),
           seconds,
           plates: batch.runs.map((r) => ({ name: r.name, plate: r.run.plate.root, format: r.run.plate.format, ...r.run.totals })),
           skipped: batch.skipped,
@@ -50,8 +50,9 @@ export function batchCommand(): Command {
         batch.runs.map((r) => ({ name: r.name, totals: r.run.totals, results: r.run.outcome.results })),
         { title: `plateflow batch: ${batch.runs.length} plate(s) → ${path.resolve(flags.out)}`, seconds, skippedPlates: batch.skipped },
       );
-      process.stdout.write(`${summary}\n  results: ${batch.files.results}\n  report: ${batch.files.report}\n`);
+      process.stdout.write(`${summary}\n${batch.files ? `  results: ${batch.files.results}\n  report: ${batch.files.report}\n` : ''}`);
     }
+    if (batch.saveFailure) process.stderr.write(formatSaveFailure(batch.saveFailure));
     process.exitCode = interrupt.signal.aborted ? EXIT.interrupted : failed ? EXIT.tasksFailed : EXIT.ok;
   });
 }

@@ -4,9 +4,10 @@ import type { RunTotals } from '../report/results.js';
 /** DESIGN §3: 0 all ok, 1 some tasks failed, 2 bad usage/config/input, 130 interrupted. */
 export const EXIT = { ok: 0, tasksFailed: 1, badInput: 2, interrupted: 130, oomPropagated: 137 } as const;
 
-export function exitCodeForTotals(totals: RunTotals, interrupted: boolean): number {
+/** Tasks ran, so nothing is bad usage any more: a failure to save their results is a failed run (1). */
+export function exitCodeForTotals(totals: RunTotals, interrupted: boolean, saveFailed = false): number {
   if (interrupted) return EXIT.interrupted;
-  return totals.failed > 0 || totals.cancelled > 0 ? EXIT.tasksFailed : EXIT.ok;
+  return totals.failed > 0 || totals.cancelled > 0 || saveFailed ? EXIT.tasksFailed : EXIT.ok;
 }
 
 /**

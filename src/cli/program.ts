@@ -10,10 +10,12 @@ import { synthCommand } from './synth-command.js';
 import { workerCommand } from './worker-command.js';
 import { EXIT, reportError } from './exit-codes.js';
 
+const HELP_HINT = (command: string) => `(see "${command} --help" for the options)`;
+
 const program = new Command('plateflow')
   .description('Parallel, resumable image-processing pipelines over microscopy plates.')
   .version('0.1.0')
-  .showHelpAfterError()
+  .showHelpAfterError(HELP_HINT('plateflow'))
   .exitOverride()
   .addCommand(inspectCommand())
   .addCommand(runCommand())
@@ -27,7 +29,8 @@ const program = new Command('plateflow')
 
 // Subcommands added with addCommand do not inherit these settings; without exitOverride commander
 // would call process.exit(1) itself for bad usage, where DESIGN §3 wants 2.
-for (const command of program.commands) command.exitOverride().showHelpAfterError();
+// A bad option gets its error and one line pointing at the help, not the whole help text.
+for (const command of program.commands) command.exitOverride().showHelpAfterError(HELP_HINT(`plateflow ${command.name()}`));
 
 try {
   await program.parseAsync(process.argv);

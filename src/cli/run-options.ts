@@ -27,6 +27,7 @@ export interface PipelineFlags {
   format?: string;
   pattern?: string;
   force: boolean;
+  verifyInputs: boolean;
   forceRun: boolean;
   memoryDebug: boolean;
   outputFormat: OutputFormat;
@@ -76,6 +77,7 @@ export function addPipelineOptions(command: Command): Command {
     .option('--format <name>', 'skip detection and use this format')
     .option('--pattern <pattern>', 'file-name pattern with named groups')
     .option('--force', 'ignore checkpoints of earlier runs and recompute everything', false)
+    .option('--verify-inputs', 'on resume, recognise changed inputs by a hash of their bytes (reads every input) instead of size, modification time and inode', false)
     .option('--from-step <step>', 'recompute from this step (1-based number or name) even where checkpoints match')
     .option('--to-step <step>', 'stop after this step (1-based number or name)')
     .option('--force-run', 'start even when the preflight estimate says RAM or disk will not suffice', false)
@@ -135,7 +137,7 @@ export function compileFlags(flags: PipelineFlags): {
     memoryDebug: flags.memoryDebug,
     outputFormat: flags.outputFormat,
     config: { ...(flags.axis ? { axis: flags.axis } : {}), ...(flags.variable ? { variable: flags.variable } : {}), ...(flags.groupBy ? { groupBy: flags.groupBy } : {}) },
-    checkpoints: { force: flags.force, ...(flags.fromStep ? { fromStep: flags.fromStep } : {}), ...(flags.toStep ? { toStep: flags.toStep } : {}) },
+    checkpoints: { force: flags.force, verifyInputs: flags.verifyInputs, ...(flags.fromStep ? { fromStep: flags.fromStep } : {}), ...(flags.toStep ? { toStep: flags.toStep } : {}) },
   };
 }
 

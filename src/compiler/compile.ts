@@ -27,7 +27,7 @@ export interface CompileOptions {
   /** GPU device ids available to this run; empty or absent = no GPU. */
   readonly gpus?: readonly number[];
   /** Checkpoint reuse: `force` recomputes everything; steps are 1-based numbers or step names. */
-  readonly checkpoints?: { readonly force?: boolean; readonly fromStep?: number | string; readonly toStep?: number | string };
+  readonly checkpoints?: { readonly force?: boolean; readonly fromStep?: number | string; readonly toStep?: number | string; readonly verifyInputs?: boolean };
   /** Record RSS per task and step in the results. @default false */
   readonly memoryDebug?: boolean;
   /**
@@ -102,6 +102,7 @@ export async function compile(pipeline: PipelineDefinition, plate: PlateIndex, o
     reuse: options.checkpoints?.force !== true,
     fromStep: stepIndex(options.checkpoints?.fromStep, steps, '--from-step'),
     toStep: stepIndex(options.checkpoints?.toStep, steps, '--to-step'),
+    verifyInputs: options.checkpoints?.verifyInputs ?? false,
   };
   if (checkpoints.fromStep !== null && checkpoints.toStep !== null && checkpoints.fromStep > checkpoints.toStep) {
     throw new PipelineError('E_PIPELINE_INVALID', `--from-step (step ${checkpoints.fromStep + 1}) comes after --to-step (step ${checkpoints.toStep + 1})`);

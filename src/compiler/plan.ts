@@ -47,6 +47,8 @@ export interface CheckpointPolicy {
   readonly fromStep: number | null;
   /** Index of the last step to run (--to-step); later steps are not run. */
   readonly toStep: number | null;
+  /** Inputs are recognised by a hash of their bytes instead of size, mtime and inode (--verify-inputs; see storage/input-identity.ts). */
+  readonly verifyInputs: boolean;
 }
 
 export interface TaskResources {

@@ -27,42 +27,68 @@ export type KeyFilter = readonly string[] | string | ((value: string) => boolean
 type Matcher = (value: string) => boolean;
 
 /**
- * The values (in their given order) that `filter` keeps.
+ * The values (in their given order) that `filter` keeps. Every item of a list or comma list must
+ * keep at least one value: `--only A01,Z99` on a plate without Z99 is a mistake to report, not a
+ * run of A01 alone (nor, for `--only Z99`, a run of nothing that looks like success).
  *
- * @throws ConfigError (`E_CONFIG_INVALID`) for malformed filter text (empty item, `A01:`, `a:b:c`,
- *   a range mixing a well id and a number) or a filter of the wrong type; the message quotes the filter.
+ * @throws ConfigError (`E_CONFIG_INVALID`) for malformed filter text (empty filter or item, `A01:`,
+ *   `a:b:c`, a range mixing a well id and a number), a filter of the wrong type, or an item that
+ *   matches none of `values` (the message lists the values there are); it quotes the filter.
  */
 export function applyFilter(component: string, values: readonly string[], filter: KeyFilter): string[] {
-  const matches = compileFilter(component, filter);
-  return values.filter(matches);
+  const items = compileItems(component, filter);
+  // A predicate names no values, so only what was written out is checked.
+  const unmatched = typeof filter === 'function' ? [] : items.filter((item) => !values.some(item.match)).map((item) => item.text);
+  if (unmatched.length > 0) {
+    const what = unmatched.length === 1 ? `'${unmatched[0]}' matches no` : `${unmatched.map((u) => `'${u}'`).join(', ')} match no`;
+    throw new ConfigError(`${component} filter ${show(filter)}: ${what} ${component} of this plate; ${listValues(component, values)}`, { component, filter: show(filter), unmatched });
+  }
+  return values.filter((value) => items.some((item) => item.match(value)));
 }
 
-/** Turns a filter into a predicate once (validating it), for callers that test many values. */
+/** Turns a filter into a predicate once (validating its form, not its values), for callers that test many values. */
 export function compileFilter(component: string, filter: KeyFilter): Matcher {
+  const items = compileItems(component, filter);
+  return (value) => items.some((item) => item.match(value));
+}
+
+interface FilterItem {
+  /** The item as written, for messages. */
+  readonly text: string;
+  readonly match: Matcher;
+}
+
+function compileItems(component: string, filter: KeyFilter): FilterItem[] {
   if (typeof filter === 'function') {
-    return (value) => filter(value) === true;
+    return [{ text: 'a function', match: (value) => filter(value) === true }];
   }
   if (typeof filter === 'string') {
-    const items = filter.split(',').map((s) => s.trim());
-    const matchers = items.map((item) => compileItem(component, filter, item));
-    return (value) => matchers.some((m) => m(value));
+    return filter.split(',').map((s) => s.trim()).map((item) => ({ text: item, match: compileItem(component, filter, item) }));
   }
   if (Array.isArray(filter)) {
-    const matchers = filter.map((item: unknown) => {
+    if (filter.length === 0) throw new ConfigError(`${component} filter is an empty list: it would keep nothing`, { component, filter: '[]' });
+    return filter.map((item: unknown) => {
       if (typeof item !== 'string') {
         throw new ConfigError(`${component} filter ${show(filter)}: every element must be a string, got ${show(item)}`, {
           component,
           filter: show(filter),
         });
       }
-      return valueMatcher(item);
+      return { text: item, match: valueMatcher(item) };
     });
-    return (value) => matchers.some((m) => m(value));
   }
   throw new ConfigError(
     `${component} filter must be a value, a comma list, a range like 'A01:B12', a list of values or a function; got ${show(filter)}`,
     { component, filter: show(filter) },
   );
+}
+
+const MAX_LISTED = 100;
+
+function listValues(component: string, values: readonly string[]): string {
+  if (values.length === 0) return `it has no ${component} values`;
+  const shown = values.slice(0, MAX_LISTED).join(', ');
+  return `its ${component} values are ${shown}${values.length > MAX_LISTED ? `, … (${values.length} in all)` : ''}`;
 }
 
 function compileItem(component: string, filter: string, item: string): Matcher {

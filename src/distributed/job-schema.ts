@@ -85,7 +85,7 @@ export const taskPlanSchema = z
     outputRoot: absolutePath,
     modules: z.array(z.string().min(1).max(4096)),
     resources: z.strictObject({ weight: z.number().min(0), gpuId: z.number().int().min(0).nullable() }),
-    checkpoints: z.strictObject({ reuse: z.boolean(), fromStep: z.number().int().min(0).nullable(), toStep: z.number().int().min(0).nullable() }),
+    checkpoints: z.strictObject({ reuse: z.boolean(), fromStep: z.number().int().min(0).nullable(), toStep: z.number().int().min(0).nullable(), verifyInputs: z.boolean() }),
     memoryDebug: z.boolean(),
   })
   .superRefine((plan, ctx) => {

@@ -20,6 +20,19 @@ export interface RunOutcome {
   readonly results: ReadonlyMap<string, TaskResult>;
   readonly executor: string;
   readonly seconds: number;
+  /**
+   * What the tasks wrote could not be put on record in `plateflow_metadata.json` (a full or
+   * read-only disk at the end of the run). The tasks' own results stand.
+   */
+  readonly metadataError?: unknown;
+}
+
+export interface CoordinatorExecuteOptions extends ExecuteOptions {
+  /**
+   * Tasks an earlier run finished (see `reusableResult`): not dispatched, reported as they are
+   * (with `resumed: 'task'`) in their place among the results, their metadata entries merged again.
+   */
+  readonly finished?: ReadonlyMap<string, TaskResult>;
 }
 
 /**
@@ -46,32 +59,42 @@ export class Coordinator {
     return this.#compiled;
   }
 
-  async execute(tasks: ReadonlyMap<string, TaskPlan>, executor: Executor, options: ExecuteOptions = {}): Promise<RunOutcome> {
+  async execute(tasks: ReadonlyMap<string, TaskPlan>, executor: Executor, options: CoordinatorExecuteOptions = {}): Promise<RunOutcome> {
     if (!this.#compiled) await this.createTasks();
     const started = performance.now();
+    const { finished = new Map<string, TaskResult>(), ...execute } = options;
+    const toRun = [...tasks.values()].filter((plan) => !finished.has(plan.taskId));
     if (tasks.size === 0) this.#options.warn?.('no tasks to execute');
-    options.onEvent?.({ type: 'run:start', tasks: tasks.size, executor: executor.name });
+    execute.onEvent?.({ type: 'run:start', tasks: tasks.size, executor: executor.name, ...(finished.size > 0 ? { resumed: finished.size } : {}) });
     const metadata = new MetadataWriter(this.#compiled!.outputRoot);
+    for (const result of finished.values()) {
+      metadata.add(result);
+      execute.onEvent?.({ type: 'task:done', result });
+    }
     const onEvent: NonNullable<ExecuteOptions['onEvent']> = (event) => {
       if (event.type === 'task:done') metadata.add(event.result);
-      options.onEvent?.(event);
+      execute.onEvent?.(event);
     };
     let unordered: ReadonlyMap<string, TaskResult>;
     try {
-      unordered = tasks.size === 0 ? new Map<string, TaskResult>() : await executor.run([...tasks.values()], { ...options, onEvent });
+      unordered = toRun.length === 0 ? new Map<string, TaskResult>() : await executor.run(toRun, { ...execute, onEvent });
     } catch (err) {
       await metadata.close().catch(() => undefined); // record what was done; the run's own error wins
       throw err;
     }
     for (const r of unordered.values()) metadata.add(r);
-    // What the tasks wrote must be on record before the run reports success: this throws if it cannot be.
-    await metadata.close();
+    // What the tasks wrote goes on record before the run reports; if it cannot (a full disk),
+    // the results still stand and the caller says what could not be saved.
+    const metadataError = await metadata.close().then(
+      () => undefined,
+      (err: unknown) => err ?? new Error('metadata merge failed'),
+    );
     // Results come back in completion order; report them in task (axis) order.
     const results = new Map<string, TaskResult>();
     for (const id of tasks.keys()) {
-      const r = unordered.get(id);
+      const r = finished.get(id) ?? unordered.get(id);
       if (r) results.set(id, r);
     }
-    return { compiled: this.#compiled!, results, executor: executor.name, seconds: (performance.now() - started) / 1000 };
+    return { compiled: this.#compiled!, results, executor: executor.name, seconds: (performance.now() - started) / 1000, ...(metadataError !== undefined ? { metadataError } : {}) };
   }
 }

@@ -2,7 +2,8 @@ import type { TaskPlan } from '../compiler/plan.js';
 import type { TaskResult } from './result.js';
 
 export type RunEvent =
-  | { readonly type: 'run:start'; readonly tasks: number; readonly executor: string }
+  /** `resumed`: how many of the `tasks` an earlier run finished (reported at once, never dispatched). */
+  | { readonly type: 'run:start'; readonly tasks: number; readonly executor: string; readonly resumed?: number }
   | { readonly type: 'task:start'; readonly taskId: string; readonly worker?: number }
   | { readonly type: 'task:done'; readonly result: TaskResult }
   | { readonly type: 'log'; readonly level: 'info' | 'warn'; readonly message: string };

@@ -5,7 +5,7 @@ import { AbortError, PlateflowError, StepFailedError, serializeError } from '../
 import { createStack, planeOf, type DType, type ImageStack, type PixelArray } from '../image.js';
 import { isOmeZarrFormat, OME_ZARR_FORMAT } from '../microscopes/ome-zarr.js';
 import { outputFileName, outputStem } from '../storage/output-naming.js';
-import { CheckpointStore, type CheckpointFile, type CheckpointPlane } from '../storage/checkpoints.js';
+import type { CheckpointFile, CheckpointPlane, CheckpointStore } from '../storage/checkpoints.js';
 import { FunctionRegistry } from '../pipeline/registry.js';
 import { isFunctionOutput } from '../processing/types.js';
 import { wasmKernels } from '../processing/wasm.js';
@@ -17,6 +17,7 @@ import { resolveInside } from '../storage/safe-path.js';
 import { BufferPool } from './buffer-pool.js';
 import { groupImages, outputComponents } from './group-images.js';
 import { prefetch } from './overlap.js';
+import { checkpointStoreFor, lastStepIndex, reusableResult } from './task-checkpoints.js';
 import type { MeasurementRow, StepTiming, TaskResult } from './result.js';
 import { asDType, writeZarrStep, zarrMetadataFiles, type StepPlaneRef } from './zarr-step-output.js';
 
@@ -82,14 +83,12 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
   try {
     options.signal?.throwIfAborted();
     const registry = options.registry ?? (await registryFor(plan.modules));
-    const store = new CheckpointStore(plan.outputRoot, plan.inputsKey);
-    const lastIndex = plan.checkpoints.toStep ?? plan.steps.length - 1;
+    const store = checkpointStoreFor(plan);
+    const lastIndex = lastStepIndex(plan);
     const runsToEnd = lastIndex === plan.steps.length - 1;
     const finalHash = plan.steps[lastIndex]!.hash;
-    if (plan.checkpoints.reuse && runsToEnd && plan.checkpoints.fromStep === null) {
-      const done = await store.readTask(plan.taskId, finalHash);
-      if (done) return { ...base, status: 'ok', resumed: 'task', seconds: (performance.now() - started) / 1000, outputs: [...done.outputs], measurements: [...done.measurements], metadata: [...done.metadata] };
-    }
+    const done = await reusableResult(plan, store);
+    if (done) return { ...done, seconds: (performance.now() - started) / 1000 };
     let current: FlowImage[] = plan.inputs.map((record) => ({
       components: record.components,
       // OME-Zarr records name an array and a plane of it; the zarr backend reads just that plane.

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ExecutorDescription } from '../execution/executor.js';
 import type { TaskResult } from '../execution/result.js';
 import type { PlateGrid } from '../microscopes/types.js';
 import type { RunTotals } from './results.js';
@@ -21,6 +22,8 @@ export interface RunDocument {
   };
   readonly axis: string | readonly string[];
   readonly executor?: string;
+  /** The engine's own run, for engines that have one (a BullMQ run id, …): how to find the run again. */
+  readonly executorRun?: ExecutorDescription;
   readonly finishedAt?: string;
   readonly totals: RunTotals;
   readonly steps?: readonly { readonly name: string; readonly id?: string; readonly backend?: string }[];

@@ -13,6 +13,7 @@ import type { CellStatus } from './plate-map.js';
 
 export const STATUS_COLORS: Readonly<Record<CellStatus, string>> = {
   ok: '#3a9d5d',
+  resumed: '#a8d5b5',
   error: '#d64545',
   timeout: '#ef8a17',
   killed: '#7b2cbf',

@@ -88,8 +88,8 @@ interface NamedPlate {
 }
 
 function overview(plates: readonly NamedPlate[]): string {
-  const head = ['plate', 'format', 'executor', 'tasks', 'ok', 'failed', 'skipped / cancelled', 'images', 'time', 'images/s', 'peak RSS'];
-  const numeric = new Set([3, 4, 5, 6, 7, 8, 9, 10]);
+  const head = ['plate', 'format', 'executor', 'tasks', 'ok', 'resumed', 'failed', 'skipped / cancelled', 'images', 'time', 'images/s', 'peak RSS'];
+  const numeric = new Set([3, 4, 5, 6, 7, 8, 9, 10, 11]);
   const rows = plates.map(({ doc, name, id }) => {
     const t = doc.totals;
     const cells = [
@@ -98,6 +98,7 @@ function overview(plates: readonly NamedPlate[]): string {
       esc(doc.executor ?? '—'),
       t.tasks,
       t.ok,
+      t.resumed ?? 0,
       t.failed > 0 ? `<span class="bad-text">${t.failed}</span>` : t.failed,
       t.cancelled,
       t.images,

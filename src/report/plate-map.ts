@@ -13,8 +13,12 @@ import { inferGrid, normalizeWellId, parseWell, rowLetters, wellId } from '../co
 import type { TaskResult, TaskStatus } from '../execution/result.js';
 import { axisOf, type RunDocument } from './document.js';
 
-/** `absent`: a position of the grid with no images; `not-run`: a well of the plate no task covered. */
-export type CellStatus = TaskStatus | 'not-run' | 'absent';
+/**
+ * `resumed`: every task of the cell was finished by an earlier run and reported from its
+ * checkpoints; `absent`: a position of the grid with no images; `not-run`: a well of the plate no
+ * task covered.
+ */
+export type CellStatus = TaskStatus | 'resumed' | 'not-run' | 'absent';
 
 export interface MapCell {
   /** Well id as the plate spells it (or the task id in the task layout). */
@@ -45,7 +49,12 @@ export interface PlateMapModel {
 }
 
 /** Worst first: a well with one killed task and one ok task is shown as killed. */
-export const STATUS_SEVERITY: readonly CellStatus[] = ['killed', 'timeout', 'error', 'cancelled', 'skipped', 'ok', 'not-run', 'absent'];
+export const STATUS_SEVERITY: readonly CellStatus[] = ['killed', 'timeout', 'error', 'cancelled', 'skipped', 'ok', 'resumed', 'not-run', 'absent'];
+
+/** A task's status on the map: a task reused whole from an earlier run shows apart from computed ones. */
+export function cellStatusOf(task: TaskResult): CellStatus {
+  return task.status === 'ok' && task.resumed === 'task' ? 'resumed' : task.status;
+}
 
 export function worstStatus(a: CellStatus, b: CellStatus): CellStatus {
   return STATUS_SEVERITY.indexOf(a) <= STATUS_SEVERITY.indexOf(b) ? a : b;
@@ -87,7 +96,7 @@ function wellLayout(grid: { rows: number; columns: number }, plateWells: readonl
     for (let column = 1; column <= grid.columns; column++) {
       const key = wellId(row, column);
       const members = byWell.get(key) ?? [];
-      const status: CellStatus = members.length > 0 ? members.map((t) => t.status as CellStatus).reduce(worstStatus) : spelling.has(key) ? 'not-run' : 'absent';
+      const status: CellStatus = members.length > 0 ? members.map(cellStatusOf).reduce(worstStatus) : spelling.has(key) ? 'not-run' : 'absent';
       cells.push({ id: spelling.get(key) ?? key, row, column, status, tasks: members.map((t) => t.taskId), values: metrics.valuesOf(members) });
     }
   }
@@ -109,7 +118,7 @@ function taskLayout(tasks: readonly TaskResult[], metrics: MetricSet): PlateMapM
     id: t.taskId,
     row: Math.floor(i / columns),
     column: (i % columns) + 1,
-    status: t.status,
+    status: cellStatusOf(t),
     tasks: [t.taskId],
     values: metrics.valuesOf([t]),
   }));

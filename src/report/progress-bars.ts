@@ -23,7 +23,8 @@ export function renderBar(p: PlateProgress, now: number, width: number, nameWidt
   const eta = etaSeconds(p, now);
   const time = isFinished(p) ? `done in ${formatDuration(elapsed(p, now))}` : eta !== undefined ? `ETA ${formatDuration(eta)}` : p.startedAt === undefined ? 'waiting' : `${formatDuration(elapsed(p, now))}`;
   const problems = [p.failed > 0 ? `${p.failed} failed` : '', p.notRun > 0 ? `${p.notRun} not run` : ''].filter(Boolean).join(', ');
-  const tail = [count, percent, rate, time, problems].filter(Boolean).join('  ');
+  const resumed = p.resumed > 0 ? `${p.resumed} resumed` : '';
+  const tail = [count, percent, rate, time, resumed, problems].filter(Boolean).join('  ');
   // On a narrow terminal the name gives way before the numbers do.
   const nameCells = Math.min(nameWidth, Math.max(6, width - tail.length - 2));
   const name = fit(p.name, nameCells).padEnd(nameCells);

@@ -16,17 +16,19 @@ export interface PlateProgress {
   finishedAt: number | undefined;
   done: number;
   ok: number;
+  /** Of `done`: reported from an earlier run's checkpoints, no work (they count in `ok` too). */
+  resumed: number;
   /** error, timeout or killed. */
   failed: number;
   /** cancelled or skipped. */
   notRun: number;
-  /** Input images of the finished tasks, whatever their status (the work was read either way). */
+  /** Input images of the finished tasks, whatever their status (the work was read either way), resumed ones excepted. */
   images: number;
   readonly running: Set<string>;
 }
 
 export function newPlateProgress(name: string, total?: number): PlateProgress {
-  return { name, total, startedAt: undefined, finishedAt: undefined, done: 0, ok: 0, failed: 0, notRun: 0, images: 0, running: new Set() };
+  return { name, total, startedAt: undefined, finishedAt: undefined, done: 0, ok: 0, resumed: 0, failed: 0, notRun: 0, images: 0, running: new Set() };
 }
 
 export function markStarted(p: PlateProgress, taskId: string, now: number): void {
@@ -38,7 +40,9 @@ export function markDone(p: PlateProgress, result: TaskResult, now: number): voi
   p.startedAt ??= now;
   p.running.delete(result.taskId);
   p.done++;
-  p.images += result.images;
+  const resumed = result.status === 'ok' && result.resumed === 'task';
+  if (resumed) p.resumed++;
+  else p.images += result.images;
   if (result.status === 'ok') p.ok++;
   else if (result.status === 'cancelled' || result.status === 'skipped') p.notRun++;
   else p.failed++;
@@ -64,7 +68,10 @@ export function imagesPerSecond(p: PlateProgress, now: number): number {
  * by much; a running-average ETA would react faster but flicker more.
  */
 export function etaSeconds(p: PlateProgress, now: number): number | undefined {
-  if (p.total === undefined || p.done === 0) return undefined;
+  if (p.total === undefined) return undefined;
   if (p.done >= p.total) return 0;
-  return (elapsed(p, now) / p.done) * (p.total - p.done);
+  // Resumed tasks took no time: only computed ones say how long the rest will take.
+  const computed = p.done - p.resumed;
+  if (computed === 0) return undefined;
+  return (elapsed(p, now) / computed) * (p.total - p.done);
 }

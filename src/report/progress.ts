@@ -156,21 +156,23 @@ class Reporter implements ProgressReporter {
     } else if (event.type === 'task:done') {
       const r = event.result;
       const count = plate.total !== undefined ? `${plate.done}/${plate.total}` : `${plate.done}`;
-      this.#write(`[${this.#prefix(plate)}${count}] ${r.taskId} ${r.status} ${formatDuration(r.seconds)}${r.error ? ` — ${firstLine(r.error)}` : ''}\n`);
+      const what = r.status === 'ok' && r.resumed === 'task' ? 'resumed (finished by an earlier run)' : `${r.status} ${formatDuration(r.seconds)}`;
+      this.#write(`[${this.#prefix(plate)}${count}] ${r.taskId} ${what}${r.error ? ` — ${firstLine(r.error)}` : ''}\n`);
     }
   }
 
   #jsonEvent(event: RunEvent, plate: PlateProgress): Record<string, unknown> {
     const base = { type: event.type, plate: plate.name, time: new Date().toISOString() };
     if (event.type === 'log') return { ...base, level: event.level, message: event.message };
-    if (event.type === 'run:start') return { ...base, tasks: event.tasks, executor: event.executor };
+    if (event.type === 'run:start') return { ...base, tasks: event.tasks, executor: event.executor, ...(event.resumed ? { resumed: event.resumed } : {}) };
     if (event.type === 'task:start') return { ...base, taskId: event.taskId, ...(event.worker !== undefined ? { worker: event.worker } : {}) };
-    const { taskId, axis, status, seconds, images, peakRssBytes, error, attempts } = event.result;
+    const { taskId, axis, status, seconds, images, peakRssBytes, error, attempts, resumed } = event.result;
     return {
       ...base,
       taskId,
       axis,
       status,
+      ...(resumed !== undefined ? { resumed } : {}),
       seconds,
       images,
       ...(peakRssBytes !== undefined ? { peakRssBytes } : {}),

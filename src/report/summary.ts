@@ -49,7 +49,7 @@ export function formatBatchSummary(plates: readonly PlateSummary[], options: Sum
   const lines: string[] = [];
   if (options.title) lines.push(options.title);
 
-  const header = ['tasks', 'ok', 'failed', 'skipped/cancelled', 'images', 'time', 'images/s', 'peak RSS'];
+  const header = ['tasks', 'ok', 'resumed', 'failed', 'skipped/cancelled', 'images', 'time', 'images/s', 'peak RSS'];
   const rows = listed.map((p) => totalsRow(p.totals, peakRss(p.list)));
   if (listed.length > 1) rows.push(totalsRow(sumTotals(listed.map((p) => p.totals), options.seconds), maxDefined(listed.map((p) => peakRss(p.list)))));
   const labels = [...listed.map((p) => p.name), ...(listed.length > 1 ? ['TOTAL'] : [])];
@@ -60,7 +60,9 @@ export function formatBatchSummary(plates: readonly PlateSummary[], options: Sum
   lines.push('');
   if (problems.length === 0 && skippedPlates.length === 0) {
     const tasks = listed.reduce((n, p) => n + p.list.length, 0);
-    lines.push(tasks === 0 ? 'No tasks ran.' : `No problems: all ${tasks} task${tasks === 1 ? '' : 's'} ok.`);
+    const resumed = listed.reduce((n, p) => n + (p.totals.resumed ?? 0), 0);
+    const reused = resumed === 0 ? '' : resumed === tasks ? ' (all resumed from an earlier run: nothing to compute)' : ` (${resumed} resumed from an earlier run)`;
+    lines.push(tasks === 0 ? 'No tasks ran.' : `No problems: all ${tasks} task${tasks === 1 ? '' : 's'} ok${reused}.`);
   } else {
     const counts = [statusCounts(problems), skippedPlates.length > 0 ? `${skippedPlates.length} plate${skippedPlates.length === 1 ? '' : 's'} skipped` : ''].filter(Boolean).join(', ');
     lines.push(`PROBLEMS (${problems.length + skippedPlates.length}: ${counts})`);
@@ -87,14 +89,14 @@ function problemLines(problem: Problem, named: boolean, debug: boolean): string[
 }
 
 function totalsRow(t: RunTotals, peak: number | undefined): string[] {
-  return [t.tasks, t.ok, t.failed, t.cancelled, t.images].map(String).concat([formatDuration(t.seconds), formatRate(t.imagesPerSecond), formatBytes(peak)]);
+  return [t.tasks, t.ok, t.resumed ?? 0, t.failed, t.cancelled, t.images].map(String).concat([formatDuration(t.seconds), formatRate(t.imagesPerSecond), formatBytes(peak)]);
 }
 
 function sumTotals(all: readonly RunTotals[], seconds: number | undefined): RunTotals {
-  const sum = (k: 'tasks' | 'ok' | 'failed' | 'cancelled' | 'images' | 'seconds') => all.reduce((n, t) => n + t[k], 0);
+  const sum = (k: 'tasks' | 'ok' | 'resumed' | 'failed' | 'cancelled' | 'images' | 'seconds') => all.reduce((n, t) => n + (t[k] ?? 0), 0);
   const wall = seconds ?? sum('seconds');
   const images = sum('images');
-  return { tasks: sum('tasks'), ok: sum('ok'), failed: sum('failed'), cancelled: sum('cancelled'), images, seconds: wall, imagesPerSecond: wall > 0 ? images / wall : 0 };
+  return { tasks: sum('tasks'), ok: sum('ok'), resumed: sum('resumed'), failed: sum('failed'), cancelled: sum('cancelled'), images, seconds: wall, imagesPerSecond: wall > 0 ? images / wall : 0 };
 }
 
 function resultList(results: ResultsInput): TaskResult[] {
@@ -118,4 +120,9 @@ function statusCounts(problems: readonly Problem[]): string {
   const counts = new Map<TaskStatus, number>();
   for (const p of problems) counts.set(p.status, (counts.get(p.status) ?? 0) + 1);
   return STATUS_ORDER.filter((s) => counts.has(s)).map((s) => `${counts.get(s)} ${s}`).join(', ');
+}
+
+/** What could not be saved at the end of a run, for the person at the terminal. */
+export function formatSaveFailure(failure: { readonly outputRoot: string; readonly lines: readonly string[] }): string {
+  return [`NOT SAVED in ${failure.outputRoot} (the tasks above ran; their image outputs that finished are in place):`, ...failure.lines.map((l) => `  ✗ ${l}`)].join('\n') + '\n';
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { naturalCompare } from '../components/natural-sort.js';
@@ -45,13 +46,23 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${source}$`);
 }
 
-/** Output sub-folder names per plate: the folder name, made unique with -2, -3 … */
+/**
+ * Output sub-folder names per plate, from their paths alone, so the same plate gets the same
+ * folder whatever the order of the arguments (a resumed batch finds its checkpoints even when
+ * the plates are listed differently): the folder name, with as many parent folders before it
+ * (joined by `_`) as it takes to tell same-named plates apart — `/runs/a/plate` and
+ * `/runs/b/plate` become `a_plate` and `b_plate`.
+ */
 export function plateOutputNames(plates: readonly string[]): string[] {
-  const used = new Map<string, number>();
-  return plates.map((plate) => {
-    const base = path.basename(plate).replace(/[^A-Za-z0-9._-]+/g, '_') || 'plate';
-    const n = (used.get(base) ?? 0) + 1;
-    used.set(base, n);
-    return n === 1 ? base : `${base}-${n}`;
+  const segments = plates.map((plate) => path.resolve(plate).split(/[\\/]+/).filter(Boolean).map((s) => s.replace(/[^A-Za-z0-9.-]+/g, '_')));
+  const suffix = (segs: readonly string[], depth: number) => segs.slice(-depth).join('_') || 'plate';
+  const names = segments.map((segs, i) => {
+    let depth = 1;
+    while (depth < segs.length && segments.some((other, j) => j !== i && suffix(other, depth) === suffix(segs, depth))) depth++;
+    return suffix(segs, depth);
   });
+  // Paths that differ only in characters a folder name cannot keep: tell them apart by a hash of the path.
+  return names.map((name, i) =>
+    names.indexOf(name) === names.lastIndexOf(name) ? name : `${suffix(segments[i]!, 1)}-${createHash('sha256').update(path.resolve(plates[i]!)).digest('hex').slice(0, 8)}`,
+  );
 }

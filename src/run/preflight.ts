@@ -15,6 +15,9 @@ import { readArrayHeader } from '../storage/zarr-io.js';
  * Before any work: will the run fit? A batch that OOMs at hour 3 or fills the disk at hour 5 costs
  * far more than a refusal up front.
  *
+ * Only what is still to do counts: the caller passes the tasks that will run, and for each the
+ * disk steps without a current checkpoint (a resume needs a fraction of a fresh run's disk).
+ *
  * RAM per task ≈ its decoded input × peak factor. The factor is 1 (the task's inputs) plus two
  * float32-sized working copies (the previous step's outputs kept in memory, and the current
  * function's output), so `1 + 2 × 4 / bytes per input pixel`: 5 for uint16, 9 for uint8. Peak RAM =
@@ -49,6 +52,11 @@ export interface PreflightOptions {
   readonly memoryAvailableBytes?: number;
   /** Injected for tests; default: free space of the file system holding the output root. */
   readonly diskAvailableBytes?: number;
+  /**
+   * Disk steps of a task that still have to write (a resumed task has checkpoints for some).
+   * @defaultValue every disk step of the plan
+   */
+  readonly diskStepsToRun?: (plan: TaskPlan) => number;
 }
 
 /** Raised when the estimate exceeds what is available; the message carries the numbers. */
@@ -63,23 +71,23 @@ export class PreflightError extends PlateflowError {
 export async function preflight(plans: readonly TaskPlan[], options: PreflightOptions): Promise<PreflightReport> {
   if (plans.length === 0) return { estimate: emptyEstimate(options.workers), warnings: [] };
   const first = plans[0]!;
-  const sample = first.inputs[0];
   const zarr = isOmeZarrFormat(first.plate.format) ? zarrPlaneSizes(first.plate.root) : undefined;
-  const bpp = sample ? (zarr ? (await zarr(sample.path)).bpp : bytesPerPixel((await readTiff(resolveInside(first.plate.root, sample.path))).dtype)) : 2;
+  const bpp = zarr ? (first.inputs[0] ? (await zarr(first.inputs[0].path)).bpp : 2) : await sampleBytesPerPixel(plans);
   const peakFactor = 1 + (2 * 4) / bpp;
 
+  const diskStepsToRun = options.diskStepsToRun ?? ((plan: TaskPlan) => plan.steps.filter((s) => s.backend === 'disk').length);
   let inputBytes = 0;
   let largestTaskBytes = 0;
+  let diskNeedBytes = 0;
   for (const plan of plans) {
     let taskBytes = 0;
     for (const record of plan.inputs) taskBytes += zarr ? (await zarr(record.path)).planeBytes : (await stat(resolveInside(plan.plate.root, record.path))).size;
     inputBytes += taskBytes;
     largestTaskBytes = Math.max(largestTaskBytes, taskBytes);
+    diskNeedBytes += taskBytes * 2 * diskStepsToRun(plan);
   }
   const workers = Math.max(1, Math.min(options.workers, plans.length));
   const peakRamBytes = Math.ceil(largestTaskBytes * peakFactor * workers + WORKER_OVERHEAD_BYTES * workers);
-  const diskSteps = first.steps.filter((s) => s.backend === 'disk').length;
-  const diskNeedBytes = inputBytes * 2 * diskSteps;
   const estimate: PreflightEstimate = {
     workers,
     peakFactor,
@@ -123,6 +131,25 @@ function zarrPlaneSizes(root: string): (array: string) => Promise<{ bpp: number;
     }
     return sizes;
   };
+}
+
+/** How many inputs to try for the pixel size before assuming 2 bytes (uint16, the common case). */
+const SAMPLE_ATTEMPTS = 8;
+
+/**
+ * Bytes per pixel of the plate's images, from the first input that reads. An unreadable input is
+ * its own task's failure, reported by that task; it must not stop the whole run here.
+ */
+async function sampleBytesPerPixel(plans: readonly TaskPlan[]): Promise<number> {
+  let attempts = 0;
+  for (const plan of plans) {
+    for (const record of plan.inputs) {
+      if (attempts++ >= SAMPLE_ATTEMPTS) return 2;
+      const dtype = await readTiff(resolveInside(plan.plate.root, record.path)).then((t) => t.dtype, () => undefined);
+      if (dtype !== undefined) return bytesPerPixel(dtype);
+    }
+  }
+  return 2;
 }
 
 function emptyEstimate(workers: number): PreflightEstimate {

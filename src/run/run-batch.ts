@@ -1,13 +1,15 @@
 import path from 'node:path';
 import { DiscoveryError, isPlateflowError } from '../errors.js';
 import type { Executor } from '../execution/executor.js';
-import { SerialExecutor } from '../execution/executors/serial.js';
+import { defaultExecutor } from '../execution/executors/create.js';
 import { runPlate, type PlateRun, type RunPlateOptions } from './run-plate.js';
 import { discoverPlate } from '../microscopes/discover.js';
 import type { RunDocument } from '../report/document.js';
 import { writeReport } from '../report/html.js';
 import { writeFileAtomic } from '../storage/atomic.js';
+import { lockOutputFolder } from './output-lock.js';
 import { expandPlateArguments, plateOutputNames } from './plates.js';
+import { describeSaveFailure, type SaveFailure } from './save-failure.js';
 
 export interface BatchOptions extends Omit<RunPlateOptions, 'out' | 'filters'> {
   /** Batch output folder: one sub-folder per plate, plus the combined results.json and report.html. */
@@ -26,7 +28,10 @@ export interface SkippedPlate {
 export interface BatchRun {
   readonly runs: readonly { readonly name: string; readonly run: PlateRun }[];
   readonly skipped: readonly SkippedPlate[];
-  readonly files: { readonly results: string; readonly report: string };
+  /** The combined results.json and report.html; undefined when they could not be written (see `saveFailure`). */
+  readonly files: { readonly results: string; readonly report: string } | undefined;
+  /** What could not be saved, the batch's own files and each plate's (see `PlateRun.saveFailure`). */
+  readonly saveFailure?: SaveFailure;
 }
 
 /**
@@ -34,7 +39,12 @@ export interface BatchRun {
  * serves every plate in turn. Every plate is discovered before any work starts, so in strict mode
  * all missing plates and (plate, channel) pairs are reported at once, not one per attempt.
  *
- * @throws DiscoveryError E_PLATE_NOT_FOUND (strict) listing every missing plate / channel pair
+ * The batch folder is held for the batch's lifetime, and each plate's folder for its run (see
+ * run/output-lock.ts).
+ *
+ * @throws DiscoveryError E_PLATE_NOT_FOUND listing every missing plate / channel pair (strict), or
+ *   when no plate at all can be run (lenient too: a batch that does nothing is not a success)
+ * @throws OutputLockedError E_OUTPUT_LOCKED when another run holds the batch folder
  */
 export async function runBatch(plateArgs: readonly string[], options: BatchOptions): Promise<BatchRun> {
   const plates = await expandPlateArguments(plateArgs);
@@ -53,34 +63,57 @@ export async function runBatch(plateArgs: readonly string[], options: BatchOptio
       missing.push({ plate, reason: err.message });
     }
   }
+  const listing = missing.map((m) => `  ${m.plate}: ${m.reason}`).join('\n');
   if (missing.length > 0 && !lenient) {
-    const lines = missing.map((m) => `  ${m.plate}: ${m.reason}`);
-    throw new DiscoveryError('E_PLATE_NOT_FOUND', `${missing.length} requested plate/channel pair(s) cannot be run:\n${lines.join('\n')}\n(use --lenient to skip them and run the rest)`);
+    throw new DiscoveryError('E_PLATE_NOT_FOUND', `${missing.length} requested plate/channel pair(s) cannot be run:\n${listing}\n(use --lenient to skip them and run the rest)`);
+  }
+  if (runnable.length === 0) {
+    throw new DiscoveryError('E_PLATE_NOT_FOUND', `none of the ${plates.length} plate(s) can be run, so the batch would do nothing:\n${listing}`);
   }
   for (const m of missing) options.warn?.(`skipped ${m.plate}: ${m.reason}`);
 
-  const executor: Executor = options.executor ?? new SerialExecutor();
+  const lock = await lockOutputFolder(options.out, { ...(options.warn ? { warn: options.warn } : {}) });
+  const executor: Executor = options.executor ?? defaultExecutor(options.warn);
   const names = plateOutputNames(runnable.map((r) => r.plate));
   const runs: { name: string; run: PlateRun }[] = [];
   try {
-    for (const [i, { plate, channels }] of runnable.entries()) {
-      options.signal?.throwIfAborted();
-      options.onPlate?.(plate, i, runnable.length);
-      const run = await runPlate(plate, { ...options, executor, out: path.join(options.out, names[i]!), ...(channels ? { filters: { channel: channels } } : {}) });
-      runs.push({ name: names[i]!, run });
+    try {
+      for (const [i, { plate, channels }] of runnable.entries()) {
+        options.signal?.throwIfAborted();
+        options.onPlate?.(plate, i, runnable.length);
+        const run = await runPlate(plate, { ...options, executor, out: path.join(options.out, names[i]!), ...(channels ? { filters: { channel: channels } } : {}) });
+        runs.push({ name: names[i]!, run });
+      }
+    } finally {
+      if (!options.executor) await executor.close();
     }
+    const saved = await writeBatchFiles(options.out, runs, missing).then(
+      (files) => ({ files, failure: undefined }),
+      (err: unknown) => ({ files: undefined, failure: err }),
+    );
+    const saveFailure = batchSaveFailure(path.resolve(options.out), runs, saved.failure);
+    return { runs, skipped: missing, files: saved.files, ...(saveFailure ? { saveFailure } : {}) };
   } finally {
-    if (!options.executor) await executor.close();
+    lock.release();
   }
-  const files = await writeBatchFiles(options.out, runs, missing);
-  return { runs, skipped: missing, files };
 }
 
 async function writeBatchFiles(out: string, runs: readonly { name: string; run: PlateRun }[], skipped: readonly SkippedPlate[]) {
-  const plates: RunDocument[] = runs.map((r) => r.run.files.document);
+  const plates: RunDocument[] = runs.map((r) => r.run.document);
   const files = { results: path.join(out, 'results.json'), report: path.join(out, 'report.html') };
   const document = { plateflow: 1, batch: true, finishedAt: new Date().toISOString(), plates: runs.map((r, i) => ({ name: r.name, ...plates[i]! })), skipped };
   await writeFileAtomic(files.results, JSON.stringify(document, null, 2) + '\n');
   await writeReport(files.report, { title: `plateflow batch — ${runs.length} plate(s)${skipped.length ? `, ${skipped.length} skipped` : ''}`, plates, skippedPlates: skipped });
   return files;
+}
+
+/** The batch's own save failure and every plate's, in one list. */
+function batchSaveFailure(out: string, runs: readonly { name: string; run: PlateRun }[], own: unknown): SaveFailure | undefined {
+  const parts = [describeSaveFailure(out, undefined, own), ...runs.map((r) => r.run.saveFailure)].filter((f): f is SaveFailure => f !== undefined);
+  if (parts.length === 0) return undefined;
+  return {
+    outputRoot: out,
+    lines: parts.flatMap((f) => f.lines.map((l) => (f.outputRoot === out ? l : `${path.relative(out, f.outputRoot) || f.outputRoot}: ${l}`))),
+    errors: parts.flatMap((f) => f.errors),
+  };
 }

@@ -2,17 +2,22 @@ import path from 'node:path';
 import type { ComponentConfigInput } from '../components/config.js';
 import type { KeyFilter } from '../components/filters.js';
 import type { CompileOptions } from '../compiler/compile.js';
+import type { TaskPlan } from '../compiler/plan.js';
 import { discoverPlate } from '../microscopes/discover.js';
 import type { PlateIndex } from '../microscopes/types.js';
 import { loadPipelineFile } from '../pipeline/load.js';
 import type { FunctionRegistry } from '../pipeline/registry.js';
 import type { PipelineDefinition } from '../pipeline/types.js';
-import { preflight } from './preflight.js';
-import { removeStaleTempFiles } from '../storage/stale-temp.js';
-import { measurementsByImage, totalsOf, writeRunFiles, type RunReportFiles, type RunTotals } from '../report/results.js';
 import { Coordinator, type RunOutcome } from '../execution/coordinator.js';
 import type { ExecuteOptions, Executor } from '../execution/executor.js';
 import { defaultExecutor } from '../execution/executors/create.js';
+import type { RunDocument } from '../report/document.js';
+import { measurementsByImage, runDocument, totalsOf, writeRunFiles, type RunReportFiles, type RunTotals } from '../report/results.js';
+import { removeStaleTempFiles } from '../storage/stale-temp.js';
+import { lockOutputFolder } from './output-lock.js';
+import { preflight } from './preflight.js';
+import { findFinishedTasks } from './resume-state.js';
+import { describeSaveFailure, type SaveFailure } from './save-failure.js';
 
 export interface RunPlateOptions extends ExecuteOptions {
   /** A pipeline file path, or a definition written in code. */
@@ -33,6 +38,7 @@ export interface RunPlateOptions extends ExecuteOptions {
   readonly executor?: Executor;
   readonly registry?: FunctionRegistry;
   readonly gpus?: readonly number[];
+  /** `verifyInputs`: recognise changed inputs by their bytes instead of size, mtime and inode (see storage/input-identity.ts). */
   readonly checkpoints?: CompileOptions['checkpoints'];
   /** Record RSS per task and per step (peak and at end) in the results. */
   readonly memoryDebug?: boolean;
@@ -45,13 +51,26 @@ export interface PlateRun {
   readonly plate: PlateIndex;
   readonly outcome: RunOutcome;
   readonly totals: RunTotals;
-  readonly files: RunReportFiles;
+  /** What results.json holds (or would hold, if it could not be written). */
+  readonly document: RunDocument;
+  /** Where results.json, measurements.csv and report.html were written; undefined when they could not be (see `saveFailure`). */
+  readonly files: RunReportFiles | undefined;
+  /** The tasks ran, but their results (or the metadata of their outputs) could not all be saved: a full or read-only disk. */
+  readonly saveFailure?: SaveFailure;
   readonly measurements: Record<string, Record<string, number>>;
 }
 
 /**
  * discover → compile → execute → store, for one plate: the library form of `plateflow run`.
- * @throws DiscoveryError, PipelineError, ConfigError before any task starts; task failures are results.
+ *
+ * The output folder is held for the whole run (run/output-lock.ts): a second run into it fails
+ * at once. Tasks an earlier run finished with the same steps and unchanged inputs are reported
+ * as resumed without being dispatched.
+ *
+ * @throws DiscoveryError, PipelineError, ConfigError before any task starts; OutputLockedError
+ *   E_OUTPUT_LOCKED when another run holds the output folder; PlateflowError E_OUTPUT_UNWRITABLE
+ *   when the output folder cannot be written; PreflightError E_RESOURCE. Task failures are results,
+ *   and so is a failure to save them (`saveFailure`).
  */
 export async function runPlate(plateDir: string, options: RunPlateOptions): Promise<PlateRun> {
   const executor = options.executor ?? defaultExecutor(options.warn);
@@ -90,17 +109,40 @@ async function discoverAndRun(plateDir: string, options: RunPlateOptions, execut
     ...(options.warn ? { warn: options.warn } : {}),
   });
   const tasks = await coordinator.createTasks(options.axisFilter);
-  if (options.preflight) {
-    const report = await preflight([...tasks.values()], options.preflight);
-    for (const w of report.warnings) options.warn?.(`preflight: ${w}`);
+  const outputRoot = coordinator.compiled!.outputRoot;
+  const lock = await lockOutputFolder(outputRoot, { ...(options.warn ? { warn: options.warn } : {}) });
+  try {
+    const resume = await findFinishedTasks([...tasks.values()]);
+    const toRun: TaskPlan[] = [...tasks.values()].filter((plan) => !resume.finished.has(plan.taskId));
+    if (options.preflight && toRun.length > 0) {
+      const report = await preflight(toRun, { ...options.preflight, diskStepsToRun: resume.diskStepsToRun });
+      for (const w of report.warnings) options.warn?.(`preflight: ${w}`);
+    }
+    if (toRun.length > 0) {
+      const litter = await removeStaleTempFiles(outputRoot);
+      if (litter.length > 0) options.warn?.(`removed ${litter.length} temp file(s) left by an interrupted run`);
+    }
+    const outcome: RunOutcome = await coordinator.execute(tasks, executor, { ...options, finished: resume.finished });
+    // Workers killed during this run (OOM, crash, timeout, a retried attempt, Ctrl-C) leave temp
+    // files; only then is a second walk of the output folder worth it.
+    const interrupted = options.signal?.aborted === true || [...outcome.results.values()].some((r) => r.status !== 'ok' || (r.attempts ?? 1) > 1);
+    if (interrupted) await removeStaleTempFiles(outputRoot).catch(() => undefined);
+    const totals = totalsOf(outcome.results, outcome.seconds);
+    const measurements = measurementsByImage(outcome.results);
+    const document = runDocument(outcome, plate, executorRecord(executor));
+    const saved = await writeRunFiles(outcome, document).then(
+      (files) => ({ files, failure: undefined }),
+      (err: unknown) => ({ files: undefined, failure: err }),
+    );
+    const saveFailure = describeSaveFailure(outputRoot, outcome.metadataError, saved.failure);
+    return { plate, outcome, totals, document, files: saved.files, measurements, ...(saveFailure ? { saveFailure } : {}) };
+  } finally {
+    lock.release();
   }
-  const litter = await removeStaleTempFiles(coordinator.compiled!.outputRoot);
-  if (litter.length > 0) options.warn?.(`removed ${litter.length} temp file(s) left by an interrupted run`);
-  const outcome: RunOutcome = await coordinator.execute(tasks, executor, options);
-  // Workers killed during this run (OOM, crash, timeout, or a retried attempt) leave temp files
-  // too; only then is a second walk of the output folder worth it.
-  const interrupted = [...outcome.results.values()].some((r) => r.status !== 'ok' || (r.attempts ?? 1) > 1);
-  if (interrupted) await removeStaleTempFiles(coordinator.compiled!.outputRoot);
-  const files = await writeRunFiles(outcome, plate);
-  return { plate, outcome, totals: totalsOf(outcome.results, outcome.seconds), files, measurements: measurementsByImage(outcome.results) };
+}
+
+/** What results.json records of the engine, so a distributed run can be found from its folder. */
+function executorRecord(executor: Executor): Record<string, unknown> {
+  const description = executor.describe?.();
+  return description ? { executorRun: description } : {};
 }

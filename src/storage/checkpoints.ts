@@ -79,15 +79,23 @@ export interface TaskCheckpoint {
 export class CheckpointStore {
   readonly #root: string;
   readonly #inputsKey: string;
+  readonly #identity: () => string;
+  #identityValue: string | undefined;
 
-  /** `inputsKey` (the plan's) is folded into every marker's hash: other inputs, other checkpoints. */
-  constructor(outputRoot: string, inputsKey: string) {
+  /**
+   * Every marker's key folds in the plan's `inputsKey` (which files, pages and components) and
+   * `identity()` (what those files are now, see input-identity.ts): other or changed inputs,
+   * other checkpoints. `identity` is called at most once, and only when a marker is read or written.
+   */
+  constructor(outputRoot: string, inputsKey: string, identity: () => string) {
     this.#root = outputRoot;
     this.#inputsKey = inputsKey;
+    this.#identity = identity;
   }
 
   #key(hash: string): string {
-    return createHash('sha256').update(hash).update('\0').update(this.#inputsKey).digest('hex').slice(0, 16);
+    this.#identityValue ??= this.#identity();
+    return createHash('sha256').update(hash).update('\0').update(this.#inputsKey).update('\0').update(this.#identityValue).digest('hex').slice(0, 16);
   }
 
   #marker(kind: 'steps' | 'tasks', taskId: string, stepId?: string): string {
@@ -104,6 +112,12 @@ export class CheckpointStore {
       if (sizeOf(resolveInside(this.#root, assertSafeRelativePath(file.path))) !== file.bytes) return undefined;
     }
     return marker;
+  }
+
+  /** The step's marker is current (hash and inputs match); its files are not checked. For estimates only. */
+  hasCurrentStep(taskId: string, step: StepPlan): boolean {
+    const marker = readJson<StepCheckpoint>(this.#marker('steps', taskId, step.id));
+    return marker !== undefined && marker.version === MARKER_VERSION && marker.hash === this.#key(step.hash);
   }
 
   async writeStep(taskId: string, step: StepPlan, progress: Omit<StepCheckpoint, 'version' | 'hash'>): Promise<void> {

@@ -30,10 +30,14 @@ import { StorageError } from '../errors.js';
  */
 
 export interface FileLockOptions {
-  /** Give up waiting after this long. @defaultValue 60000 */
+  /** Give up waiting after this long (0: one attempt, no waiting). @defaultValue 60000 */
   readonly timeoutMs?: number;
   /** A lock whose file was not touched for this long is considered abandoned. @defaultValue 30000 */
   readonly staleMs?: number;
+  /** Recorded in the lock file for whoever finds it taken (e.g. the command line of a run). */
+  readonly info?: Readonly<Record<string, string>>;
+  /** Called when an abandoned lock is taken over, with what its file said of its owner. */
+  readonly onStaleBroken?: (owner: LockOwner | undefined) => void;
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -41,11 +45,12 @@ const DEFAULT_STALE_MS = 30_000;
 /** Holders keep the lock for about a millisecond (the metadata update is blocking I/O), so waiters retry soon. */
 const MAX_BACKOFF_MS = 10;
 
-interface LockOwner {
+export interface LockOwner {
   readonly pid: number;
   readonly hostname: string;
   readonly token: string;
   readonly acquiredAt: string;
+  readonly info?: Readonly<Record<string, string>>;
 }
 
 interface LockState {
@@ -54,39 +59,82 @@ interface LockState {
   readonly ino: number;
 }
 
+/** The lock stayed taken for the whole `timeoutMs`; `owner` is what its file says (undefined if unreadable). */
+export class LockBusyError extends StorageError {
+  constructor(
+    lockPath: string,
+    readonly owner: LockOwner | undefined,
+    timeoutMs: number,
+  ) {
+    const who = owner ? `pid ${owner.pid} on ${owner.hostname} since ${owner.acquiredAt}` : 'an unknown owner';
+    super(lockPath, timeoutMs > 0 ? `timed out after ${timeoutMs} ms waiting for the lock (held by ${who})` : `lock is held by ${who}`);
+    this.name = 'LockBusyError';
+  }
+}
+
+/** A lock held until `release()`; its file is touched every `staleMs / 3` meanwhile. */
+export interface FileLock {
+  readonly path: string;
+  readonly owner: LockOwner;
+  /** Idempotent; never throws (a lock taken over meanwhile is left to its new owner). */
+  release(): void;
+}
+
 /**
- * Run `fn` while holding the lock at `lockPath` (created, with parent directories, if needed).
- * The lock is released when `fn` settles, whether it resolves or throws.
+ * Takes the lock at `lockPath` (created, with parent directories, if needed) and keeps it until
+ * `release()`.
  *
- * @throws StorageError (`E_STORAGE_IO`, `context.path` = `lockPath`) on timeout (the message names
- *   the current holder) or when the lock file cannot be created; errors from `fn` pass through.
+ * @throws LockBusyError (`E_STORAGE_IO`) when it is still held after `timeoutMs`
+ * @throws StorageError (`E_STORAGE_IO`, `context.path` = `lockPath`) when the lock file cannot be created
  */
-export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, opts: FileLockOptions = {}): Promise<T> {
+export async function acquireFileLock(lockPath: string, opts: FileLockOptions = {}): Promise<FileLock> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const staleMs = opts.staleMs ?? DEFAULT_STALE_MS;
   if (!(timeoutMs >= 0) || !(staleMs > 0)) {
     throw new StorageError(lockPath, `invalid lock options: timeoutMs must be ≥ 0 and staleMs > 0 (got ${timeoutMs}, ${staleMs})`);
   }
   const file = path.resolve(lockPath);
-  const token = await acquire(file, timeoutMs, staleMs);
+  const owner = await acquire(file, timeoutMs, staleMs, opts);
   const heartbeat = setInterval(() => {
     const now = new Date();
     utimes(file, now, now).catch(() => undefined);
   }, Math.max(10, Math.floor(staleMs / 3)));
   heartbeat.unref();
+  let released = false;
+  return {
+    path: file,
+    owner,
+    release() {
+      if (released) return;
+      released = true;
+      clearInterval(heartbeat);
+      release(file, owner.token);
+    },
+  };
+}
+
+/**
+ * Run `fn` while holding the lock at `lockPath` (created, with parent directories, if needed).
+ * The lock is released when `fn` settles, whether it resolves or throws.
+ *
+ * @throws LockBusyError (`E_STORAGE_IO`, `context.path` = `lockPath`) on timeout (the message
+ *   names the current holder); StorageError when the lock file cannot be created; errors from
+ *   `fn` pass through.
+ */
+export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, opts: FileLockOptions = {}): Promise<T> {
+  const lock = await acquireFileLock(lockPath, opts);
   try {
     return await fn();
   } finally {
-    clearInterval(heartbeat);
-    release(file, token);
+    lock.release();
   }
 }
 
-async function acquire(file: string, timeoutMs: number, staleMs: number): Promise<string> {
+async function acquire(file: string, timeoutMs: number, staleMs: number, opts: FileLockOptions): Promise<LockOwner> {
   // Same pid.thread.12-hex shape as atomic.ts temp names, so `tempFileOwner` also recognises the
   // lock's temp file (`<lock>.<token>.tmp`) left behind by a killed process.
   const token = `${process.pid}.${threadId}.${randomBytes(6).toString('hex')}`;
-  const owner: LockOwner = { pid: process.pid, hostname: hostname(), token, acquiredAt: new Date().toISOString() };
+  const owner: LockOwner = { pid: process.pid, hostname: hostname(), token, acquiredAt: new Date().toISOString(), ...(opts.info ? { info: opts.info } : {}) };
   const deadline = Date.now() + timeoutMs;
   const temp = `${file}.${token}.tmp`;
   try {
@@ -99,18 +147,15 @@ async function acquire(file: string, timeoutMs: number, staleMs: number): Promis
   try {
     let backoff = 1;
     for (;;) {
-      if (tryCreate(file, temp, owner)) return token;
+      if (tryCreate(file, temp, owner)) return owner;
       const state = inspect(file);
       if (state === undefined) continue; // released between our attempt and the look: retry at once
       if (isStale(state, staleMs)) {
-        breakStale(file, state, token);
+        if (breakStale(file, state, token)) opts.onStaleBroken?.(state.owner);
         continue;
       }
       const left = deadline - Date.now();
-      if (left <= 0) {
-        const who = state.owner ? `pid ${state.owner.pid} on ${state.owner.hostname} since ${state.owner.acquiredAt}` : 'an unknown owner';
-        throw new StorageError(file, `timed out after ${timeoutMs} ms waiting for the lock (held by ${who})`);
-      }
+      if (left <= 0) throw new LockBusyError(file, state.owner, timeoutMs);
       // Jitter keeps many waiters from retrying in lock-step.
       await sleep(Math.min(left, backoff * (0.5 + Math.random())));
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
@@ -194,23 +239,24 @@ function sameLock(a: LockState, b: LockState | undefined): boolean {
   return a.owner && b.owner ? a.owner.token === b.owner.token : a.ino === b.ino && a.mtimeMs === b.mtimeMs;
 }
 
-function breakStale(file: string, seen: LockState, token: string): void {
+/** True when the lock we judged stale was the one removed (not a fresh one put back). */
+function breakStale(file: string, seen: LockState, token: string): boolean {
   const grave = `${file}.${token}.stale`;
   try {
     renameSync(file, grave); // atomic: we now own whatever was at `file`
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // someone else broke or released it
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false; // someone else broke or released it
     throw new StorageError(file, `cannot break stale lock: ${(err as Error).message}`, { cause: err });
   }
   try {
-    if (!sameLock(seen, inspect(grave))) {
-      // Another waiter replaced the stale lock between our look and our rename: put theirs back.
-      try {
-        linkSync(grave, file);
-      } catch {
-        // a third waiter took the name meanwhile: theirs stands
-      }
+    if (sameLock(seen, inspect(grave))) return true;
+    // Another waiter replaced the stale lock between our look and our rename: put theirs back.
+    try {
+      linkSync(grave, file);
+    } catch {
+      // a third waiter took the name meanwhile: theirs stands
     }
+    return false;
   } finally {
     removeQuietly(grave);
   }
