@@ -116,13 +116,32 @@ describe('bad input gets a clear error, a non-zero exit, and no half-written out
     expect(r.stderr).toMatch(/\[E_PATH_UNSAFE\].*'\.\.' is not allowed/);
   });
 
-  it('bad usage exits 2 with help, not a stack trace', () => {
+  it('bad usage exits 2 with the error and one line pointing at --help, not the whole help nor a stack trace', () => {
     const r = cli(['run', plate]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/required option '-p, --pipeline <file>'/);
+    const bad = cli(['run', plate, '-p', STANDARD, '--frobnicate']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toEqual(["error: unknown option '--frobnicate'", '(see "plateflow run --help" for the options)']);
     const synth = cli(['synth', path.join(dir, 's'), '--wells', 'many']);
     expect(synth.code).toBe(2);
     expect(synth.stderr).toMatch(/--wells must be a positive integer, got "many"/);
+  });
+
+  it('--only with a value the plate does not have, or empty, is an error listing the values (exit 2), not a silent partial or empty run', async () => {
+    const out = path.join(dir, 'out-only');
+    for (const only of ['Z99', 'A01,Z99', '']) {
+      const r = cli(['run', plate, '-p', STANDARD, '-o', out, '--only', only]);
+      expect(r.code, `--only "${only}": ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(only === '' ? /\[E_CONFIG_INVALID\] bad well filter '': the filter is empty/ : /\[E_CONFIG_INVALID\] well filter "[A-Z0-9,]+": 'Z99' matches no well of this plate; its well values are A01, A02/);
+    }
+    expect(await allFiles(out)).toEqual([]);
+  });
+
+  it('a lenient batch in which no plate can run exits non-zero, listing why', () => {
+    const r = cli(['batch', path.join(dir, 'nope-1'), path.join(dir, 'nope-2'), '-p', STANDARD, '-o', path.join(dir, 'out-nothing'), '--lenient']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/\[E_PLATE_NOT_FOUND\] none of the 2 plate\(s\) can be run, so the batch would do nothing:\n.*nope-1: .*\n.*nope-2: /);
   });
 
   it('a function that throws in one task leaves the others complete', async () => {

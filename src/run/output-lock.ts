@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { PlateflowError, StorageError } from '../errors.js';
 import { CHECKPOINT_DIR } from '../storage/checkpoints.js';
@@ -59,7 +59,7 @@ export async function lockOutputFolder(outputRoot: string, options: OutputLockOp
   const root = path.resolve(outputRoot);
   const lockDir = path.join(root, CHECKPOINT_DIR);
   try {
-    mkdirSync(lockDir, { recursive: true });
+    makeFolders(lockDir);
   } catch (err) {
     throw unwritable(root, err);
   }
@@ -77,6 +77,25 @@ export async function lockOutputFolder(outputRoot: string, options: OutputLockOp
   } catch (err) {
     if (err instanceof LockBusyError) throw new OutputLockedError(root, err.owner);
     throw unwritable(root, err instanceof StorageError && err.cause !== undefined ? err.cause : err);
+  }
+}
+
+/**
+ * `mkdir -p`, one level at a time: Node's recursive mkdir reports ENOENT when a level cannot be
+ * created on a read-only file system, which reads as "the path is wrong" instead of the cause.
+ */
+function makeFolders(dir: string): void {
+  const missing: string[] = [];
+  for (let probe = dir; !existsSync(probe); probe = path.dirname(probe)) {
+    missing.push(probe);
+    if (path.dirname(probe) === probe) break;
+  }
+  for (const level of missing.reverse()) {
+    try {
+      mkdirSync(level);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
   }
 }
 

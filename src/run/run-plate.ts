@@ -15,7 +15,7 @@ import type { RunDocument } from '../report/document.js';
 import { measurementsByImage, runDocument, totalsOf, writeRunFiles, type RunReportFiles, type RunTotals } from '../report/results.js';
 import { removeStaleTempFiles } from '../storage/stale-temp.js';
 import { lockOutputFolder } from './output-lock.js';
-import { preflight } from './preflight.js';
+import { preflight, type PreflightOptions } from './preflight.js';
 import { findFinishedTasks } from './resume-state.js';
 import { describeSaveFailure, type SaveFailure } from './save-failure.js';
 
@@ -33,7 +33,7 @@ export interface RunPlateOptions extends ExecuteOptions {
   /** Discovery filters per component, e.g. `{ channel: ['1', '2'] }`: other images are not part of the run. */
   readonly filters?: Readonly<Record<string, KeyFilter>>;
   /** Check RAM and disk before starting (see run/preflight.ts); `false` skips the check. */
-  readonly preflight?: { readonly workers: number; readonly forceRun?: boolean } | false;
+  readonly preflight?: Omit<PreflightOptions, 'diskStepsToRun'> | false;
   /** Borrowed, never closed here. @default defaultExecutor(): threads, workers = available CPUs; closed when the run ends */
   readonly executor?: Executor;
   readonly registry?: FunctionRegistry;
