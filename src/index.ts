@@ -48,7 +48,7 @@ export type { FuncCall, StepPlan, TaskPlan } from './compiler/plan.js';
 
 // execute
 export { Coordinator, type CoordinatorOptions, type RunOutcome } from './execution/coordinator.js';
-export type { ExecuteOptions, Executor, RunEvent } from './execution/executor.js';
+export type { ExecuteOptions, Executor, ExecutorDescription, RunEvent } from './execution/executor.js';
 export { SerialExecutor } from './execution/executors/serial.js';
 export { createExecutor } from './execution/executors/create.js';
 export type { ExecutorKind, ExecutorOptions } from './execution/executors/options.js';
@@ -74,6 +74,8 @@ export { availableCpus, probeCpus, type CpuProbe, type CpuSource } from './execu
 export { probeGpus, type GpuInfo, type GpuProbe } from './execution/resources/gpus.js';
 export type { MeasurementRow, TaskResult, TaskStatus } from './execution/result.js';
 export { runPlate, type PlateRun, type RunPlateOptions } from './run/run-plate.js';
+export { OutputLockedError } from './run/output-lock.js';
+export type { SaveFailure } from './run/save-failure.js';
 export { runTask, type RunTaskOptions } from './execution/run-task.js';
 
 // batch runs: many plates, preflight, checkpoints
@@ -137,7 +139,8 @@ export {
 export { formatBatchSummary, formatSummary } from './report/summary.js';
 export { chooseProgressMode, createProgressReporter, type ProgressMode, type ProgressReporter } from './report/progress.js';
 export { renderReport, writeReport } from './report/html.js';
-export { measurementsByImage, totalsOf, writeRunFiles, type RunTotals } from './report/results.js';
+export { measurementsByImage, runDocument, totalsOf, writeRunFiles, type RunReportFiles, type RunTotals } from './report/results.js';
+export type { RunDocument } from './report/document.js';
 
 // tools
 export { synthesizePlate, type SynthOptions } from './synth/plate.js';

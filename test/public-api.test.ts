@@ -11,7 +11,7 @@ const EXPECTED = [
   'serializeError', 'stackPlanes', 'synthesizePlate', 'totalsOf', 'writeFileAtomic', 'writeRunFiles', 'writeTiff',
   'OmeZarrPlateWriter', 'ZarrArray', 'ZarrError', 'addPosition', 'convertPlate', 'openOmeZarrPlate', 'processPosition',
   'TaskKilledError', 'TaskTimeoutError', 'availableCpus', 'createExecutor', 'probeCpus', 'probeGpus',
-  'runBatch', 'preflight', 'PreflightError',
+  'runBatch', 'preflight', 'PreflightError', 'OutputLockedError', 'runDocument',
   'ChunkFailedError', 'InlinePool', 'Orchestrator', 'SharedArray', 'axisChunks', 'chunkRanges', 'createChunkPool', 'mapAffine',
   'reduceArray', 'tilePlan', 'tiledGaussian', 'tiledOtsu',
   'formatBatchSummary', 'chooseProgressMode', 'createProgressReporter', 'renderReport', 'writeReport',
