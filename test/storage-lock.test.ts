@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageError } from '../src/errors.js';
 import { withFileLock } from '../src/storage/lock.js';
 import { buildStorage, type StorageBuild } from './fixtures/storage/build-storage.js';
+import { deadPid, spawnLive, spawnZombie, stop } from './fixtures/storage/processes.js';
 import { runWriters } from './fixtures/storage/run-writers.js';
 
 let dir: string;
@@ -22,12 +21,6 @@ function gate(): { promise: Promise<void>; open: () => void } {
   let open!: () => void;
   const promise = new Promise<void>((resolve) => (open = resolve));
   return { promise, open };
-}
-
-async function deadPid(): Promise<number> {
-  const child = spawn(process.execPath, ['-e', '']);
-  await once(child, 'exit');
-  return child.pid!;
 }
 
 describe('withFileLock in one process', () => {
@@ -90,6 +83,25 @@ describe('stale locks', () => {
     await writeFile(lock, JSON.stringify({ pid, hostname: os.hostname(), token: 'old', acquiredAt: new Date().toISOString() }));
     await expect(withFileLock(lock, async () => 'got it', { timeoutMs: 5000 })).resolves.toBe('got it');
     expect(await readdir(dir)).not.toContain('dead-owner.lock');
+  });
+
+  it.skipIf(process.platform !== 'linux')('breaks a lock whose owner is a zombie, or whose pid now belongs to a process started after the lock was last touched', async () => {
+    const [zombie, live] = await Promise.all([spawnZombie(), spawnLive()]);
+    try {
+      const lock = path.join(dir, 'zombie-owner.lock');
+      await writeFile(lock, JSON.stringify({ pid: zombie.pid, hostname: os.hostname(), token: 'old', acquiredAt: new Date().toISOString() }));
+      await expect(withFileLock(lock, async () => 'got it', { timeoutMs: 5000 })).resolves.toBe('got it');
+      // The lock was touched an hour before the live process started: that process cannot hold it.
+      await writeFile(lock, JSON.stringify({ pid: live.pid, hostname: os.hostname(), token: 'old', acquiredAt: new Date().toISOString() }));
+      const past = new Date(Date.now() - 60 * 60_000);
+      await utimes(lock, past, past);
+      await expect(withFileLock(lock, async () => 'got it', { timeoutMs: 5000, staleMs: 24 * 60 * 60_000 })).resolves.toBe('got it');
+      // Its own fresh lock is a live owner's.
+      await writeFile(lock, JSON.stringify({ pid: live.pid, hostname: os.hostname(), token: 'live', acquiredAt: new Date().toISOString() }));
+      await expect(withFileLock(lock, async () => 'no', { timeoutMs: 30 })).rejects.toThrow(new RegExp(`held by pid ${live.pid} on `));
+    } finally {
+      await Promise.all([stop(zombie.parent), stop(live)]);
+    }
   });
 
   it('breaks a lock not touched for staleMs even if its pid is alive', async () => {
