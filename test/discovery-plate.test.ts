@@ -77,7 +77,7 @@ describe('discoverPlate — ImageXpress', () => {
     ]);
     const index = await discoverPlate(root);
     expect(index.images.map((r) => r.path)).toEqual(['Plate1_A01_s1_w1.tif']);
-    expect(index.skipped).toEqual([]);
+    expect(index.skipped).toEqual([{ path: 'Plate1_plateflow', reason: 'named like a plateflow output folder (*_plateflow): not read as input' }]);
   });
 
   it('follows symbolic links to image folders', async () => {
