@@ -7,7 +7,7 @@ import { tempFileOwner } from '../src/storage/atomic.js';
 import { hostTag, mayBeWriter, processInfo } from '../src/storage/process-liveness.js';
 import { sweepStaleTempFiles } from '../src/storage/stale-temp.js';
 import { deadPid, spawnLive, spawnZombie, stop, type Zombie } from './fixtures/storage/processes.js';
-import { tempDir } from './helpers.js';
+import { cli, tempDir } from './helpers.js';
 
 const HERE = hostTag();
 const HOUR_MS = 60 * 60 * 1000;
@@ -106,6 +106,24 @@ describe.skipIf(process.platform !== 'linux')('sweepStaleTempFiles', () => {
     expect(await sweepStaleTempFiles(dir)).toEqual({ removed: [], otherHosts: [] });
     expect((await readdir(dir)).sort()).toEqual([`.x.tif.${dead}.0.abc.tmp`, '.hidden.tmp', 'out.tif', 'sub'].sort());
     expect(await sweepStaleTempFiles(path.join(dir, 'missing'))).toEqual({ removed: [], otherHosts: [] });
+  });
+});
+
+describe.skipIf(process.platform !== 'linux')('a resumed run', () => {
+  it("removes the temp files a killed writer left, though its pid is a zombie; another host's stay", async () => {
+    const plate = path.join(root, 'plate');
+    const out = path.join(root, 'plate-out');
+    expect(cli(['synth', plate, '--wells', '2', '--sites', '1', '--channels', '1', '--z', '2', '--size', '64']).code).toBe(0);
+    const pipeline = path.join(root, 'pipeline.json');
+    await writeFile(pipeline, JSON.stringify({ steps: [{ name: 'project', func: 'max_projection', variableComponents: ['z'], backend: 'disk' }] }));
+    expect(cli(['run', plate, '-p', pipeline, '-o', out]).code).toBe(0);
+    const step = (await readdir(out)).find((f) => f.startsWith('1_'))!;
+    const litter = [path.join(step, temp('well-A01_site-1_channel-1.tif', zombie.pid)), path.join('.plateflow', legacyTemp('A01.json', zombie.pid))];
+    const remote = path.join(step, temp('well-A02_site-1_channel-1.tif', zombie.pid, 'node-17'));
+    for (const f of [...litter, remote]) await writeFile(path.join(out, f), 'partial');
+    const rerun = cli(['run', plate, '-p', pipeline, '-o', out]);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(await names(out)).toEqual([remote]);
   });
 });
 
