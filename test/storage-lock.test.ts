@@ -1,9 +1,12 @@
-import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { watch } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageError } from '../src/errors.js';
+import { tempFileOwner } from '../src/storage/atomic.js';
 import { withFileLock } from '../src/storage/lock.js';
+import { hostTag } from '../src/storage/process-liveness.js';
 import { buildStorage, type StorageBuild } from './fixtures/storage/build-storage.js';
 import { deadPid, spawnLive, spawnZombie, stop } from './fixtures/storage/processes.js';
 import { runWriters } from './fixtures/storage/run-writers.js';
@@ -69,6 +72,19 @@ describe('withFileLock in one process', () => {
     expect(err).toBeInstanceOf(StorageError);
     expect((err as StorageError).context.path).toBe(lock);
     expect((err as StorageError).message).toMatch(new RegExp(`timed out after 30 ms waiting for the lock \\(held by pid ${process.pid} on `));
+  });
+
+  it.skipIf(process.platform !== 'linux')('names its temp file like every temp file, so the sweep can attribute a leftover', async () => {
+    // The temp file exists only for an instant; inotify reports its creation reliably.
+    const parent = path.join(dir, 'temp-name');
+    await mkdir(parent);
+    const watcher = watch(parent);
+    const tempSeen = new Promise<string>((resolve) => watcher.on('change', (_, name) => String(name).endsWith('.tmp') && resolve(String(name))));
+    await withFileLock(path.join(parent, 'run.lock'), async () => undefined);
+    const temp = await tempSeen;
+    watcher.close();
+    expect(temp.startsWith('.run.lock.')).toBe(true);
+    expect(tempFileOwner(temp)).toEqual({ pid: process.pid, host: hostTag() });
   });
 
   it('creates missing parent directories of the lock', async () => {

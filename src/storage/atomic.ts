@@ -182,13 +182,13 @@ export function writerToken(): string {
 }
 
 /**
- * The temp sibling of a file named `base`: unique per host, process, thread and call, so
- * concurrent writers of the same file never share a temp file; starts with "." and ends with
- * ".tmp" so discovery and globbing skip it.
+ * The temp sibling of a file named `base`: unique per host, process, thread and call (`token`
+ * from `writerToken`), so concurrent writers of the same file never share a temp file; starts
+ * with "." and ends with ".tmp" so discovery and globbing skip it.
  */
-export function tempName(base: string): string {
+export function tempName(base: string, token: string = writerToken()): string {
   const stem = base.length > 100 ? base.slice(0, 100) : base;
-  return `.${stem}.${writerToken()}.tmp`;
+  return `.${stem}.${token}.tmp`;
 }
 
 /** writev may write less than asked; continue from where it stopped. */

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StorageError } from '../errors.js';
-import { writerToken } from './atomic.js';
+import { tempName, writerToken } from './atomic.js';
 import { mayBeWriter } from './process-liveness.js';
 
 /**
@@ -84,13 +84,13 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
 }
 
 async function acquire(file: string, timeoutMs: number, staleMs: number): Promise<string> {
-  // The token is the writer part of atomic.ts temp names, so the stale-temp sweep also
-  // recognises (and attributes to its host and pid) the lock's temp file `<lock>.<token>.tmp`
-  // left behind by a killed process.
+  // The lock's temp file is named like every temp file (atomic.ts), with the owner's token as
+  // its unique part: the stale-temp sweep then recognises one left behind by a killed process,
+  // and knows its host and pid.
   const token = writerToken();
   const owner: LockOwner = { pid: process.pid, hostname: hostname(), token, acquiredAt: new Date().toISOString() };
   const deadline = Date.now() + timeoutMs;
-  const temp = `${file}.${token}.tmp`;
+  const temp = path.join(path.dirname(file), tempName(path.basename(file), token));
   try {
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(temp, JSON.stringify(owner));
