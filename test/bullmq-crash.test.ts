@@ -82,7 +82,7 @@ describe.skipIf(!REDIS_AVAILABLE)('bullmq executor when workers and tasks die', 
     // The only possible extra: temp files of the killed worker's task processes cut off mid-write
     // (the next run on this folder removes them, see storage/stale-temp.ts).
     const killedPids = new Set([taskPid, ...victim.children]);
-    expect(litter.filter((f) => !killedPids.has(tempFileOwner(path.basename(f))!)), JSON.stringify(litter)).toEqual([]);
+    expect(litter.filter((f) => !killedPids.has(tempFileOwner(path.basename(f))!.pid)), JSON.stringify(litter)).toEqual([]);
     const rows = (await readFile(path.join(dir, 'kill-bullmq', 'measurements.csv'), 'utf8')).trim().split('\n');
     expect(new Set(rows).size).toBe(rows.length);
     expect(rows.filter((r) => r.startsWith('A03,')).length).toBe(rows.filter((r) => r.startsWith('A01,')).length);

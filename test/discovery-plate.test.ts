@@ -77,7 +77,7 @@ describe('discoverPlate — ImageXpress', () => {
     ]);
     const index = await discoverPlate(root);
     expect(index.images.map((r) => r.path)).toEqual(['Plate1_A01_s1_w1.tif']);
-    expect(index.skipped).toEqual([]);
+    expect(index.skipped).toEqual([{ path: 'Plate1_plateflow', reason: 'named like a plateflow output folder (*_plateflow): not read as input' }]);
   });
 
   it('follows symbolic links to image folders', async () => {
@@ -263,9 +263,11 @@ describe('discoverPlate — filters', () => {
     await expect(discoverPlate(root, { filters: { plane: '1' } })).rejects.toThrow(
       "filter on component 'plane', which this ImageXpress plate does not have; it has: well, site, channel, z, timepoint",
     );
-    const err = await discoveryError(discoverPlate(root, { filters: { well: 'H12' } }));
-    expect(err.code).toBe('E_DISCOVERY_EMPTY');
-    expect(err.message).toBe(`filters (well: "H12") match none of the 1 images in ${root}`);
+    // A value the plate does not have is named as such, with the values it has.
+    await expect(discoverPlate(root, { filters: { well: 'H12' } })).rejects.toMatchObject({
+      code: 'E_CONFIG_INVALID',
+      message: `well filter "H12": 'H12' matches no well of this plate; its well values are A01`,
+    });
     await expect(discoverPlate(root, { filters: { well: 'A01:' } })).rejects.toThrow(ConfigError);
   });
 });

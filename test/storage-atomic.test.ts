@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageError } from '../src/errors.js';
 import { AtomicWriteBatch, tempFileOwner, writeFileAtomic } from '../src/storage/atomic.js';
+import { hostTag } from '../src/storage/process-liveness.js';
 import { buildStorage, type StorageBuild } from './fixtures/storage/build-storage.js';
 
 let dir: string;
@@ -58,7 +59,7 @@ describe('writeFileAtomic', () => {
     expect(await readdir(dir)).not.toContainEqual(expect.stringMatching(/\.tmp$/));
   });
 
-  it.skipIf(process.platform !== 'linux')('names temp files so tempFileOwner can tell which process left them', async () => {
+  it.skipIf(process.platform !== 'linux')('names temp files so tempFileOwner can tell which process on which host left them', async () => {
     // The temp file exists only for an instant; inotify reports its creation reliably.
     const parent = path.join(dir, 'owner');
     await mkdir(parent);
@@ -67,7 +68,7 @@ describe('writeFileAtomic', () => {
     await writeFileAtomic(path.join(parent, 'out.json'), '{}');
     const temp = await tempSeen;
     watcher.close();
-    expect(tempFileOwner(temp)).toBe(process.pid);
+    expect(tempFileOwner(temp)).toEqual({ pid: process.pid, host: hostTag() });
     expect(tempFileOwner('out.json')).toBeUndefined();
     expect(tempFileOwner('.x.tif.12.0.abc.tmp')).toBeUndefined();
   });

@@ -1,12 +1,14 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { watch } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageError } from '../src/errors.js';
+import { tempFileOwner } from '../src/storage/atomic.js';
 import { withFileLock } from '../src/storage/lock.js';
+import { hostTag } from '../src/storage/process-liveness.js';
 import { buildStorage, type StorageBuild } from './fixtures/storage/build-storage.js';
+import { deadPid, spawnLive, spawnZombie, stop } from './fixtures/storage/processes.js';
 import { runWriters } from './fixtures/storage/run-writers.js';
 
 let dir: string;
@@ -22,12 +24,6 @@ function gate(): { promise: Promise<void>; open: () => void } {
   let open!: () => void;
   const promise = new Promise<void>((resolve) => (open = resolve));
   return { promise, open };
-}
-
-async function deadPid(): Promise<number> {
-  const child = spawn(process.execPath, ['-e', '']);
-  await once(child, 'exit');
-  return child.pid!;
 }
 
 describe('withFileLock in one process', () => {
@@ -78,6 +74,19 @@ describe('withFileLock in one process', () => {
     expect((err as StorageError).message).toMatch(new RegExp(`timed out after 30 ms waiting for the lock \\(held by pid ${process.pid} on `));
   });
 
+  it.skipIf(process.platform !== 'linux')('names its temp file like every temp file, so the sweep can attribute a leftover', async () => {
+    // The temp file exists only for an instant; inotify reports its creation reliably.
+    const parent = path.join(dir, 'temp-name');
+    await mkdir(parent);
+    const watcher = watch(parent);
+    const tempSeen = new Promise<string>((resolve) => watcher.on('change', (_, name) => String(name).endsWith('.tmp') && resolve(String(name))));
+    await withFileLock(path.join(parent, 'run.lock'), async () => undefined);
+    const temp = await tempSeen;
+    watcher.close();
+    expect(temp.startsWith('.run.lock.')).toBe(true);
+    expect(tempFileOwner(temp)).toEqual({ pid: process.pid, host: hostTag() });
+  });
+
   it('creates missing parent directories of the lock', async () => {
     await expect(withFileLock(path.join(dir, 'a', 'b', 'deep.lock'), async () => 1)).resolves.toBe(1);
   });
@@ -90,6 +99,25 @@ describe('stale locks', () => {
     await writeFile(lock, JSON.stringify({ pid, hostname: os.hostname(), token: 'old', acquiredAt: new Date().toISOString() }));
     await expect(withFileLock(lock, async () => 'got it', { timeoutMs: 5000 })).resolves.toBe('got it');
     expect(await readdir(dir)).not.toContain('dead-owner.lock');
+  });
+
+  it.skipIf(process.platform !== 'linux')('breaks a lock whose owner is a zombie, or whose pid now belongs to a process started after the lock was last touched', async () => {
+    const [zombie, live] = await Promise.all([spawnZombie(), spawnLive()]);
+    try {
+      const lock = path.join(dir, 'zombie-owner.lock');
+      await writeFile(lock, JSON.stringify({ pid: zombie.pid, hostname: os.hostname(), token: 'old', acquiredAt: new Date().toISOString() }));
+      await expect(withFileLock(lock, async () => 'got it', { timeoutMs: 5000 })).resolves.toBe('got it');
+      // The lock was touched an hour before the live process started: that process cannot hold it.
+      await writeFile(lock, JSON.stringify({ pid: live.pid, hostname: os.hostname(), token: 'old', acquiredAt: new Date().toISOString() }));
+      const past = new Date(Date.now() - 60 * 60_000);
+      await utimes(lock, past, past);
+      await expect(withFileLock(lock, async () => 'got it', { timeoutMs: 5000, staleMs: 24 * 60 * 60_000 })).resolves.toBe('got it');
+      // Its own fresh lock is a live owner's.
+      await writeFile(lock, JSON.stringify({ pid: live.pid, hostname: os.hostname(), token: 'live', acquiredAt: new Date().toISOString() }));
+      await expect(withFileLock(lock, async () => 'no', { timeoutMs: 30 })).rejects.toThrow(new RegExp(`held by pid ${live.pid} on `));
+    } finally {
+      await Promise.all([stop(zombie.parent), stop(live)]);
+    }
   });
 
   it('breaks a lock not touched for staleMs even if its pid is alive', async () => {

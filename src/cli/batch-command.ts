@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { runBatch } from '../run/run-batch.js';
+import { sweepAfterInterrupt } from '../run/run-plate.js';
 import { formatBatchSummary, formatSaveFailure } from '../report/summary.js';
 import { EXIT } from './exit-codes.js';
 import { components } from './options.js';
@@ -32,6 +33,7 @@ export function batchCommand(): Command {
       warn: (m) => progress.log(m, 'warn', current || undefined),
       onEvent: (event) => progress.event(event, current),
     }).finally(() => session.finish());
+    if (interrupt.signal.aborted) await sweepAfterInterrupt([flags.out]);
     const seconds = (performance.now() - started) / 1000;
     const failed = batch.runs.some((r) => r.run.totals.failed > 0 || r.run.totals.cancelled > 0) || batch.saveFailure !== undefined;
     if (flags.json) {

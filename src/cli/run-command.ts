@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Command } from 'commander';
-import { runPlate, type PlateRun } from '../run/run-plate.js';
+import { runPlate, sweepAfterInterrupt, type PlateRun } from '../run/run-plate.js';
 import { formatSaveFailure, formatSummary } from '../report/summary.js';
 import { exitCodeForTotals } from './exit-codes.js';
 import { addExecutorOptions, addPipelineOptions, startCommandSession, type ExecutorFlags, type PipelineFlags } from './run-options.js';
@@ -27,6 +27,7 @@ export function runCommand(): Command {
       warn: (m) => progress.log(m, 'warn'),
       onEvent: progress.listener(),
     }).finally(() => session.finish());
+    if (interrupt.signal.aborted) await sweepAfterInterrupt([run.outcome.compiled.outputRoot]);
     printRun(run, flags.json, flags.quiet);
     process.exitCode = exitCodeForTotals(run.totals, interrupt.signal.aborted, run.saveFailure !== undefined);
   });

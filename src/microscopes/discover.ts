@@ -129,9 +129,11 @@ async function scan(root: string, choice: HandlerChoice, lenient: boolean): Prom
   const hasImages = listing.files.some((f) => isTiffPath(f) || candidates.some((h) => h.isImageFile?.(f) === true));
   const empty = (): DiscoveryError => {
     const others = listing.files.length;
+    const outputs = (listing.skipped ?? []).map((s) => s.path);
     return new DiscoveryError(
       'E_DISCOVERY_EMPTY',
-      `no image files (.tif/.tiff) in ${root}${others > 0 ? ` (${others} other file${others === 1 ? '' : 's'}, e.g. '${listing.files[0]}')` : ' (the folder is empty)'}`,
+      `no image files (.tif/.tiff) in ${root}${others > 0 ? ` (${others} other file${others === 1 ? '' : 's'}, e.g. '${listing.files[0]}')` : ' (the folder is empty)'}` +
+        (outputs.length > 0 ? `; plateflow output folders are not read as input: ${outputs.join(', ')} (to read one, point plateflow at it)` : ''),
       { path: root },
     );
   };
@@ -157,7 +159,7 @@ async function scan(root: string, choice: HandlerChoice, lenient: boolean): Prom
   if (!hasImages && !handler.index) throw empty();
 
   const indexed: HandlerIndex = (await handler.index?.(root, listing)) ?? parseEach(handler, listing);
-  const skipped: SkippedFile[] = [...(indexed.skipped ?? [])];
+  const skipped: SkippedFile[] = [...(listing.skipped ?? []), ...(indexed.skipped ?? [])];
   if (indexed.unmatched.length > 0) {
     if (!lenient) throw unmatchedError(root, handler, indexed.unmatched);
     skipped.push(...indexed.unmatched);

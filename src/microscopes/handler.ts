@@ -12,6 +12,8 @@ export interface PlateListing {
   /** Absolute path of the plate folder. */
   readonly root: string;
   readonly files: readonly string[];
+  /** Folders the walk left out on purpose (plateflow output folders inside the plate), with the reason. */
+  readonly skipped?: readonly SkippedFile[];
 }
 
 /** Whether a handler fits a listing; when not, a reason a person can act on. */

@@ -2,10 +2,14 @@
  * The one recursive walk of a plate folder. Everything else in discovery works on its result.
  *
  * Skipped while walking: hidden files and folders (`.DS_Store`, `.git`, our own temp files) except
- * Zarr v2 metadata (`.zattrs`, `.zgroup`, `.zarray`, `.zmetadata`), and
- * `*_plateflow` folders inside the plate (output written next to the data must never be read back
- * as more input). Symbolic links are followed; a linked folder already visited (a cycle) is not
- * entered twice.
+ * Zarr v2 metadata (`.zattrs`, `.zgroup`, `.zarray`, `.zmetadata`), and plateflow's own output
+ * folders inside the plate: output written into the data folder (`--out <plate>/out`) must never be
+ * read back as more input, or a rerun would fail on file names that are not the plate's format.
+ * An output folder is known by what every run writes into it (its checkpoint folder `.plateflow/`
+ * from the first finished step, `plateflow_metadata.json`), or by the default name `*_plateflow`.
+ * Skipped output folders are listed in `PlateListing.skipped`, so the user is told. The plate
+ * folder itself is never skipped: an output folder is a valid plate (see plateflow-output.ts).
+ * Symbolic links are followed; a linked folder already visited (a cycle) is not entered twice.
  *
  * @module
  */
@@ -13,9 +17,14 @@ import type { Dirent } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DiscoveryError, StorageError } from '../errors.js';
+import { CHECKPOINT_DIR } from '../storage/checkpoints.js';
+import { METADATA_FILE } from '../storage/metadata.js';
 import type { PlateListing } from './handler.js';
+import type { SkippedFile } from './types.js';
 
 const OUTPUT_DIR_SUFFIX = '_plateflow';
+/** Entries that only plateflow writes into an output folder's root. */
+const OUTPUT_MARKERS: ReadonlySet<string> = new Set([CHECKPOINT_DIR, METADATA_FILE]);
 /** Zarr v2 metadata documents are dot-files; OME-Zarr detection needs to see them. */
 const ZARR_DOTFILES = new Set(['.zattrs', '.zgroup', '.zarray', '.zmetadata']);
 
@@ -45,6 +54,7 @@ export async function listPlate(root: string): Promise<PlateListing> {
   }
 
   const files: string[] = [];
+  const skipped: SkippedFile[] = [];
   const visited = new Set<string>([await realpath(abs)]);
   const walk = async (dir: string, rel: string): Promise<void> => {
     let entries: Dirent[];
@@ -52,6 +62,13 @@ export async function listPlate(root: string): Promise<PlateListing> {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (err) {
       throw new StorageError(dir, `cannot list folder: ${(err as Error).message}`, { cause: err });
+    }
+    if (rel !== '') {
+      const marker = entries.find((e) => OUTPUT_MARKERS.has(e.name));
+      if (marker) {
+        skipped.push({ path: rel, reason: `a plateflow output folder (it holds ${marker.name}): not read as input` });
+        return;
+      }
     }
     for (const entry of entries) {
       const name = entry.name;
@@ -70,7 +87,10 @@ export async function listPlate(root: string): Promise<PlateListing> {
         isFile = target.isFile();
       }
       if (isDir) {
-        if (name.endsWith(OUTPUT_DIR_SUFFIX)) continue;
+        if (name.endsWith(OUTPUT_DIR_SUFFIX)) {
+          skipped.push({ path: relPath, reason: `named like a plateflow output folder (*${OUTPUT_DIR_SUFFIX}): not read as input` });
+          continue;
+        }
         const real = await realpath(full);
         if (visited.has(real)) continue;
         visited.add(real);
@@ -82,5 +102,5 @@ export async function listPlate(root: string): Promise<PlateListing> {
   };
   await walk(abs, '');
   files.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return { root: abs, files };
+  return { root: abs, files, ...(skipped.length > 0 ? { skipped } : {}) };
 }

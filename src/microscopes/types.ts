@@ -25,7 +25,11 @@ export interface PlateIndex {
   readonly format: string;
   readonly images: readonly ImageRecord[];
   readonly components: Readonly<Record<string, readonly string[]>>;
-  /** Image-like files no parser matched (lenient mode only; strict mode throws instead). */
+  /**
+   * What was left out, with the reason: image-like files no parser matched (lenient mode only;
+   * strict mode throws instead), files listed in metadata but missing, and plateflow output folders
+   * inside the plate (never read as input).
+   */
   readonly skipped: readonly SkippedFile[];
   readonly grid?: PlateGrid;
 }

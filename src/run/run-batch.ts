@@ -7,7 +7,9 @@ import { discoverPlate } from '../microscopes/discover.js';
 import type { RunDocument } from '../report/document.js';
 import { writeReport } from '../report/html.js';
 import { writeFileAtomic } from '../storage/atomic.js';
+import { CHECKPOINT_DIR } from '../storage/checkpoints.js';
 import { lockOutputFolder } from './output-lock.js';
+import { sweepOutputFolder } from './temp-sweep.js';
 import { expandPlateArguments, plateOutputNames } from './plates.js';
 import { describeSaveFailure, type SaveFailure } from './save-failure.js';
 
@@ -73,6 +75,8 @@ export async function runBatch(plateArgs: readonly string[], options: BatchOptio
   for (const m of missing) options.warn?.(`skipped ${m.plate}: ${m.reason}`);
 
   const lock = await lockOutputFolder(options.out, { ...(options.warn ? { warn: options.warn } : {}) });
+  // The batch's own files; each plate's folder is swept by its run.
+  for (const folder of [options.out, path.join(options.out, CHECKPOINT_DIR)]) await sweepOutputFolder(folder, { recursive: false, warn: options.warn });
   const executor: Executor = options.executor ?? defaultExecutor(options.warn);
   const names = plateOutputNames(runnable.map((r) => r.plate));
   const runs: { name: string; run: PlateRun }[] = [];

@@ -13,11 +13,11 @@ import type { ExecuteOptions, Executor } from '../execution/executor.js';
 import { defaultExecutor } from '../execution/executors/create.js';
 import type { RunDocument } from '../report/document.js';
 import { measurementsByImage, runDocument, totalsOf, writeRunFiles, type RunReportFiles, type RunTotals } from '../report/results.js';
-import { removeStaleTempFiles } from '../storage/stale-temp.js';
 import { lockOutputFolder } from './output-lock.js';
 import { preflight, type PreflightOptions } from './preflight.js';
 import { findFinishedTasks } from './resume-state.js';
 import { describeSaveFailure, type SaveFailure } from './save-failure.js';
+import { sweepOutputFolder } from './temp-sweep.js';
 
 export interface RunPlateOptions extends ExecuteOptions {
   /** A pipeline file path, or a definition written in code. */
@@ -74,13 +74,26 @@ export interface PlateRun {
  */
 export async function runPlate(plateDir: string, options: RunPlateOptions): Promise<PlateRun> {
   const executor = options.executor ?? defaultExecutor(options.warn);
+  let run: PlateRun;
   try {
     // Workers load their code while this thread discovers and compiles.
     executor.start?.().catch(() => undefined);
-    return await discoverAndRun(plateDir, options, executor);
+    run = await discoverAndRun(plateDir, options, executor);
   } finally {
-    if (!options.executor) await executor.close();
+    if (!options.executor) await executor.close({ force: options.signal?.aborted === true });
   }
+  // Interrupted: once our own workers are gone, what they were writing is litter (a borrowed
+  // executor's owner does this after closing it, see `sweepAfterInterrupt`).
+  if (!options.executor && options.signal?.aborted) await sweepAfterInterrupt([run.outcome.compiled.outputRoot]);
+  return run;
+}
+
+/**
+ * After Ctrl-C, once every worker of the executor is gone: removes the temp files this process
+ * (any of its threads) left in these output folders, so an interrupted run leaves no litter.
+ */
+export async function sweepAfterInterrupt(roots: readonly string[]): Promise<void> {
+  for (const root of roots) await sweepOutputFolder(root, { includeOwn: true });
 }
 
 async function discoverAndRun(plateDir: string, options: RunPlateOptions, executor: Executor): Promise<PlateRun> {
@@ -118,15 +131,13 @@ async function discoverAndRun(plateDir: string, options: RunPlateOptions, execut
       const report = await preflight(toRun, { ...options.preflight, diskStepsToRun: resume.diskStepsToRun });
       for (const w of report.warnings) options.warn?.(`preflight: ${w}`);
     }
-    if (toRun.length > 0) {
-      const litter = await removeStaleTempFiles(outputRoot);
-      if (litter.length > 0) options.warn?.(`removed ${litter.length} temp file(s) left by an interrupted run`);
-    }
+    // Even with nothing to run: a run killed while writing results.json left its temp file.
+    await sweepOutputFolder(outputRoot, { warn: options.warn });
     const outcome: RunOutcome = await coordinator.execute(tasks, executor, { ...options, finished: resume.finished });
     // Workers killed during this run (OOM, crash, timeout, a retried attempt, Ctrl-C) leave temp
     // files; only then is a second walk of the output folder worth it.
     const interrupted = options.signal?.aborted === true || [...outcome.results.values()].some((r) => r.status !== 'ok' || (r.attempts ?? 1) > 1);
-    if (interrupted) await removeStaleTempFiles(outputRoot).catch(() => undefined);
+    if (interrupted) await sweepOutputFolder(outputRoot, { warn: options.warn });
     const totals = totalsOf(outcome.results, outcome.seconds);
     const measurements = measurementsByImage(outcome.results);
     const document = runDocument(outcome, plate, executorRecord(executor));

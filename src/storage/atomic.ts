@@ -3,6 +3,7 @@ import { closeSync, fsync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, w
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { StorageError } from '../errors.js';
+import { hostTag } from './process-liveness.js';
 
 /**
  * Crash-safe file replacement.
@@ -166,13 +167,28 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string | 
 }
 
 /**
- * Unique per process, thread and call, so concurrent writers of the same file never share a temp
- * file; starts with "." and ends with ".tmp" so discovery and globbing skip it. `tempFileOwner`
- * (used to clean up after killed writers) parses this format: change both together.
+ * Who writes from this thread: `<pid>@<host>.<thread>`. Computed once per module instance, which
+ * is once per thread (each worker thread loads its own copy).
  */
-function tempName(base: string): string {
+const WRITER = `${process.pid}@${hostTag()}.${threadId}`;
+
+/**
+ * A name only this call of this thread of this process on this host will use: `<pid>@<host>.<thread>.<12 hex>`.
+ * Temp files and lock tokens carry it so that the sweep (stale-temp.ts) can tell whose they are;
+ * `tempFileOwner` parses it back: change both together.
+ */
+export function writerToken(): string {
+  return `${WRITER}.${randomBytes(6).toString('hex')}`;
+}
+
+/**
+ * The temp sibling of a file named `base`: unique per host, process, thread and call (`token`
+ * from `writerToken`), so concurrent writers of the same file never share a temp file; starts
+ * with "." and ends with ".tmp" so discovery and globbing skip it.
+ */
+export function tempName(base: string, token: string = writerToken()): string {
   const stem = base.length > 100 ? base.slice(0, 100) : base;
-  return `.${stem}.${process.pid}.${threadId}.${randomBytes(6).toString('hex')}.tmp`;
+  return `.${stem}.${token}.tmp`;
 }
 
 /** writev may write less than asked; continue from where it stopped. */
@@ -213,12 +229,30 @@ function discard(s: Staged): void {
   rmSync(s.temp, { force: true });
 }
 
-const TEMP_NAME = /^\..+\.(\d+)\.(\d+)\.[0-9a-f]{12}\.tmp$/;
+/** `.<stem>.<pid>@<host>.<thread>.<12 hex>.tmp`; host tags have no dots (see `hostTag`). */
+const TEMP_NAME = /^\..+\.(\d+)@([A-Za-z0-9-]+)\.\d+\.[0-9a-f]{12}\.tmp$/;
+/**
+ * The format before host names were added, `.<stem>.<pid>.<thread>.<12 hex>.tmp`. The two cannot
+ * be confused: in the new one the segment before the thread holds an `@`.
+ */
+const LEGACY_TEMP_NAME = /^\..+\.(\d+)\.\d+\.[0-9a-f]{12}\.tmp$/;
 
-/** The pid that wrote a temp file of ours, or undefined when the name is not one of our temp files. */
-export function tempFileOwner(name: string): number | undefined {
+export interface TempFileOwner {
+  readonly pid: number;
+  /** `hostTag()` of the writer's host. */
+  readonly host: string;
+}
+
+/**
+ * Which process on which host wrote a temp file of ours, or undefined when the name is not one of
+ * our temp files. Names of the older format (no host) are reported as this host's: that format
+ * was only ever swept by pid, and its leftovers must still be removed.
+ */
+export function tempFileOwner(name: string): TempFileOwner | undefined {
   const match = TEMP_NAME.exec(name);
-  return match ? Number(match[1]) : undefined;
+  if (match) return { pid: Number(match[1]), host: match[2]! };
+  const legacy = LEGACY_TEMP_NAME.exec(name);
+  return legacy ? { pid: Number(legacy[1]), host: hostTag() } : undefined;
 }
 
 /** Some filesystems cannot fsync a directory; that is a durability limit, not a failed write. */

@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { closeSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { threadId } from 'node:worker_threads';
 import { StorageError } from '../errors.js';
+import { tempName, writerToken } from './atomic.js';
+import { mayBeWriter } from './process-liveness.js';
 
 /**
  * A lock file shared by async callers, worker threads, child processes and (on a shared
@@ -16,8 +16,9 @@ import { StorageError } from '../errors.js';
  * so a waiter never reads a half-written owner. Each acquisition has its own random token, which
  * is what makes two async callers in the same thread distinct owners.
  *
- * A lock is stale when its owner is a dead pid on this host, or when its mtime is older than
- * `staleMs`. The owner touches the file every `staleMs / 3` while it holds the lock, so a live
+ * A lock is stale when its owner is a dead pid on this host (gone, a zombie, or a pid reused by a
+ * process that started after the lock was last touched: see process-liveness.ts), or when its
+ * mtime is older than `staleMs`. The owner touches the file every `staleMs / 3` while it holds the lock, so a live
  * owner only goes stale if its event loop is blocked that long (or its thread was terminated).
  * Stale locks are broken by renaming them away and checking the token of what was moved: if a
  * fresh lock was moved by mistake, it is linked back.
@@ -131,12 +132,13 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
 }
 
 async function acquire(file: string, timeoutMs: number, staleMs: number, opts: FileLockOptions): Promise<LockOwner> {
-  // Same pid.thread.12-hex shape as atomic.ts temp names, so `tempFileOwner` also recognises the
-  // lock's temp file (`<lock>.<token>.tmp`) left behind by a killed process.
-  const token = `${process.pid}.${threadId}.${randomBytes(6).toString('hex')}`;
+  // The lock's temp file is named like every temp file (atomic.ts), with the owner's token as
+  // its unique part: the stale-temp sweep then recognises one left behind by a killed process,
+  // and knows its host and pid.
+  const token = writerToken();
   const owner: LockOwner = { pid: process.pid, hostname: hostname(), token, acquiredAt: new Date().toISOString(), ...(opts.info ? { info: opts.info } : {}) };
   const deadline = Date.now() + timeoutMs;
-  const temp = `${file}.${token}.tmp`;
+  const temp = path.join(path.dirname(file), tempName(path.basename(file), token));
   try {
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(temp, JSON.stringify(owner));
@@ -221,16 +223,9 @@ function parseOwner(text: string): LockOwner | undefined {
 function isStale(state: LockState, staleMs: number): boolean {
   if (Date.now() - state.mtimeMs > staleMs) return true;
   const owner = state.owner;
-  return owner !== undefined && owner.hostname === hostname() && !isAlive(owner.pid);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
-  }
+  // The holder touches the file while it holds the lock, so the mtime is its last sign of life: a
+  // zombie, or a pid that started after it (reused), is not the holder.
+  return owner !== undefined && owner.hostname === hostname() && !mayBeWriter(owner.pid, state.mtimeMs);
 }
 
 function sameLock(a: LockState, b: LockState | undefined): boolean {

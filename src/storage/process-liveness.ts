@@ -41,13 +41,14 @@ export interface ProcessInfo {
 /** What /proc says of a pid, or undefined when no such process exists (or it is dead: zombie). */
 export function processInfo(pid: number): ProcessInfo | undefined {
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  let stat: string | undefined;
+  let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && bootTime() !== undefined) return undefined;
+  } catch {
+    // No /proc, or a /proc mounted with `hidepid`, which hides other users' live processes as
+    // ENOENT: only the signal check can tell those from a pid that is gone.
+    return signalZero(pid) ? {} : undefined;
   }
-  if (stat === undefined) return signalZero(pid) ? {} : undefined;
   // `pid (comm) state ppid … starttime`: comm may hold spaces and parentheses, so fields are
   // counted from the last ')'. starttime is field 22, i.e. the 20th after comm.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

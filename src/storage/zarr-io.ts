@@ -11,11 +11,10 @@
  *
  * @module
  */
-import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { threadId } from 'node:worker_threads';
 import { StorageError, ZarrError } from '../errors.js';
+import { tempName } from './atomic.js';
 import { encodeJson, groupMetadataV2, groupMetadataV3, ZARR_JSON, ZARRAY, ZATTRS, ZGROUP, type ZarrVersion } from './zarr-format.js';
 
 export interface WriteAtomicOptions {
@@ -35,8 +34,8 @@ export function isTempName(name: string): boolean {
  * @throws StorageError (`E_STORAGE_IO`) on any I/O failure; the temp file is removed.
  */
 export async function writeAtomic(file: string, data: Uint8Array, opts: WriteAtomicOptions = {}): Promise<void> {
-  // The atomic.ts temp-name shape (12 hex digits), so removeStaleTempFiles also clears a killed writer's chunks.
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${threadId}.${randomBytes(6).toString('hex')}.tmp`);
+  // The atomic.ts temp name, so the stale-temp sweep also clears a killed writer's chunks.
+  const temp = path.join(path.dirname(file), tempName(path.basename(file)));
   let handle;
   try {
     handle = await open(temp, 'wx');
