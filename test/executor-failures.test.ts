@@ -44,7 +44,7 @@ function expected(kind: ExecutorKind, c: Case): { status: string; code: string; 
     case 'exit3':
       return { status: 'killed', code: 'E_TASK_KILLED', message: kind === 'threads' || kind === 'serial' ? /exited 3 with no result \(process\.exit in a worker thread/ : /^exited 3 with no result$/ };
     case 'sigkill':
-      return { status: 'killed', code: 'E_TASK_KILLED', message: /killed \(likely OOM\).*SIGKILL/ };
+      return { status: 'killed', code: 'E_TASK_KILLED', message: /^killed by signal 9 \(SIGKILL\): (not the out-of-memory killer|whether the out-of-memory killer sent it is unknown)/ };
     case 'heapOom':
       return kind === 'threads' || kind === 'serial'
         ? { status: 'killed', code: 'E_TASK_KILLED', message: /exceeded memory limit \(worker thread reached its 96 MiB heap limit\)/ }
