@@ -92,7 +92,7 @@ export function addPipelineOptions(command: Command): Command {
 export function addExecutorOptions(command: Command): Command {
   const withExecutors = command
     .addOption(
-      new Option('--executor <kind>', `threads: worker threads (default, lowest overhead); processes: long-lived child processes (crash-prone or leaky native code); subprocess: a fresh process per task (hard isolation); serial: one task at a time in this process; ${BULLMQ_EXECUTOR_HELP}`)
+      new Option('--executor <kind>', `threads: worker threads (default, lowest overhead); processes: long-lived child processes (crash-prone or leaky native code); subprocess: a fresh process per task (hard isolation); serial: one task at a time, in order, in one worker thread; ${BULLMQ_EXECUTOR_HELP}`)
         .choices([...EXECUTOR_KINDS, 'bullmq'])
         .default('threads'),
     )
