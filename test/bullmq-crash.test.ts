@@ -127,7 +127,7 @@ describe.skipIf(!REDIS_AVAILABLE)('bullmq executor when workers and tasks die', 
     }).finally(() => executor.close());
     expect(run.totals).toMatchObject({ tasks: 6, ok: 5, failed: 1 });
     const a05 = run.outcome.results.get('A05')!;
-    expect(a05).toMatchObject({ status: 'killed', attempts: 2, error: { code: 'E_TASK_KILLED', context: { reason: 'likely-oom', signal: 'SIGKILL' } } });
+    expect(a05).toMatchObject({ status: 'killed', attempts: 2, error: { code: 'E_TASK_KILLED', context: { reason: 'signal', signal: 'SIGKILL' } } });
     expect(logs.some((m) => /task A05: attempt 1 of 2 failed .*retrying/.test(m)), logs.join('\n')).toBe(true);
     const status = await getRunStatus({ redis: url, queue, runId: executor.runId });
     expect(status.counts).toMatchObject({ done: 5, failed: 1 });

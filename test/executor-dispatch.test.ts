@@ -71,7 +71,7 @@ describe('dispatch', () => {
     const results = await run(plans(3), s.runner, { timeoutMs: 50 });
     const t0 = results.get('t0')!;
     expect(t0.status).toBe('timeout');
-    expect(t0.error).toMatchObject({ code: 'E_TASK_TIMEOUT', message: 'timed out after 0.05 s' });
+    expect(t0.error).toMatchObject({ code: 'E_TASK_TIMEOUT', message: 'timed out after 50 ms' });
     expect(t0.seconds).toBeGreaterThanOrEqual(0.045);
     expect(t0.seconds).toBeLessThan(0.15);
     expect(s.calls[0]!.attempt.signal.aborted).toBe(true);

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { probeCpus } from '../src/execution/resources/cpus.js';
 import { workerEnv } from '../src/execution/resources/env-limits.js';
 import { probeMemory } from '../src/execution/resources/memory.js';
-import { parseBytes, parseDuration } from '../src/execution/resources/units.js';
+import { formatDuration, parseBytes, parseDuration } from '../src/execution/resources/units.js';
 import { tempDir } from './helpers.js';
 
 /** Writes `files` (path relative to the fake root → content) and returns the root. */
@@ -114,12 +114,22 @@ describe('worker environment', () => {
 });
 
 describe('units', () => {
+  it('shows a duration in the largest unit it reaches, as a person would write it', () => {
+    expect([1, 50, 999, 1000, 1500, 3500, 30_000, 59_990, 60_000, 90_000, 120_000, 5_400_000].map(formatDuration)).toEqual([
+      '1 ms', '50 ms', '999 ms', '1 s', '1.5 s', '3.5 s', '30 s', '59.99 s', '1 min', '1.5 min', '2 min', '1.5 h',
+    ]);
+    expect(formatDuration(0.5)).toBe('0.5 ms');
+  });
+
   it('parses durations and sizes people write, and names the flag when it cannot', () => {
     expect(parseDuration('30s')).toBe(30_000);
     expect(parseDuration('500ms')).toBe(500);
     expect(parseDuration('2m')).toBe(120_000);
     expect(parseDuration('1.5')).toBe(1500);
     expect(() => parseDuration('0s', '--timeout')).toThrow(/--timeout must be a positive duration.*"0s"/);
+    // Rounds to 0 ms, which a timer would read as "no limit".
+    expect(() => parseDuration('0.4ms', '--timeout')).toThrow(/at least 1ms.*"0.4ms"/);
+    expect(parseDuration('1ms')).toBe(1);
     expect(parseBytes('2GB')).toBe(2 * 2 ** 30);
     expect(parseBytes('512M')).toBe(512 * 2 ** 20);
     expect(parseBytes('1.5GiB')).toBe(1.5 * 2 ** 30);

@@ -94,7 +94,7 @@ export function addPipelineOptions(command: Command): Command {
 export function addExecutorOptions(command: Command): Command {
   const withExecutors = command
     .addOption(
-      new Option('--executor <kind>', `threads: worker threads (default, lowest overhead); processes: long-lived child processes (crash-prone or leaky native code); subprocess: a fresh process per task (hard isolation); serial: one task at a time in this process; ${BULLMQ_EXECUTOR_HELP}`)
+      new Option('--executor <kind>', `threads: worker threads (default, lowest overhead); processes: long-lived child processes (crash-prone or leaky native code); subprocess: a fresh process per task (hard isolation); serial: one task at a time, in order, in one worker thread; ${BULLMQ_EXECUTOR_HELP}`)
         .choices([...EXECUTOR_KINDS, 'bullmq'])
         .default('threads'),
     )
@@ -143,8 +143,8 @@ export function compileFlags(flags: PipelineFlags): {
 
 /**
  * First Ctrl-C (or SIGTERM): stop dispatching, kill running workers, and let the run finish so
- * the partial results and summary are written; exit 130. Second: exit at once (child workers are
- * killed on the way out by the process-exit hook, so none is orphaned).
+ * the partial results and summary are written; exit 130. Second: end at once, by that signal.
+ * Tasks never compute on this thread (see createExecutor), so it is free to hear both.
  */
 export interface InterruptHandler {
   readonly signal: AbortSignal;
@@ -155,8 +155,8 @@ export function interruptHandler(warn: (message: string) => void): InterruptHand
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) {
-      process.stderr.write(`plateflow: second ${signal}: exiting now without writing results\n`);
-      process.exit(EXIT.interrupted);
+      process.stderr.write(`plateflow: second ${signal}: exiting now without waiting for workers or writing results\n`);
+      dieBy(signal);
     }
     warn(`${signal}: stopping; running tasks are being killed and partial results will be written (press Ctrl-C again to exit at once)`);
     // Aborting the run kills the workers of running tasks; the executor is closed once the run has written its files.
@@ -171,6 +171,23 @@ export function interruptHandler(warn: (message: string) => void): InterruptHand
       process.off('SIGTERM', onSignal);
     },
   };
+}
+
+/**
+ * Ends the process now. `process.exit` is not enough: it joins every worker thread, and one blocked
+ * in a system call (a read from a hung network file system) never returns. So the exit hooks run
+ * by hand (they SIGKILL child workers, so none is orphaned), then the signal is raised again with
+ * its default action, which ends the process whatever its threads do. Dying by the signal also
+ * tells a calling shell script that the user interrupted it (bash stops the script; `$?` is 130).
+ */
+function dieBy(signal: NodeJS.Signals): never {
+  process.exitCode = EXIT.interrupted;
+  process.emit('exit', EXIT.interrupted);
+  // With no listener left, the signal's default action (terminate) applies again.
+  process.removeAllListeners(signal);
+  process.kill(process.pid, signal);
+  // Only reached if the signal is blocked or ignored here.
+  process.exit(EXIT.interrupted);
 }
 
 /** What `run` and `batch` set up the same way: progress, GPUs, the executor, Ctrl-C, and the library options from the flags. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PipelineError } from '../errors.js';
 import { allocate, type Allocate, type ImageStack } from '../image.js';
 import { checkAborted, defineFunction } from './define.js';
 import { scratchF32, scratchF64 } from './scratch.js';
@@ -15,6 +16,9 @@ import { wasmKernels, wasmRegions } from './wasm.js';
  * - boundary 'reflect' (half-sample symmetric, d c b a | a b c d | d c b a), repeated periodically
  *   when the image is shorter than the radius.
  */
+
+/** SciPy's default: the kernel reaches 4 σ either side. */
+export const DEFAULT_TRUNCATE = 4.0;
 
 /** SciPy's kernel radius: int(truncate * sigma + 0.5). */
 export function gaussianRadius(sigma: number, truncate: number): number {
@@ -172,7 +176,7 @@ function gaussianStackJs(stack: ImageStack, half: Float64Array, out: Float32Arra
  * `gaussian_filter(stack[p].astype(float32), sigma, truncate=truncate)` for every plane p, float32 out.
  * Uses the WASM kernel when built (see `kernelBackend()`), else the JS one; both give the same bits.
  */
-export function gaussianBlur(stack: ImageStack, sigma: number, truncate = 4.0, signal?: AbortSignal, alloc: Allocate = allocate): ImageStack<'float32'> {
+export function gaussianBlur(stack: ImageStack, sigma: number, truncate = DEFAULT_TRUNCATE, signal?: AbortSignal, alloc: Allocate = allocate): ImageStack<'float32'> {
   const [n, h, w] = stack.shape;
   const half = cachedHalfKernel(sigma, truncate);
   const out = alloc('float32', n * h * w);
@@ -182,7 +186,7 @@ export function gaussianBlur(stack: ImageStack, sigma: number, truncate = 4.0, s
 }
 
 /** The JS kernel on every plane, whatever `kernelBackend()` says (for comparisons and benchmarks). */
-export function gaussianBlurJs(stack: ImageStack, sigma: number, truncate = 4.0): ImageStack<'float32'> {
+export function gaussianBlurJs(stack: ImageStack, sigma: number, truncate = DEFAULT_TRUNCATE): ImageStack<'float32'> {
   const [n, h, w] = stack.shape;
   const out = new Float32Array(n * h * w);
   gaussianStackJs(stack, cachedHalfKernel(sigma, truncate), out);
@@ -193,7 +197,7 @@ export function gaussianBlurJs(stack: ImageStack, sigma: number, truncate = 4.0)
  * For benchmarks only: the same blur with float32 arithmetic in the WASM f32x4 kernel. Faster, but
  * not bit-identical to SciPy (a few float32 ulps), so no built-in uses it. Null without the WASM kernels.
  */
-export function gaussianBlurF32Wasm(stack: ImageStack, sigma: number, truncate = 4.0): ImageStack<'float32'> | null {
+export function gaussianBlurF32Wasm(stack: ImageStack, sigma: number, truncate = DEFAULT_TRUNCATE): ImageStack<'float32'> | null {
   const k = wasmKernels();
   if (!k) return null;
   const [n, h, w] = stack.shape;
@@ -215,9 +219,34 @@ export function gaussianBlurF32Wasm(stack: ImageStack, sigma: number, truncate =
   return { dtype: 'float32', shape: [n, h, w], data: out };
 }
 
+/** Kernel radii up to this cost little whatever the image, so they are always allowed. */
+const ALWAYS_ALLOWED_RADIUS = 256;
+
+/**
+ * Refuses a blur whose kernel is absurdly wide for the image before any work starts: the cost grows
+ * with the radius (σ = 100000 ran for minutes), and the reflect extension repeats every 2 × side
+ * pixels, so a radius past twice the image's larger side only adds reflected copies of the image.
+ *
+ * @throws PipelineError E_KWARGS_INVALID naming the function, the kwarg, its value and the image size
+ */
+export function checkGaussianKernel(fn: string, kwarg: string, sigma: number, truncate: number, shape: ImageStack['shape']): void {
+  const [, h, w] = shape;
+  const radius = gaussianRadius(sigma, truncate);
+  const limit = Math.max(2 * Math.max(h, w), ALWAYS_ALLOWED_RADIUS);
+  if (radius <= limit) return;
+  const largest = Math.floor((limit / truncate) * 100) / 100;
+  throw new PipelineError(
+    'E_KWARGS_INVALID',
+    `${fn}: kwarg "${kwarg}" = ${sigma} is too large for a ${h}×${w} image: the kernel radius int(truncate × ${kwarg} + 0.5) = ${radius} px exceeds ${limit} px ` +
+      `(twice the image's larger side, beyond which the blur only adds reflected copies of the image); use ${kwarg} ≤ ${largest} with truncate ${truncate}`,
+    { fn, kwarg, value: sigma, truncate, imageHeight: h, imageWidth: w },
+  );
+}
+
 export const gaussianBlurKwargs = z.strictObject({
   sigma: z.number().finite().positive(),
-  truncate: z.number().finite().positive().default(4.0),
+  // Weights past 20 σ are below 1e-87, far under what float32 output can show.
+  truncate: z.number().finite().positive().max(20).default(DEFAULT_TRUNCATE),
 });
 
 export const gaussianBlurFunction = defineFunction({
@@ -227,6 +256,7 @@ export const gaussianBlurFunction = defineFunction({
   kwargs: gaussianBlurKwargs,
   run: (stack, kw, ctx) => {
     checkAborted(ctx);
+    checkGaussianKernel('gaussian_blur', 'sigma', kw.sigma, kw.truncate, stack.shape);
     return gaussianBlur(stack, kw.sigma, kw.truncate, ctx.signal, ctx.allocate);
   },
 });

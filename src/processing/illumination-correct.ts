@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ImageStack } from '../image.js';
 import { checkAborted, defineFunction } from './define.js';
-import { gaussianBlur } from './gaussian.js';
+import { checkGaussianKernel, DEFAULT_TRUNCATE, gaussianBlur } from './gaussian.js';
 
 export const illuminationCorrectKwargs = z.strictObject({
   method: z.enum(['mean', 'median']).default('mean'),
@@ -90,6 +90,7 @@ export const illuminationCorrectFunction = defineFunction({
   kwargs: illuminationCorrectKwargs,
   run: (stack, kw, ctx) => {
     checkAborted(ctx);
+    if (kw.sigma > 0) checkGaussianKernel('illumination_correct', 'sigma', kw.sigma, DEFAULT_TRUNCATE, stack.shape);
     return illuminationCorrect(stack, kw.method, kw.sigma, ctx.signal);
   },
 });

@@ -1,7 +1,9 @@
 /**
  * `createExecutor(kind, options)`: the executor the CLI and library callers use. It sizes the pool
  * when it sees the tasks (workers = min(tasks, requested, available CPUs, GPU slots when every task
- * needs a GPU)) and falls back to running serially when one worker would do, logging why.
+ * needs a GPU)). The engine is always the kind asked for: one useful worker is a pool of one, and
+ * no task ever computes in the caller's thread, so a task that crashes, spins or is OOM-killed
+ * takes down only its worker, and Ctrl-C is always heard.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -13,38 +15,29 @@ import type { BaseExecutor } from './base.js';
 import { ExecutorClosedError } from './errors.js';
 import { resolveExecutorOptions, type ExecutorKind, type ExecutorOptions, type ResolvedExecutorOptions } from './options.js';
 import { ProcessesExecutor, SubprocessExecutor } from './processes.js';
-import { SerialExecutor } from './serial.js';
+import { SerialExecutor, ThreadSerialExecutor } from './serial.js';
 import { THREAD_ENTRY, ThreadsExecutor } from './threads.js';
 
 /** What will run a batch of tasks, and why. */
 export interface ExecutionChoice {
+  /** Always the kind asked for: the isolation a user names is the isolation they get. */
   readonly engine: ExecutorKind;
   readonly workers: number;
-  /** Why the choice differs from what was asked, if it does. */
+  /** Why the pool is smaller than what was asked, if it is. */
   readonly notes: readonly string[];
 }
 
 /**
- * Decides engine and pool size for these plans.
- *
- * - ≤ 1 useful worker → serial in this process (a pool of one only adds start-up and copying),
- *   unless something needs a worker that can be killed: a timeout, a memory limit or retries.
- *   `subprocess` never falls back: isolation is why it was chosen.
- * - `serial` with a timeout or memory limit → one worker thread, because an in-process task stuck
- *   in a CPU loop cannot be stopped.
+ * Decides the pool size for these plans. Never a different engine: `processes` with one useful
+ * worker is a pool of one process (its task's SIGKILL or OOM must not take plateflow down), and
+ * `serial` is one worker thread taking the tasks in the given order (a task stuck in a CPU loop on
+ * the caller's thread would leave no thread to hear Ctrl-C or a timeout).
  *
  * `plans` undefined (workers started before the tasks are known) sizes for more tasks than workers.
  */
 export function chooseExecution(kind: ExecutorKind, options: ResolvedExecutorOptions, plans?: readonly TaskPlan[]): ExecutionChoice {
+  if (kind === 'serial') return { engine: 'serial', workers: 1, notes: [] };
   const notes: string[] = [];
-  const needsKillable = options.timeoutMs !== undefined || options.workerMemoryBytes !== undefined || options.retries > 0;
-  if (kind === 'serial') {
-    if (options.timeoutMs !== undefined || options.workerMemoryBytes !== undefined) {
-      notes.push('serial with a timeout or memory limit runs tasks one at a time in a worker thread, so a stuck task can be killed');
-      return { engine: 'threads', workers: 1, notes };
-    }
-    return { engine: 'serial', workers: 1, notes };
-  }
   let workers = Math.min(options.workers, plans?.length ?? Infinity);
   if (options.workers > options.cpus) {
     notes.push(`${options.workers} workers requested, but only ${options.cpus} CPUs are available: using at most ${options.cpus}`);
@@ -58,12 +51,7 @@ export function chooseExecution(kind: ExecutorKind, options: ResolvedExecutorOpt
       workers = Math.max(1, slots);
     }
   }
-  workers = Math.max(1, workers);
-  if (workers <= 1 && kind !== 'subprocess' && !needsKillable) {
-    notes.push(`1 worker for ${plans?.length ?? 'the'} task(s): running serially in this process instead of starting a ${kind} pool`);
-    return { engine: 'serial', workers: 1, notes };
-  }
-  return { engine: kind, workers, notes };
+  return { engine: kind, workers: Math.max(1, workers), notes };
 }
 
 /** The facade: one engine at a time, created for the pool size the current batch needs. */
@@ -116,7 +104,7 @@ class SizedExecutor implements Executor {
           ? new ProcessesExecutor(o)
           : choice.engine === 'subprocess'
             ? new SubprocessExecutor(o)
-            : new SerialExecutor({ ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}), retries: o.retries, retryErrors: o.retryErrors, retryBackoffMs: o.retryBackoffMs });
+            : new ThreadSerialExecutor(o);
     this.#engine = { key, executor };
     return executor;
   }
@@ -134,11 +122,13 @@ class SizedExecutor implements Executor {
 }
 
 /**
- * Creates an executor of the given kind.
+ * Creates an executor of the given kind. None computes in the caller's thread (construct a
+ * {@link SerialExecutor} for that).
  *
  * @param kind `threads` (default): worker threads, lowest overhead. `processes`: long-lived child
  *   processes, for native code that crashes or leaks. `subprocess`: a fresh process per task, for
- *   hard isolation and per-task memory. `serial`: in this thread, one task at a time.
+ *   hard isolation and per-task memory. `serial`: one task at a time in the order given, in one
+ *   worker thread.
  * @throws ConfigError E_CONFIG_INVALID for an invalid option (the message names it and the value)
  */
 export function createExecutor(kind: ExecutorKind = 'threads', options: ExecutorOptions = {}): Executor & { readonly name: ExecutorKind; readonly pids: number[]; start(): Promise<void> } {
@@ -148,10 +138,11 @@ export function createExecutor(kind: ExecutorKind = 'threads', options: Executor
 /**
  * The executor `runPlate` uses when given none: `threads` with workers = available CPUs. Worker
  * threads need the compiled entry file next to this module; when the library runs from its
- * TypeScript sources (a test runner's transform) there is none, so it runs serially and says so.
+ * TypeScript sources (a test runner's transform) there is none, so it runs tasks in this thread,
+ * one at a time, and says so.
  */
 export function defaultExecutor(warn?: (message: string) => void): Executor {
   if (existsSync(fileURLToPath(THREAD_ENTRY))) return createExecutor('threads');
-  warn?.('running tasks serially: the compiled worker entry (execution/thread-entry.js) is missing, as when running from TypeScript sources');
+  warn?.('running tasks one at a time in this thread: the compiled worker entry (execution/thread-entry.js) is missing, as when running from TypeScript sources');
   return new SerialExecutor();
 }

@@ -4,9 +4,14 @@
  * branch on fields, not on message text.
  */
 import { PlateflowError } from '../../errors.js';
+import { formatDuration } from '../resources/units.js';
 
-/** Why a worker died under a task. `likely-oom` is a SIGKILL we did not send: on Linux that is almost always the kernel's OOM killer. */
-export type KillReason = 'exit' | 'signal' | 'likely-oom' | 'heap-oom' | 'memory-limit' | 'thread-exit' | 'spawn-failed';
+/**
+ * Why a worker died under a task. `oom-kill`: a SIGKILL while the cgroup's OOM-kill count rose (the
+ * kernel's out-of-memory killer); `signal`: any other signal we did not send, SIGKILL included when
+ * there is no such evidence; `heap-oom`: V8's heap limit; `memory-limit`: over `--worker-memory`.
+ */
+export type KillReason = 'exit' | 'signal' | 'oom-kill' | 'heap-oom' | 'memory-limit' | 'thread-exit' | 'spawn-failed';
 
 export interface KillDetails {
   readonly reason: KillReason;
@@ -17,6 +22,8 @@ export interface KillDetails {
   readonly rssBytes?: number;
   /** The end of the worker's stderr, when it printed anything: usually says why it died. */
   readonly stderr?: string;
+  /** The cgroup file whose OOM-kill count was read to tell an OOM kill from another SIGKILL. */
+  readonly oomKillCounter?: string;
 }
 
 /** A task's worker died (crash, exit, signal, out of memory) before returning a result. Status `killed`. */
@@ -35,7 +42,7 @@ export class TaskTimeoutError extends PlateflowError {
   readonly timeoutMs: number;
 
   constructor(task: string, timeoutMs: number) {
-    super('E_TASK_TIMEOUT', `timed out after ${formatSeconds(timeoutMs)}`, { task, timeoutMs });
+    super('E_TASK_TIMEOUT', `timed out after ${formatDuration(timeoutMs)}`, { task, timeoutMs });
     this.name = 'TaskTimeoutError';
     this.timeoutMs = timeoutMs;
   }
@@ -55,10 +62,4 @@ export class ExecutorClosedError extends PlateflowError {
     super('E_ABORTED', `${executor}: ${detail}`, { executor });
     this.name = 'ExecutorClosedError';
   }
-}
-
-export function formatSeconds(ms: number): string {
-  const s = ms / 1000;
-  // 1.5 s, 0.25 s, 30 s: at most two decimals, no trailing zeros.
-  return `${Number(s.toFixed(s < 10 ? 2 : 1))} s`;
 }

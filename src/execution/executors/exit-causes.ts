@@ -2,8 +2,16 @@
  * The one table from "how a worker ended" to the message and reason a person reads in the task's
  * result. Process, subprocess and thread workers all map their endings here so the same failure
  * reads the same whichever executor ran it.
+ *
+ * A SIGKILL says only that something sent it. It is called an out-of-memory kill only on evidence:
+ * the cgroup's OOM-kill counter rose (see {@link OomKillWitness}), or V8's heap-OOM banner is on
+ * stderr. What the counter cannot say is *whose* kill it counted: a rise while our worker ran is
+ * attributed to the worker that died, though another process in the same cgroup may have been the
+ * victim; and a worker that dies while idle is never explained, so its rise may be claimed by the
+ * next SIGKILL seen.
  */
 import { constants } from 'node:os';
+import { readOomKills, type OomKillCount } from '../resources/memory.js';
 import { formatBytes } from '../resources/units.js';
 import { TaskKilledError, type KillDetails } from './errors.js';
 
@@ -25,20 +33,65 @@ export function isHeapOom(exit: ChildExit): boolean {
   return exit.code !== 0 && HEAP_OOM_MARKERS.some((m) => exit.stderrTail.includes(m));
 }
 
-/** A child process that died under a task, not by our hand. */
-export function describeChildExit(task: string, exit: ChildExit): TaskKilledError {
+/** What the cgroup's OOM-kill counter says about one SIGKILL. */
+export type OomVerdict = { readonly kind: 'oom-kill' | 'no-oom-kill'; readonly file: string } | { readonly kind: 'unknown' };
+
+/**
+ * Reads the OOM-kill counter when it is created (before any worker starts) and again at each
+ * SIGKILL death. Every rise is a kill to explain; each death claims one, so two workers killed
+ * together each find theirs and a later, unrelated SIGKILL finds none.
+ */
+export class OomKillWitness {
+  readonly #read: () => OomKillCount | undefined;
+  #seen: number | undefined;
+  #unclaimed = 0;
+
+  /** @param read where the counter comes from; tests point it at a fake cgroup folder */
+  constructor(read: () => OomKillCount | undefined = () => readOomKills()) {
+    this.#read = read;
+    this.#seen = read()?.count;
+  }
+
+  /** Called when a worker is found dead by SIGKILL. */
+  claim(): OomVerdict {
+    const now = this.#read();
+    if (now === undefined) return { kind: 'unknown' };
+    // A counter seen for the first time (it was unreadable at the start) gives no rise to go by.
+    if (this.#seen !== undefined && now.count > this.#seen) this.#unclaimed += now.count - this.#seen;
+    this.#seen = now.count;
+    if (this.#unclaimed === 0) return { kind: 'no-oom-kill', file: now.file };
+    this.#unclaimed--;
+    return { kind: 'oom-kill', file: now.file };
+  }
+}
+
+/** Read when the executors load, so before any worker of this process exists. */
+const processWitness = new OomKillWitness();
+
+/**
+ * A child process that died under a task, not by our hand.
+ * @param witness the OOM-kill counter to consult for a SIGKILL; tests pass one on a fake cgroup
+ */
+export function describeChildExit(task: string, exit: ChildExit, witness: OomKillWitness = processWitness): TaskKilledError {
   const stderr = exit.stderrTail.trim().slice(-1000);
   const base = { pid: exit.pid, exitCode: exit.code, signal: exit.signal, ...(stderr ? { stderr } : {}) };
   if (isHeapOom(exit)) {
     const how = exit.signal ? `signal ${exit.signal}` : `exit ${exit.code}`;
     return new TaskKilledError(task, `killed: ran out of JavaScript heap memory (V8 "JavaScript heap out of memory", ${how})`, { ...base, reason: 'heap-oom' });
   }
-  if (exit.signal === 'SIGKILL') {
-    return new TaskKilledError(task, 'killed (likely OOM): worker received SIGKILL, which on Linux is usually the kernel out-of-memory killer', { ...base, reason: 'likely-oom' });
-  }
   if (exit.signal) {
-    const number = constants.signals[exit.signal];
-    return new TaskKilledError(task, `killed by signal ${number ?? exit.signal} (${exit.signal})`, { ...base, reason: 'signal' });
+    const killedBy = `killed by signal ${constants.signals[exit.signal] ?? '?'} (${exit.signal})`;
+    // The kernel's OOM killer sends only SIGKILL.
+    if (exit.signal !== 'SIGKILL') return new TaskKilledError(task, killedBy, { ...base, reason: 'signal' });
+    const verdict = witness.claim();
+    if (verdict.kind === 'oom-kill') {
+      return new TaskKilledError(task, `${killedBy} from the kernel's out-of-memory killer (the OOM-kill count in ${verdict.file} rose while it ran)`, { ...base, reason: 'oom-kill', oomKillCounter: verdict.file });
+    }
+    const why =
+      verdict.kind === 'no-oom-kill'
+        ? `not the out-of-memory killer (the OOM-kill count in ${verdict.file} did not rise), so another process sent it`
+        : 'whether the out-of-memory killer sent it is unknown (no cgroup OOM-kill count to check)';
+    return new TaskKilledError(task, `${killedBy}: ${why}`, { ...base, reason: 'signal', ...(verdict.kind === 'no-oom-kill' ? { oomKillCounter: verdict.file } : {}) });
   }
   return new TaskKilledError(task, `exited ${exit.code ?? '?'} with no result`, { ...base, reason: 'exit' });
 }

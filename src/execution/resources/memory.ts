@@ -1,7 +1,8 @@
 /**
  * How much memory the run may use: the host total, narrowed by a cgroup limit or a Slurm
  * allocation. Used to warn when `workers × --worker-memory` cannot fit, and shown by
- * `plateflow resources`.
+ * `plateflow resources`. Also the kernel's count of out-of-memory kills in this cgroup, the only
+ * evidence that tells an OOM kill from any other SIGKILL.
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -50,6 +51,36 @@ export function probeMemory(environment: Omit<ProbeEnvironment, 'availableParall
   let limit = total;
   for (const s of sources) if (s.bytes !== null && s.bytes > 0 && s.bytes < limit) limit = s.bytes;
   return { limitBytes: limit, freeBytes: Math.min(limit, (environment.freemem ?? os.freemem)()), sources };
+}
+
+/** The kernel's out-of-memory kill counter of this process's memory cgroup, and the file it came from. */
+export interface OomKillCount {
+  readonly count: number;
+  readonly file: string;
+}
+
+/**
+ * Reads `oom_kill` from cgroup v2 `memory.events` (kills of this cgroup's processes, and its
+ * descendants', by any OOM killer: the cgroup's limit or the whole machine's) or, under cgroup v1,
+ * from `memory.oom_control` (Linux ≥ 4.13). Undefined when neither exists (not Linux, an old kernel,
+ * no memory controller): then no one can tell an OOM kill from another SIGKILL.
+ */
+export function readOomKills(environment: Pick<ProbeEnvironment, 'root'> = {}): OomKillCount | undefined {
+  const root = environment.root ?? '/';
+  const ownV2 = cgroupPath(root, (id, controllers) => id === '0' && controllers === '');
+  const ownV1 = cgroupPath(root, (_id, controllers) => controllers.split(',').includes('memory'));
+  // Own cgroup first; its mount root when the path from /proc/self/cgroup is not visible (a container without a cgroup namespace).
+  const candidates = [
+    ...(ownV2 !== undefined ? [path.join('sys/fs/cgroup', ownV2, 'memory.events')] : []),
+    'sys/fs/cgroup/memory.events',
+    ...(ownV1 !== undefined ? [path.join('sys/fs/cgroup/memory', ownV1, 'memory.oom_control')] : []),
+    'sys/fs/cgroup/memory/memory.oom_control',
+  ];
+  for (const file of candidates) {
+    const m = /^oom_kill (\d+)$/m.exec(readText(path.join(root, file)) ?? '');
+    if (m) return { count: Number(m[1]), file: '/' + file };
+  }
+  return undefined;
 }
 
 function cgroupPath(root: string, match: (id: string, controllers: string) => boolean): string | undefined {

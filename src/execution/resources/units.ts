@@ -12,9 +12,22 @@ const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, sec: 1000, m: 6
  */
 export function parseDuration(value: string, what = 'duration'): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h)?\s*$/i.exec(value);
-  const ms = m ? Number(m[1]) * DURATION_UNITS[(m[2] ?? 's').toLowerCase()]! : NaN;
-  if (!(ms > 0) || !Number.isFinite(ms)) throw new ConfigError(`${what} must be a positive duration such as 30s, 500ms or 2m, got "${value}"`);
-  return Math.round(ms);
+  const ms = Math.round(m ? Number(m[1]) * DURATION_UNITS[(m[2] ?? 's').toLowerCase()]! : NaN);
+  // Under half a millisecond rounds to 0, which would mean "no limit" to a timer.
+  if (!(ms >= 1) || !Number.isFinite(ms)) throw new ConfigError(`${what} must be a positive duration such as 30s, 500ms or 2m (at least 1ms), got "${value}"`);
+  return ms;
+}
+
+/** Largest unit first: a duration is shown in the largest unit it reaches. */
+const DURATION_DISPLAY: readonly (readonly [string, number])[] = [['h', 3_600_000], ['min', 60_000], ['s', 1000], ['ms', 1]];
+
+/**
+ * A duration in ms the way a person gave it: `1 ms`, `250 ms`, `1.5 s`, `30 s`, `2 min`, `1.5 h`
+ * (the largest unit it reaches, at most two decimals, no trailing zeros).
+ */
+export function formatDuration(ms: number): string {
+  const [unit, size] = DURATION_DISPLAY.find(([, size]) => Math.abs(ms) >= size) ?? DURATION_DISPLAY[DURATION_DISPLAY.length - 1]!;
+  return `${Number((ms / size).toFixed(2))} ${unit}`;
 }
 
 /**
