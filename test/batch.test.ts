@@ -28,6 +28,18 @@ describe('batch', () => {
     expect(new Set(plateOutputNames(['/d/p q', '/d/p_q'])).size).toBe(2);
   });
 
+  it('a glob that also matches the batch\'s own output folder leaves it out', async () => {
+    const root = path.join(dir, 'glob-with-out');
+    await synthesizePlate(path.join(root, 'p1'), { wells: 1, sites: 1, channels: 1, z: 1, size: 32, seed: 1 });
+    const warnings: string[] = [];
+    const first = await runBatch([path.join(root, '*')], { pipeline: STANDARD, out: path.join(root, 'out'), warn: (m) => warnings.push(m) });
+    expect(first.runs.map((r) => r.name)).toEqual(['p1']);
+    // Now out/ exists and matches the glob: it is still not a plate.
+    const again = await runBatch([path.join(root, '*')], { pipeline: STANDARD, out: path.join(root, 'out'), warn: (m) => warnings.push(m) });
+    expect(again.runs.map((r) => r.name)).toEqual(['p1']);
+    expect(warnings.join('\n')).toMatch(/not a plate: .*glob-with-out\/out is this batch's output folder/);
+  });
+
   it('strict: lists every missing plate and channel at once, before any work', async () => {
     const out = path.join(dir, 'strict-out');
     const run = runBatch([path.join(dir, 'plates', 'plate_*'), path.join(dir, 'plates', 'missing')], { pipeline: STANDARD, out, channels: ['1', '2'] });

@@ -49,7 +49,13 @@ export interface BatchRun {
  * @throws OutputLockedError E_OUTPUT_LOCKED when another run holds the batch folder
  */
 export async function runBatch(plateArgs: readonly string[], options: BatchOptions): Promise<BatchRun> {
-  const plates = await expandPlateArguments(plateArgs);
+  // `batch 'data/*' --out data/out` must not take its own output (or a plate's under it) for a plate.
+  const out = path.resolve(options.out);
+  const plates = (await expandPlateArguments(plateArgs)).filter((plate) => {
+    const inside = plate === out || plate.startsWith(out + path.sep);
+    if (inside) options.warn?.(`not a plate: ${plate} is this batch's output folder`);
+    return !inside;
+  });
   const lenient = options.lenient ?? false;
   const missing: SkippedPlate[] = [];
   const runnable: { plate: string; channels?: string[] }[] = [];
