@@ -165,6 +165,7 @@ class Reporter implements ProgressReporter {
     if (event.type === 'log') return { ...base, level: event.level, message: event.message };
     if (event.type === 'run:start') return { ...base, tasks: event.tasks, executor: event.executor };
     if (event.type === 'task:start') return { ...base, taskId: event.taskId, ...(event.worker !== undefined ? { worker: event.worker } : {}) };
+    if (event.type === 'run:all-started') return base;
     const { taskId, axis, status, seconds, images, peakRssBytes, error, attempts } = event.result;
     return {
       ...base,
