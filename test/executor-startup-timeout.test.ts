@@ -1,7 +1,7 @@
 /**
  * The per-task timeout counts from the task's start in its worker, not from its hand-over to a
  * worker that is still starting. Workers here start deliberately slowly (fixtures/start-up/slow.cjs
- * blocks 3 s before any plateflow code loads), with a 1.5 s timeout: whatever the machine's speed,
+ * blocks 4 s before any plateflow code loads), with a 2.5 s timeout: whatever the machine's speed,
  * start-up alone is longer than the timeout, so tasks that finish at once must end `ok`, and a
  * task that spins past the timeout must still end `timeout`. Real threads and processes from dist/.
  */
@@ -16,7 +16,9 @@ import { byWell, fixture, isGone, misbehaving, plansFor, tinyPlate } from './exe
 import { REPO, tempDir } from './helpers.js';
 
 const START_UP = path.join(REPO, 'test', 'fixtures', 'start-up');
-const TIMEOUT_MS = 1500;
+/** Below the fixture's 4 s start-up, and far above what a task of this tiny plate takes even on a loaded machine. */
+const TIMEOUT_MS = 2500;
+const SLOW_START_S = 4;
 
 let dir: string;
 let plate: PlateIndex;
@@ -27,9 +29,9 @@ beforeAll(async () => {
 });
 
 const slowStart: readonly (readonly [string, () => Executor])[] = [
-  ['threads', () => new ThreadsExecutor(resolveExecutorOptions({ workers: 2, cpus: 2, timeoutMs: TIMEOUT_MS }), pathToFileURL(path.join(START_UP, 'thread-entry.mjs')).href)],
-  ['processes', () => createExecutor('processes', { workers: 2, cpus: 2, timeoutMs: TIMEOUT_MS, execArgv: ['--require', path.join(START_UP, 'slow.cjs')] })],
-  ['subprocess', () => createExecutor('subprocess', { workers: 2, cpus: 2, timeoutMs: TIMEOUT_MS, execArgv: ['--require', path.join(START_UP, 'slow.cjs')] })],
+  ['threads', () => new ThreadsExecutor(resolveExecutorOptions({ workers: 3, cpus: 3, timeoutMs: TIMEOUT_MS }), pathToFileURL(path.join(START_UP, 'thread-entry.mjs')).href)],
+  ['processes', () => createExecutor('processes', { workers: 3, cpus: 3, timeoutMs: TIMEOUT_MS, execArgv: ['--require', path.join(START_UP, 'slow.cjs')] })],
+  ['subprocess', () => createExecutor('subprocess', { workers: 3, cpus: 3, timeoutMs: TIMEOUT_MS, execArgv: ['--require', path.join(START_UP, 'slow.cjs')] })],
 ];
 
 describe.each(slowStart)('%s with workers slower to start than the timeout', (kind, make) => {
@@ -40,10 +42,10 @@ describe.each(slowStart)('%s with workers slower to start than the timeout', (ki
       const results = byWell(await executor.run(await plansFor(pipeline, plate, path.join(dir, `out-${kind}`))));
       expect(results.A01?.status, results.A01?.error?.message).toBe('ok');
       expect(results.A02?.status, results.A02?.error?.message).toBe('ok');
-      expect(results.A03).toMatchObject({ status: 'timeout', error: { code: 'E_TASK_TIMEOUT', message: 'timed out after 1.5 s' } });
-      // Counted from its start in the worker: the 3 s start-up of a fresh subprocess is not in it.
+      expect(results.A03).toMatchObject({ status: 'timeout', error: { code: 'E_TASK_TIMEOUT', message: 'timed out after 2.5 s' } });
+      // One worker per task, so A03 too waited out a start-up: its time counts from its start in the worker.
       expect(results.A03!.seconds).toBeGreaterThanOrEqual(TIMEOUT_MS / 1000 - 0.01);
-      expect(results.A03!.seconds).toBeLessThan(3);
+      expect(results.A03!.seconds).toBeLessThan(SLOW_START_S);
     } finally {
       await executor.close();
     }

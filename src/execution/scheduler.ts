@@ -135,7 +135,10 @@ export class TaskQueue<T extends { readonly plan: TaskPlan }> {
   drain(match: (item: T) => boolean = () => true): T[] {
     const out: T[] = [];
     const kept: Entry<T>[] = [];
-    for (let next = this.#popEntry(); next !== undefined; next = this.#popEntry()) (match(next.item) ? out.push(next.item) : kept.push(next));
+    for (let next = this.#popEntry(); next !== undefined; next = this.#popEntry()) {
+      if (match(next.item)) out.push(next.item);
+      else kept.push(next);
+    }
     for (const entry of kept) this.#pushEntry(entry);
     return out;
   }

@@ -2,8 +2,8 @@
  * What every executor shares around the dispatch engine: refusing work after `close()`, merging
  * the caller's signal with the executor's own "force close" signal, and a `close()` that can be
  * called twice, waits for running work unless forced, and always ends with every worker gone.
- * `run()` may be called again while earlier runs are in flight; an engine hands them all to one
- * dispatcher, so they share its workers.
+ * `run()` may be called again while earlier runs are in flight; the worker-pool engines hand every
+ * run to their one dispatcher, so overlapping runs share the workers.
  */
 import type { TaskPlan } from '../../compiler/plan.js';
 import type { ExecuteOptions, Executor } from '../executor.js';
