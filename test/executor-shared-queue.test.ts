@@ -41,11 +41,13 @@ const scenario = fc.record({
   outcomes: fc.array(fc.record({ pick: fc.nat(), status: fc.constantFrom<TaskStatus>('ok', 'ok', 'ok', 'error') }), { maxLength: 40 }),
   failFast: fc.array(fc.boolean(), { minLength: RUNS, maxLength: RUNS }),
   cancel: fc.option(fc.record({ run: fc.nat({ max: RUNS - 1 }), after: fc.nat({ max: 16 }) }), { nil: undefined }),
+  /** Submit the next run from inside this one's `run:all-started` listener, as a batch does. */
+  chained: fc.boolean(),
 });
 
 it('overlapping runs share the workers and the queue, in call order, each with its own results', async () => {
   await fc.assert(
-    fc.asyncProperty(scenario, async ({ workers, tasks, submitAfter, outcomes, failFast, cancel }) => {
+    fc.asyncProperty(scenario, async ({ workers, tasks, submitAfter, outcomes, failFast, cancel, chained }) => {
       const runs: RunRecord[] = Array.from({ length: RUNS }, () => ({ plans: [], waiting: new Map(), events: [], submitted: false, settled: false }));
       tasks.forEach(({ weight, run }, i) => runs[run]!.plans.push(fakePlan(`r${run}-t${i}`, weight)));
       const runOf = (taskId: string) => Number(taskId.slice(1, taskId.indexOf('-')));
@@ -95,6 +97,7 @@ it('overlapping runs share the workers and the queue, in call order, each with i
           record.events.push(e);
           if (e.type === 'task:done') record.waiting.delete(e.result.taskId);
           if (e.type === 'run:all-started' && record.waiting.size > 0) violations.push(`run ${r} said all-started with ${[...record.waiting.keys()].join(',')} waiting`);
+          if (e.type === 'run:all-started' && chained && nextRun === r + 1 && nextRun < RUNS) submit();
         };
         pending.push(
           dispatcher.run(record.plans, { onEvent, failFast: failFast[r]!, signal: controllers[r]!.signal }).then((results) => {
