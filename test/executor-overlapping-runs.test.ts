@@ -5,7 +5,7 @@
  * the earlier one's, each run gets exactly its own results, and the facade keeps its pool instead
  * of starting another for a run that wants a different size.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TaskPlan } from '../dist/compiler/plan.js';
@@ -22,7 +22,11 @@ let plate1: PlateIndex;
 let plate2: PlateIndex;
 const project: PipelineDefinition = { steps: [{ name: 'project', func: 'max_projection', variableComponents: ['z'], backend: 'disk' }] };
 /** A03 blocks until `gate` exists: the earlier run's tail, held running until the later run has started. */
-const heldUntil = (gate: string) => misbehaving([fixture('wait-for-file.mjs')], [['wait_for_file', { well: 'A03', file: gate }]]);
+function heldUntil(gate: string): PipelineDefinition {
+  const announce = `${gate}.announce`;
+  mkdirSync(announce, { recursive: true });
+  return misbehaving([fixture('wait-for-file.mjs')], [['wait_for_file', { well: 'A03', announce, release: gate }]]);
+}
 
 beforeAll(async () => {
   dir = await tempDir('plateflow-overlap-');

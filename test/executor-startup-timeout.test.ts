@@ -29,7 +29,7 @@ beforeAll(async () => {
 });
 
 const slowStart: readonly (readonly [string, () => Executor])[] = [
-  ['threads', () => new ThreadsExecutor(resolveExecutorOptions({ workers: 3, cpus: 3, timeoutMs: TIMEOUT_MS }), pathToFileURL(path.join(START_UP, 'thread-entry.mjs')).href)],
+  ['threads', () => new ThreadsExecutor(resolveExecutorOptions({ workers: 3, cpus: 3, timeoutMs: TIMEOUT_MS }), { entry: pathToFileURL(path.join(START_UP, 'thread-entry.mjs')).href })],
   ['processes', () => createExecutor('processes', { workers: 3, cpus: 3, timeoutMs: TIMEOUT_MS, execArgv: ['--require', path.join(START_UP, 'slow.cjs')] })],
   ['subprocess', () => createExecutor('subprocess', { workers: 3, cpus: 3, timeoutMs: TIMEOUT_MS, execArgv: ['--require', path.join(START_UP, 'slow.cjs')] })],
 ];

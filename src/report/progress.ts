@@ -105,7 +105,8 @@ class Reporter implements ProgressReporter {
   }
 
   event(event: RunEvent, plateName?: string): void {
-    if (this.#closed || this.mode === 'quiet') return;
+    // `run:all-started` only paces the submission of the next plate: nothing to show.
+    if (this.#closed || this.mode === 'quiet' || event.type === 'run:all-started') return;
     const plate = this.#plate(plateName);
     const now = this.#now();
     if (event.type === 'run:start') plate.total = event.tasks;
@@ -160,12 +161,11 @@ class Reporter implements ProgressReporter {
     }
   }
 
-  #jsonEvent(event: RunEvent, plate: PlateProgress): Record<string, unknown> {
+  #jsonEvent(event: Exclude<RunEvent, { type: 'run:all-started' }>, plate: PlateProgress): Record<string, unknown> {
     const base = { type: event.type, plate: plate.name, time: new Date().toISOString() };
     if (event.type === 'log') return { ...base, level: event.level, message: event.message };
     if (event.type === 'run:start') return { ...base, tasks: event.tasks, executor: event.executor };
     if (event.type === 'task:start') return { ...base, taskId: event.taskId, ...(event.worker !== undefined ? { worker: event.worker } : {}) };
-    if (event.type === 'run:all-started') return base;
     const { taskId, axis, status, seconds, images, peakRssBytes, error, attempts } = event.result;
     return {
       ...base,

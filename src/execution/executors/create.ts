@@ -140,7 +140,7 @@ class SizedExecutor implements Executor {
     const o = { ...this.#options, workers: choice.workers };
     const executor =
       choice.engine === 'threads'
-        ? new ThreadsExecutor(o)
+        ? new ThreadsExecutor(o, { order: this.name === 'serial' ? 'given' : 'largest-first' })
         : choice.engine === 'processes'
           ? new ProcessesExecutor(o)
           : choice.engine === 'subprocess'

@@ -82,8 +82,8 @@ export interface RunPolicy extends ExecuteOptions {
 export interface DispatchOptions extends DispatcherOptions, RunPolicy {}
 
 /** The dispatcher of an executor with these resolved options: one per executor, shared by its runs. */
-export function executorDispatcher(o: ResolvedExecutorOptions, runner: TaskRunner): Dispatcher {
-  return new Dispatcher(runner, { concurrency: o.workers, gpuSlots: new GpuSlots(gpuSlotCapacity(o.gpus, o.gpuMemoryPerTaskMiB)) });
+export function executorDispatcher(o: ResolvedExecutorOptions, runner: TaskRunner, order: QueueOrder = 'largest-first'): Dispatcher {
+  return new Dispatcher(runner, { concurrency: o.workers, order, gpuSlots: new GpuSlots(gpuSlotCapacity(o.gpus, o.gpuMemoryPerTaskMiB)) });
 }
 
 /** The run policy that follows from an executor's resolved options: timeout and retries. */

@@ -13,6 +13,7 @@ import { Piscina } from 'piscina';
 import type { TaskPlan } from '../../compiler/plan.js';
 import { serializeError } from '../../errors.js';
 import type { TaskResult } from '../result.js';
+import type { QueueOrder } from '../scheduler.js';
 import type { TaskRequest, WarmUpRequest } from '../thread-entry.js';
 import { BaseExecutor, type RunOptions } from './base.js';
 import { executorDispatcher, runPolicy, type Dispatcher, type Attempt, type RunnerHandle } from './dispatch.js';
@@ -37,13 +38,14 @@ export class ThreadsExecutor extends BaseExecutor {
 
   /**
    * `options.workers` is the pool size as is; {@link createExecutor} does the min(tasks, CPUs, …)
-   * sizing. `entry`: the thread's module (tests substitute their own).
+   * sizing. `order`: of the tasks within a run (`given` makes one thread a serial executor).
+   * `entry`: the thread's module (tests substitute their own).
    */
-  constructor(options: ResolvedExecutorOptions, entry = THREAD_ENTRY) {
+  constructor(options: ResolvedExecutorOptions, { order = 'largest-first', entry = THREAD_ENTRY }: { readonly order?: QueueOrder; readonly entry?: string } = {}) {
     super();
     this.#options = options;
     this.#entry = entry;
-    this.#dispatcher = executorDispatcher(options, { run: (plan, attempt) => this.#runOne(plan, attempt) });
+    this.#dispatcher = executorDispatcher(options, { run: (plan, attempt) => this.#runOne(plan, attempt) }, order);
   }
 
   #ensurePool(): Piscina<TaskRequest | WarmUpRequest, TaskResult | null> {
