@@ -22,7 +22,7 @@ import { notStarted } from '../executor.js';
 import { GpuSlots, gpuSlotCapacity } from '../resources/gpu-slots.js';
 import type { TaskResult, TaskStatus } from '../result.js';
 import { TaskQueue, type QueueOrder } from '../scheduler.js';
-import { ResourceError, TaskKilledError, TaskTimeoutError, formatSeconds } from './errors.js';
+import { ResourceError, TaskKilledError, TaskTimeoutError } from './errors.js';
 import { spawnFailed } from './exit-causes.js';
 import type { ResolvedExecutorOptions } from './options.js';
 
@@ -231,7 +231,7 @@ export class Dispatcher {
     };
     if (handle.started) {
       const startupMs = this.#options.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS;
-      timer = setTimeout(() => controller.abort(spawnFailed(plan.taskId, new Error(`it had not begun the task ${formatSeconds(startupMs)} after it was handed over`))), startupMs);
+      timer = setTimeout(() => controller.abort(spawnFailed(plan.taskId, new Error(`it had not begun the task ${startupMs / 1000} s after it was handed over`))), startupMs);
       handle.started.then(begin, () => {});
     } else begin();
 
