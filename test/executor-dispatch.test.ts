@@ -199,4 +199,49 @@ describe('dispatch', () => {
     await expect(run(plans(3), s.runner, { onEvent: () => { throw new Error('listener bug'); } })).rejects.toThrow('listener bug');
     expect(s.calls).toHaveLength(3);
   });
+
+  describe('a worker that starts slowly', () => {
+    /** A runner whose tasks begin when the test calls `begin` (their worker has started), and end when it calls `finish`. */
+    function startingSlowly() {
+      const tasks: { plan: TaskPlan; signal: AbortSignal; begin(): void; finish(): void }[] = [];
+      const runner: TaskRunner = {
+        run(plan, { signal }) {
+          let begin!: () => void;
+          let finish!: () => void;
+          const started = new Promise<void>((r) => (begin = r));
+          const result = new Promise<TaskResult>((r) => (finish = () => r({ taskId: plan.taskId, axis: plan.axis, status: 'ok', seconds: 0, images: 0, outputs: [], measurements: [] })));
+          tasks.push({ plan, signal, begin, finish });
+          return { started, result };
+        },
+      };
+      return { runner, tasks };
+    }
+    const elapsed = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+    it('is not charged for its start-up: the timeout counts from the task\'s start', async () => {
+      const s = startingSlowly();
+      const done = run(plans(2), s.runner, { timeoutMs: 50 });
+      // Three timeouts' worth of start-up: a timer armed at hand-over has fired by now.
+      await elapsed(150);
+      s.tasks[0]!.begin();
+      s.tasks[0]!.finish();
+      s.tasks[1]!.begin();
+      const results = await done;
+      expect(results.get('t0')!.status).toBe('ok');
+      // t1 began and never answered: it times out 50 ms after its start, not after its hand-over.
+      expect(results.get('t1')).toMatchObject({ status: 'timeout', error: { code: 'E_TASK_TIMEOUT' } });
+      expect(results.get('t1')!.seconds).toBeGreaterThanOrEqual(0.045);
+      expect(s.tasks[1]!.signal.aborted).toBe(true);
+    });
+
+    it('that never starts is killed at the start-up deadline, so the run cannot hang', async () => {
+      const s = startingSlowly();
+      const results = await run(plans(1), s.runner, { startupTimeoutMs: 50 });
+      expect(results.get('t0')).toMatchObject({
+        status: 'killed',
+        error: { code: 'E_TASK_KILLED', message: 'killed: worker could not start: it had not begun the task 0.05 s after it was handed over', context: { reason: 'spawn-failed' } },
+      });
+      expect(s.tasks[0]!.signal.aborted).toBe(true);
+    });
+  });
 });

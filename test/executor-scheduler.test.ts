@@ -24,6 +24,21 @@ describe('TaskQueue', () => {
     expect(q.drain().map((i) => i.plan.taskId)).toEqual(['b', 'd', 'a', 'c', 'e']);
   });
 
+  it('gives every task of a lower rank (an earlier run) before any of a higher one, then largest first', () => {
+    const q = new TaskQueue<ReturnType<typeof item>>();
+    for (const [id, w, rank] of [['late-big', 9, 1], ['a', 1, 0], ['b', 3, 0], ['late', 2, 1]] as const) q.push(item(fakePlan(id, w)), rank);
+    expect(q.drain().map((i) => i.plan.taskId)).toEqual(['b', 'a', 'late-big', 'late']);
+  });
+
+  it('drain(match) takes out only the matching tasks; the rest keep their order', () => {
+    const q = new TaskQueue<ReturnType<typeof item>>();
+    for (const [id, w] of [['x1', 1], ['y1', 4], ['x2', 3], ['y2', 2]] as const) q.push(item(fakePlan(id, w)));
+    expect(q.drain((i) => i.plan.taskId.startsWith('x')).map((i) => i.plan.taskId)).toEqual(['x2', 'x1']);
+    expect(q.size).toBe(2);
+    q.push(item(fakePlan('y3', 2)));
+    expect(q.drain().map((i) => i.plan.taskId)).toEqual(['y1', 'y2', 'y3']);
+  });
+
   it("keeps submission order with 'given'", () => {
     const q = new TaskQueue<ReturnType<typeof item>>('given');
     for (const [id, w] of [['a', 2], ['b', 5], ['c', 1]] as const) q.push(item(fakePlan(id, w)));

@@ -31,12 +31,13 @@ process.on('message', (message: ParentMessage) => {
 });
 
 // A failure here is not fatal: the first task meets it again and reports it as its own.
-void prepareWorker().then(
-  () => send({ type: 'ready' }),
-  () => send({ type: 'ready' }),
-);
+const prepared = prepareWorker().catch(() => undefined);
+void prepared.then(() => send({ type: 'ready' }));
 
 async function runOne({ id, plan }: Extract<ParentMessage, { type: 'run' }>): Promise<void> {
+  // Loading the task code and WASM kernels is this process's start-up, not the task's time.
+  await prepared;
+  send({ type: 'started', id });
   resetPeakRss();
   const heartbeat = progressMs > 0 ? setInterval(() => send({ type: 'progress', id, rssBytes: process.memoryUsage.rss() }), progressMs) : undefined;
   heartbeat?.unref();

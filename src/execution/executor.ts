@@ -6,7 +6,14 @@ export type RunEvent =
   | { readonly type: 'run:start'; readonly tasks: number; readonly executor: string; readonly resumed?: number }
   | { readonly type: 'task:start'; readonly taskId: string; readonly worker?: number }
   | { readonly type: 'task:done'; readonly result: TaskResult }
-  | { readonly type: 'log'; readonly level: 'info' | 'warn'; readonly message: string };
+  | { readonly type: 'log'; readonly level: 'info' | 'warn'; readonly message: string }
+  /**
+   * Once per `run()` call, before it resolves: none of its tasks waits in the queue any more (each
+   * was handed to a worker, or ended without starting). A caller with more work, such as a batch's
+   * next plate, can submit it now so that it fills the workers this run's tail leaves idle.
+   * (`task:start` is the hand-over to a worker; the task's timeout starts when it begins there.)
+   */
+  | { readonly type: 'run:all-started' };
 
 export interface ExecuteOptions {
   readonly signal?: AbortSignal;

@@ -2,8 +2,10 @@
  * The one queue every worker pulls from. Workers are not given fixed lanes of tasks: whichever is
  * free takes the next task, so one slow well does not hold back the wells queued behind it.
  *
- * Order: largest `resources.weight` (input image count) first, ties in submission order. Starting
- * the big tasks early shortens the tail where one worker is still busy and the others are idle.
+ * Order: lowest `rank` first (the dispatcher ranks tasks by the `run()` call they belong to, so an
+ * earlier run's tasks go before a later one's when runs share workers), then largest
+ * `resources.weight` (input image count), ties in submission order. Starting the big tasks early
+ * shortens the tail where one worker is still busy and the others are idle.
  *
  * Tasks bound to a GPU wait in their GPU's own heap, so a task whose GPU is full never blocks a
  * CPU task or a task for another GPU behind it:
@@ -21,6 +23,7 @@ export type QueueOrder = 'largest-first' | 'given';
 
 interface Entry<T> {
   readonly item: T;
+  readonly rank: number;
   readonly weight: number;
   readonly seq: number;
 }
@@ -83,23 +86,33 @@ export class TaskQueue<T extends { readonly plan: TaskPlan }> {
   #size = 0;
 
   constructor(order: QueueOrder = 'largest-first') {
-    this.#before = order === 'given' ? (a, b) => a.seq < b.seq : (a, b) => a.weight > b.weight || (a.weight === b.weight && a.seq < b.seq);
+    const within = order === 'given' ? (a: Entry<T>, b: Entry<T>) => a.seq < b.seq : (a: Entry<T>, b: Entry<T>) => a.weight > b.weight || (a.weight === b.weight && a.seq < b.seq);
+    this.#before = (a, b) => a.rank < b.rank || (a.rank === b.rank && within(a, b));
   }
 
   get size(): number {
     return this.#size;
   }
 
-  push(item: T): void {
-    const gpu = item.plan.resources.gpuId;
+  /** `rank`: tasks of a lower rank all come before those of a higher one. */
+  push(item: T, rank = 0): void {
+    this.#pushEntry({ item, rank, weight: item.plan.resources.weight, seq: this.#seq++ });
+  }
+
+  #pushEntry(entry: Entry<T>): void {
+    const gpu = entry.item.plan.resources.gpuId;
     let lane = this.#lanes.get(gpu);
     if (!lane) this.#lanes.set(gpu, (lane = new Heap(this.#before)));
-    lane.push({ item, weight: item.plan.resources.weight, seq: this.#seq++ });
+    lane.push(entry);
     this.#size++;
   }
 
   /** The next task whose GPU (null = CPU) `canStart` accepts, or undefined when none can start now. */
   pop(canStart: (gpu: number | null) => boolean = () => true): T | undefined {
+    return this.#popEntry(canStart)?.item;
+  }
+
+  #popEntry(canStart: (gpu: number | null) => boolean = () => true): Entry<T> | undefined {
     let bestLane: Heap<Entry<T>> | undefined;
     let best: Entry<T> | undefined;
     for (const [gpu, lane] of this.#lanes) {
@@ -112,13 +125,21 @@ export class TaskQueue<T extends { readonly plan: TaskPlan }> {
     }
     if (!bestLane) return undefined;
     this.#size--;
-    return bestLane.pop()!.item;
+    return bestLane.pop()!;
   }
 
-  /** Removes and returns everything still queued, in queue order (used when a run is cancelled). */
-  drain(): T[] {
+  /**
+   * Removes and returns the queued items `match` accepts (all by default), in queue order; the
+   * rest keep their places. O(n log n), for the rare cancel or fail-fast of one run among several.
+   */
+  drain(match: (item: T) => boolean = () => true): T[] {
     const out: T[] = [];
-    for (let next = this.pop(); next !== undefined; next = this.pop()) out.push(next);
+    const kept: Entry<T>[] = [];
+    for (let next = this.#popEntry(); next !== undefined; next = this.#popEntry()) {
+      if (match(next.item)) out.push(next.item);
+      else kept.push(next);
+    }
+    for (const entry of kept) this.#pushEntry(entry);
     return out;
   }
 }

@@ -3,6 +3,7 @@
  * package). It runs one plan with the same `runTask` as every executor; user modules are loaded
  * once per thread by `runTask`'s registry cache.
  */
+import type { MessagePort } from 'node:worker_threads';
 import type { TaskPlan } from '../compiler/plan.js';
 import type { TaskResult } from './result.js';
 import { prepareWorker, runTask } from './run-task.js';
@@ -16,13 +17,24 @@ export interface WarmUpRequest {
   readonly warmUp: { readonly arrived: SharedArrayBuffer; readonly threads: number; readonly timeoutMs: number };
 }
 
-export default async function runPlanInThread(message: TaskPlan | WarmUpRequest): Promise<TaskResult | null> {
+/** One task. `started` gets one message when the task begins, which is when its timeout starts. */
+export interface TaskRequest {
+  readonly plan: TaskPlan;
+  readonly started: MessagePort;
+}
+
+export default async function runPlanInThread(message: TaskRequest | WarmUpRequest): Promise<TaskResult | null> {
   if ('warmUp' in message) {
     await prepareWorker();
     awaitOthers(message.warmUp);
     return null;
   }
-  const result = await runTask(message);
+  // Loading the task code and WASM kernels is the thread's start-up, not the task's time. A
+  // failure here is left for the task to meet again and report as its own.
+  await prepareWorker().catch(() => undefined);
+  message.started.postMessage(null);
+  message.started.close();
+  const result = await runTask(message.plan);
   // Threads share the process: this is the process's RSS when the task ended, or the highest
   // per-step peak when --memory-debug sampled them; never the task's own peak alone.
   return { ...result, peakRssBytes: Math.max(process.memoryUsage.rss(), ...(result.steps ?? []).map((s) => s.peakRssBytes ?? 0)) };

@@ -105,7 +105,8 @@ class Reporter implements ProgressReporter {
   }
 
   event(event: RunEvent, plateName?: string): void {
-    if (this.#closed || this.mode === 'quiet') return;
+    // `run:all-started` only paces the submission of the next plate: nothing to show.
+    if (this.#closed || this.mode === 'quiet' || event.type === 'run:all-started') return;
     const plate = this.#plate(plateName);
     const now = this.#now();
     if (event.type === 'run:start') plate.total = event.tasks;
@@ -161,7 +162,7 @@ class Reporter implements ProgressReporter {
     }
   }
 
-  #jsonEvent(event: RunEvent, plate: PlateProgress): Record<string, unknown> {
+  #jsonEvent(event: Exclude<RunEvent, { type: 'run:all-started' }>, plate: PlateProgress): Record<string, unknown> {
     const base = { type: event.type, plate: plate.name, time: new Date().toISOString() };
     if (event.type === 'log') return { ...base, level: event.level, message: event.message };
     if (event.type === 'run:start') return { ...base, tasks: event.tasks, executor: event.executor, ...(event.resumed ? { resumed: event.resumed } : {}) };

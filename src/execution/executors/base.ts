@@ -2,6 +2,8 @@
  * What every executor shares around the dispatch engine: refusing work after `close()`, merging
  * the caller's signal with the executor's own "force close" signal, and a `close()` that can be
  * called twice, waits for running work unless forced, and always ends with every worker gone.
+ * `run()` may be called again while earlier runs are in flight; the worker-pool engines hand every
+ * run to their one dispatcher, so overlapping runs share the workers.
  */
 import type { TaskPlan } from '../../compiler/plan.js';
 import type { ExecuteOptions, Executor } from '../executor.js';
@@ -9,6 +11,12 @@ import type { TaskResult } from '../result.js';
 import { ExecutorClosedError } from './errors.js';
 
 export type RunOptions = ExecuteOptions & { readonly signal: AbortSignal };
+
+/** A run of no plans: nothing waits, so it is at once "all started" and over. */
+export function nothingToRun(options: ExecuteOptions): Map<string, TaskResult> {
+  options.onEvent?.({ type: 'run:all-started' });
+  return new Map();
+}
 
 export abstract class BaseExecutor implements Executor {
   abstract readonly name: string;
@@ -25,7 +33,7 @@ export abstract class BaseExecutor implements Executor {
 
   async run(plans: readonly TaskPlan[], options: ExecuteOptions = {}): Promise<Map<string, TaskResult>> {
     if (this.#closing) throw new ExecutorClosedError(this.name);
-    if (plans.length === 0) return new Map();
+    if (plans.length === 0) return nothingToRun(options);
     const signal = options.signal ? AbortSignal.any([options.signal, this.#force.signal]) : this.#force.signal;
     const running = this.execute(plans, { ...options, signal });
     this.#active.add(running);

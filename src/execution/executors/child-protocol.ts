@@ -11,6 +11,8 @@ export type ParentMessage = { readonly type: 'run'; readonly id: number; readonl
 export type ChildMessage =
   /** Sent once, when the worker has loaded the task code and can take a plan without delay. */
   | { readonly type: 'ready' }
+  /** The task with this id begins now (the worker's start-up is over): its timeout counts from here. */
+  | { readonly type: 'started'; readonly id: number }
   /** The task's outcome (ok, error, cancelled…) as `runTask` reported it. */
   | { readonly type: 'result'; readonly id: number; readonly result: TaskResult }
   /** The worker itself failed around the task (a bug, not a task failure); the worker stays usable. */
@@ -24,5 +26,5 @@ export const PROGRESS_ENV = 'PLATEFLOW_WORKER_PROGRESS_MS';
 export function isChildMessage(value: unknown): value is ChildMessage {
   const type = (value as { type?: unknown } | null)?.type;
   if (type === 'ready') return true;
-  return typeof value === 'object' && value !== null && (type === 'result' || type === 'error' || type === 'progress') && typeof (value as { id?: unknown }).id === 'number';
+  return typeof value === 'object' && value !== null && (type === 'started' || type === 'result' || type === 'error' || type === 'progress') && typeof (value as { id?: unknown }).id === 'number';
 }

@@ -60,7 +60,7 @@ export class ChildWorker {
   readonly #child: ChildProcess;
   readonly #exited: Promise<ChildExit>;
   #stderrTail = '';
-  #current: { readonly id: number; readonly settle: (o: ChildOutcome) => void; peak: number } | undefined;
+  #current: { readonly id: number; readonly begin: () => void; readonly settle: (o: ChildOutcome) => void; peak: number } | undefined;
   #nextId = 1;
   #killedFor: KillCause | undefined;
   #lastReportedRss: number | undefined;
@@ -135,16 +135,19 @@ export class ChildWorker {
     return this.#exited;
   }
 
-  run(plan: TaskPlan): Promise<ChildOutcome> {
+  /** `started` resolves when the child begins the task (never, if it dies first); `outcome` settles with how it ended. */
+  run(plan: TaskPlan): { readonly started: Promise<void>; readonly outcome: Promise<ChildOutcome> } {
     if (this.#current) throw new Error(`worker ${this.pid} is already running a task`);
     const id = this.#nextId++;
+    let begin!: () => void;
+    const started = new Promise<void>((resolve) => (begin = resolve));
     const outcome = new Promise<ChildOutcome>((settle) => {
-      this.#current = { id, settle, peak: 0 };
+      this.#current = { id, begin, settle, peak: 0 };
     });
     const message: ParentMessage = { type: 'run', id, plan };
     // A send error means the channel is gone; the 'exit' that follows settles the task.
     if (this.#alive && this.#child.connected) this.#child.send(message, (err) => err && this.kill({ kind: 'stopped' }));
-    return outcome;
+    return { started, outcome };
   }
 
   /** Current RSS: from /proc on Linux (works while the child is stuck in a loop), else its last heartbeat. */
@@ -183,6 +186,10 @@ export class ChildWorker {
     const current = this.#current;
     if (!current || message.id !== current.id) return;
     const m: ChildMessage = message;
+    if (m.type === 'started') {
+      current.begin();
+      return;
+    }
     if (m.type === 'progress') {
       this.#lastReportedRss = m.rssBytes;
       current.peak = Math.max(current.peak, m.rssBytes);

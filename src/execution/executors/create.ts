@@ -11,11 +11,11 @@ import type { TaskPlan } from '../../compiler/plan.js';
 import type { ExecuteOptions, Executor } from '../executor.js';
 import { GpuSlots, gpuSlotCapacity } from '../resources/gpu-slots.js';
 import type { TaskResult } from '../result.js';
-import type { BaseExecutor } from './base.js';
+import { nothingToRun, type BaseExecutor } from './base.js';
 import { ExecutorClosedError } from './errors.js';
 import { resolveExecutorOptions, type ExecutorKind, type ExecutorOptions, type ResolvedExecutorOptions } from './options.js';
 import { ProcessesExecutor, SubprocessExecutor } from './processes.js';
-import { SerialExecutor, ThreadSerialExecutor } from './serial.js';
+import { SerialExecutor } from './serial.js';
 import { THREAD_ENTRY, ThreadsExecutor } from './threads.js';
 
 /** What will run a batch of tasks, and why. */
@@ -54,12 +54,31 @@ export function chooseExecution(kind: ExecutorKind, options: ResolvedExecutorOpt
   return { engine: kind, workers: Math.max(1, workers), notes };
 }
 
-/** The facade: one engine at a time, created for the pool size the current batch needs. */
+/** An engine and how many `run()` calls are on it, so the facade knows when it is idle. */
+interface Engine {
+  readonly kind: ExecutorKind;
+  readonly workers: number;
+  readonly executor: BaseExecutor;
+  runs: number;
+  readonly whenIdle: (() => void)[];
+}
+
+/**
+ * The facade: one engine at a time, sized for the runs it is given. Runs may overlap (a batch
+ * submits the next plate while the previous one finishes); they all go to the one engine, whose
+ * dispatcher shares its workers between them. An engine at least as big as a run needs is kept,
+ * never swapped for a smaller one. A run that needs a bigger engine (or another kind) waits until
+ * the current one is idle, then replaces it, so two pools never compete for the CPUs; runs
+ * behind it wait their turn, so they still reach the workers in call order.
+ */
 class SizedExecutor implements Executor {
   readonly name: ExecutorKind;
   readonly #options: ResolvedExecutorOptions;
-  #engine: { key: string; executor: BaseExecutor } | undefined;
-  readonly #retired = new Set<Promise<void>>();
+  #engine: Engine | undefined;
+  /** Settles when the runs waiting for an engine have one; undefined when none waits. */
+  #waiting: Promise<void> | undefined;
+  /** Replaced engines on their way out, with their close(). */
+  readonly #retired = new Map<BaseExecutor, Promise<void>>();
   #closing: Promise<void> | undefined;
 
   constructor(kind: ExecutorKind, options: ResolvedExecutorOptions) {
@@ -75,26 +94,36 @@ class SizedExecutor implements Executor {
 
   async run(plans: readonly TaskPlan[], options: ExecuteOptions = {}): Promise<Map<string, TaskResult>> {
     if (this.#closing) throw new ExecutorClosedError(this.name);
-    if (plans.length === 0) return new Map();
+    if (plans.length === 0) return nothingToRun(options);
     const choice = chooseExecution(this.name, this.#options, plans);
     for (const message of choice.notes) options.onEvent?.({ type: 'log', level: 'info', message });
-    return this.#engineFor(choice).run(plans, options);
+    const now = this.#waiting === undefined ? this.#engineNow(choice) : undefined;
+    if (now) return this.#runOn(now, plans, options);
+    // The hand-over happens inside the turn, so the next waiting run cannot overtake this one.
+    const { done } = await this.#inTurn(async () => ({ done: this.#runOn(await this.#engineWhenIdle(choice), plans, options) }));
+    return done;
   }
 
-  /** Starts the engine a run with more tasks than workers would get; a run that needs another size replaces it. */
+  /** Starts the engine a run with more tasks than workers would get. */
   start(): Promise<void> {
     if (this.#closing) return Promise.reject(new ExecutorClosedError(this.name));
-    return this.#engineFor(chooseExecution(this.name, this.#options)).start();
+    const choice = chooseExecution(this.name, this.#options);
+    const now = this.#waiting === undefined ? this.#engineNow(choice) : undefined;
+    return now ? now.executor.start() : this.#inTurn(async () => (await this.#engineWhenIdle(choice)).executor.start());
   }
 
-  #engineFor(choice: ExecutionChoice): BaseExecutor {
-    const key = `${choice.engine}:${choice.workers}`;
-    if (this.#engine?.key === key) return this.#engine.executor;
-    if (this.#engine) {
-      // A differently sized pool: the old one finishes what it runs, then exits.
-      const closing = this.#engine.executor.close();
-      this.#retired.add(closing);
-      void closing.finally(() => this.#retired.delete(closing));
+  /**
+   * An engine for this choice without waiting: the current one if it is of the right kind and at
+   * least as big, else a new one in place of an idle current one; undefined while the current one
+   * is busy. While closing, the current engine takes whatever comes: no new pool starts then.
+   */
+  #engineNow(choice: ExecutionChoice): Engine | undefined {
+    const current = this.#engine;
+    if (current && ((current.kind === choice.engine && current.workers >= choice.workers) || this.#closing)) return current;
+    if (current && current.runs > 0) return undefined;
+    if (current) {
+      const retiring = current.executor;
+      this.#retired.set(retiring, retiring.close().finally(() => this.#retired.delete(retiring)));
     }
     const o = { ...this.#options, workers: choice.workers };
     const executor =
@@ -104,19 +133,50 @@ class SizedExecutor implements Executor {
           ? new ProcessesExecutor(o)
           : choice.engine === 'subprocess'
             ? new SubprocessExecutor(o)
-            : new ThreadSerialExecutor(o);
-    this.#engine = { key, executor };
-    return executor;
+            : // serial: one worker thread, tasks in the order given (never this thread: it must stay free for Ctrl-C)
+              new ThreadsExecutor({ ...o, workers: 1 }, { order: 'given' });
+    this.#engine = { kind: choice.engine, workers: choice.workers, executor, runs: 0, whenIdle: [] };
+    return this.#engine;
   }
 
-  close(options: { force?: boolean } = {}): Promise<void> {
-    const engine = this.#engine?.executor;
-    if (this.#closing) {
-      // A forced call escalates a graceful close already under way.
-      if (options.force) void engine?.close(options);
-      return this.#closing;
+  async #engineWhenIdle(choice: ExecutionChoice): Promise<Engine> {
+    for (;;) {
+      const now = this.#engineNow(choice);
+      if (now) return now;
+      const busy = this.#engine!;
+      await new Promise<void>((resolve) => busy.whenIdle.push(resolve));
     }
-    this.#closing = Promise.all([engine?.close(options), ...[...this.#retired]]).then(() => undefined);
+  }
+
+  /** Runs `step` after the steps of the runs already waiting. */
+  #inTurn<T>(step: () => Promise<T>): Promise<T> {
+    const turn = (this.#waiting ?? Promise.resolve()).then(step);
+    const waiting = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#waiting = waiting;
+    void waiting.then(() => {
+      if (this.#waiting === waiting) this.#waiting = undefined;
+    });
+    return turn;
+  }
+
+  #runOn(engine: Engine, plans: readonly TaskPlan[], options: ExecuteOptions): Promise<Map<string, TaskResult>> {
+    engine.runs++;
+    return engine.executor.run(plans, options).finally(() => {
+      if (--engine.runs === 0) for (const resolve of engine.whenIdle.splice(0)) resolve();
+    });
+  }
+
+  /** Graceful: accepted runs, including those waiting for an engine, finish first. `force` stops everything now. */
+  close(options: { force?: boolean } = {}): Promise<void> {
+    // A forced call also escalates a graceful close already under way.
+    if (options.force) for (const executor of [this.#engine?.executor, ...this.#retired.keys()]) void executor?.close(options);
+    this.#closing ??= (async () => {
+      await this.#waiting;
+      await Promise.all([this.#engine?.executor.close(options), ...this.#retired.values()]);
+    })();
     return this.#closing;
   }
 }

@@ -66,13 +66,14 @@ export class ProcessPool {
     const started = performance.now();
     const onAbort = () => this.#discard(worker, { kind: 'stopped' });
     signal.addEventListener('abort', onAbort, { once: true });
-    const result = worker.run(plan).then((outcome) => {
+    const task = worker.run(plan);
+    const result = task.outcome.then((outcome) => {
       signal.removeEventListener('abort', onAbort);
       this.#busy.delete(worker);
       return this.#settle(plan, worker, outcome, (performance.now() - started) / 1000);
     });
     if (signal.aborted) onAbort();
-    return { ...(worker.pid !== undefined ? { worker: worker.pid } : {}), result };
+    return { ...(worker.pid !== undefined ? { worker: worker.pid } : {}), started: task.started, result };
   }
 
   #settle(plan: TaskPlan, worker: ChildWorker, outcome: ChildOutcome, seconds: number): TaskResult {

@@ -5,24 +5,22 @@
  * at the price of a Node start-up per task.
  */
 import type { TaskPlan } from '../../compiler/plan.js';
-import { GpuSlots, gpuSlotCapacity } from '../resources/gpu-slots.js';
 import { workerEnv } from '../resources/env-limits.js';
 import type { TaskResult } from '../result.js';
 import { BaseExecutor, type RunOptions } from './base.js';
-import { dispatch, dispatchPolicy } from './dispatch.js';
+import { executorDispatcher, runPolicy, type Dispatcher } from './dispatch.js';
 import type { ResolvedExecutorOptions } from './options.js';
 import { ProcessPool } from './process-pool.js';
 
 abstract class ChildProcessExecutor extends BaseExecutor {
   readonly #options: ResolvedExecutorOptions;
   readonly #pool: ProcessPool;
-  readonly #gpuSlots: GpuSlots;
+  readonly #dispatcher: Dispatcher;
 
   /** `options.workers` is the pool size as is; {@link createExecutor} does the min(tasks, CPUs, …) sizing. */
   constructor(options: ResolvedExecutorOptions, oneShot: boolean, entry?: string) {
     super();
     this.#options = options;
-    this.#gpuSlots = new GpuSlots(gpuSlotCapacity(options.gpus, options.gpuMemoryPerTaskMiB));
     this.#pool = new ProcessPool({
       workers: options.workers,
       oneShot,
@@ -33,6 +31,7 @@ abstract class ChildProcessExecutor extends BaseExecutor {
       memoryCheckIntervalMs: options.memoryCheckIntervalMs,
       ...(entry ? { entry } : {}),
     });
+    this.#dispatcher = executorDispatcher(options, { run: (plan, { signal }) => this.#pool.run(plan, signal) });
   }
 
   /** Pids of the worker processes alive right now. */
@@ -41,12 +40,7 @@ abstract class ChildProcessExecutor extends BaseExecutor {
   }
 
   protected execute(plans: readonly TaskPlan[], options: RunOptions): Promise<Map<string, TaskResult>> {
-    const o = this.#options;
-    const pool = this.#pool;
-    return dispatch(plans, { run: (plan, { signal }) => pool.run(plan, signal) }, {
-      ...options,
-      ...dispatchPolicy(o, this.#gpuSlots),
-    });
+    return this.#dispatcher.run(plans, { ...options, ...runPolicy(this.#options) });
   }
 
   protected warmUp(): Promise<void> {

@@ -7,14 +7,16 @@
  * its own images inside its thread, and results carry only paths and measurements.
  */
 import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { TaskPlan } from '../../compiler/plan.js';
 import { serializeError } from '../../errors.js';
 import type { TaskResult } from '../result.js';
-import type { WarmUpRequest } from '../thread-entry.js';
-import { GpuSlots, gpuSlotCapacity } from '../resources/gpu-slots.js';
+import type { QueueOrder } from '../scheduler.js';
+import type { TaskRequest, WarmUpRequest } from '../thread-entry.js';
 import { BaseExecutor, type RunOptions } from './base.js';
-import { dispatch, dispatchPolicy, type TaskRunner } from './dispatch.js';
+import { executorDispatcher, runPolicy, type Dispatcher, type Attempt, type RunnerHandle } from './dispatch.js';
 import { describeThreadFailure } from './exit-causes.js';
 import type { ResolvedExecutorOptions } from './options.js';
 
@@ -28,22 +30,28 @@ const WARM_UP_WAIT_MS = 5000;
 export class ThreadsExecutor extends BaseExecutor {
   readonly name = 'threads';
   readonly #options: ResolvedExecutorOptions;
-  readonly #gpuSlots: GpuSlots;
-  #pool: Piscina<TaskPlan | WarmUpRequest, TaskResult | null> | undefined;
+  readonly #entry: string;
+  readonly #dispatcher: Dispatcher;
+  #pool: Piscina<TaskRequest | WarmUpRequest, TaskResult | null> | undefined;
   /** Event sinks of the runs in progress, for pool errors that belong to no task. */
   readonly #listeners = new Set<NonNullable<RunOptions['onEvent']>>();
 
-  /** `options.workers` is the pool size as is; {@link createExecutor} does the min(tasks, CPUs, …) sizing. */
-  constructor(options: ResolvedExecutorOptions) {
+  /**
+   * `options.workers` is the pool size as is; {@link createExecutor} does the min(tasks, CPUs, …)
+   * sizing. `order`: of the tasks within a run (`given` makes one thread a serial executor).
+   * `entry`: the thread's module (tests substitute their own).
+   */
+  constructor(options: ResolvedExecutorOptions, { order = 'largest-first', entry = THREAD_ENTRY }: { readonly order?: QueueOrder; readonly entry?: string } = {}) {
     super();
     this.#options = options;
-    this.#gpuSlots = new GpuSlots(gpuSlotCapacity(options.gpus, options.gpuMemoryPerTaskMiB));
+    this.#entry = entry;
+    this.#dispatcher = executorDispatcher(options, { run: (plan, attempt) => this.#runOne(plan, attempt) }, order);
   }
 
-  #ensurePool(): Piscina<TaskPlan | WarmUpRequest, TaskResult | null> {
+  #ensurePool(): Piscina<TaskRequest | WarmUpRequest, TaskResult | null> {
     const memory = this.#options.workerMemoryBytes;
-    this.#pool ??= new Piscina<TaskPlan | WarmUpRequest, TaskResult | null>({
-      filename: THREAD_ENTRY,
+    this.#pool ??= new Piscina<TaskRequest | WarmUpRequest, TaskResult | null>({
+      filename: this.#entry,
       minThreads: this.#options.workers,
       maxThreads: this.#options.workers,
       // One task per thread at a time: a thread is killed with its task, so it must hold only one.
@@ -75,30 +83,32 @@ export class ThreadsExecutor extends BaseExecutor {
   }
 
   protected execute(plans: readonly TaskPlan[], options: RunOptions): Promise<Map<string, TaskResult>> {
-    const pool = this.#ensurePool();
-    const heapLimit = this.#options.workerMemoryBytes;
-    const runner: TaskRunner = {
-      run(plan, { signal }) {
-        const started = performance.now();
-        // A rejection after our own abort is piscina's AbortError; the dispatcher has already recorded the outcome.
-        // A plan always gets a TaskResult back; null answers only warm-up requests.
-        const result = (pool.run(plan, { signal }) as Promise<TaskResult>).catch((err: unknown): TaskResult => {
-          const killed = describeThreadFailure(plan.taskId, err, heapLimit);
-          if (!killed) throw err;
-          return { taskId: plan.taskId, axis: plan.axis, status: 'killed', error: serializeError(killed), seconds: (performance.now() - started) / 1000, images: plan.inputs.length, outputs: [], measurements: [] };
-        });
-        return { result };
-      },
-    };
-    const o = this.#options;
     const listener = options.onEvent;
     if (listener) this.#listeners.add(listener);
-    return dispatch(plans, runner, {
-      ...options,
-      ...dispatchPolicy(o, this.#gpuSlots),
-    }).finally(() => {
+    return this.#dispatcher.run(plans, { ...options, ...runPolicy(this.#options) }).finally(() => {
       if (listener) this.#listeners.delete(listener);
     });
+  }
+
+  /**
+   * The thread answers on its own port when it begins the task, after piscina has started it and
+   * it has loaded the task code: that moment, not the hand-over, starts the task's timeout.
+   */
+  #runOne(plan: TaskPlan, { signal }: Attempt): RunnerHandle {
+    const handedOver = performance.now();
+    const { port1, port2 } = new MessageChannel();
+    const started = new Promise<void>((resolve) => port1.once('message', () => resolve()));
+    const request: TaskRequest = { plan, started: port2 };
+    // A rejection after our own abort is piscina's AbortError; the dispatcher has already recorded the outcome.
+    // A plan always gets a TaskResult back; null answers only warm-up requests.
+    const result = (this.#ensurePool().run(request, { signal, transferList: [port2] }) as Promise<TaskResult>)
+      .catch((err: unknown): TaskResult => {
+        const killed = describeThreadFailure(plan.taskId, err, this.#options.workerMemoryBytes);
+        if (!killed) throw err;
+        return { taskId: plan.taskId, axis: plan.axis, status: 'killed', error: serializeError(killed), seconds: (performance.now() - handedOver) / 1000, images: plan.inputs.length, outputs: [], measurements: [] };
+      })
+      .finally(() => port1.close());
+    return { started, result };
   }
 
   protected async shutdown(force: AbortSignal): Promise<void> {
