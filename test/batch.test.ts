@@ -1,11 +1,14 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runBatch } from '../src/run/run-batch.js';
 import { expandPlateArguments, plateOutputNames } from '../src/run/plates.js';
 import { synthesizePlate } from '../src/synth/plate.js';
-import { ARRAYSCAN, STANDARD, tempDir } from './helpers.js';
+import { createExecutor } from '../dist/execution/executors/create.js';
+import { availableCpus } from '../dist/execution/resources/cpus.js';
+import { runBatch as runBatchBuilt } from '../dist/run/run-batch.js';
+import { ARRAYSCAN, REPO, STANDARD, tempDir } from './helpers.js';
 
 let dir: string;
 
@@ -66,6 +69,45 @@ describe('batch', () => {
     expect(await readFile(batch.files!.report, 'utf8')).toMatch(/<html/);
     expect(existsSync(path.join(out, 'plate_2', '1_max_project_z'))).toBe(true);
   });
+});
+
+describe('batch: one queue across plates', () => {
+  it.skipIf(availableCpus() < 2)('the next plate\'s tasks start while the previous plate\'s last task still runs', async () => {
+    const root = path.join(dir, 'overlap');
+    for (const name of ['first', 'second']) await synthesizePlate(path.join(root, name), { wells: 2, sites: 1, channels: 1, z: 1, size: 32, seed: 3 });
+    const announce = path.join(root, 'announce');
+    await mkdir(announce);
+    const release = path.join(root, 'release');
+    const pipeline = path.join(root, 'hold.json');
+    await writeFile(
+      pipeline,
+      JSON.stringify({
+        modules: [path.join(REPO, 'test', 'fixtures', 'steps', 'wait-for-file.mjs')],
+        steps: [{ name: 'hold', func: [['wait_for_file', { well: 'A01', announce, release }]], backend: 'disk' }],
+      }),
+    );
+    // Only the first plate's A01 waits, and only until a task of the second plate has started.
+    const order: string[] = [];
+    const executor = createExecutor('threads', { workers: 2 });
+    const deadline = setTimeout(() => void writeFile(release, ''), 60_000);
+    // Real worker threads need the compiled library.
+    const batch = await runBatchBuilt([path.join(root, 'first'), path.join(root, 'second')], {
+      pipeline,
+      out: path.join(root, 'out'),
+      executor,
+      onEvent: (event, plate) => {
+        if (event.type === 'task:start') order.push(`${plate} ${event.taskId} start`);
+        if (event.type === 'task:done') order.push(`${plate} ${event.result.taskId} done`);
+        if (event.type === 'task:start' && plate === 'second' && !existsSync(release)) writeFileSync(release, '');
+      },
+    }).finally(async () => {
+      clearTimeout(deadline);
+      await executor.close();
+    });
+    expect(batch.runs.map((r) => [r.name, r.run.totals.ok])).toEqual([['first', 2], ['second', 2]]);
+    expect(order.indexOf('second A01 start')).toBeGreaterThanOrEqual(0);
+    expect(order.indexOf('second A01 start'), order.join('\n')).toBeLessThan(order.indexOf('first A01 done'));
+  }, 120_000);
 });
 
 describe('plateflow batch (CLI)', () => {

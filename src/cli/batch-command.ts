@@ -22,16 +22,12 @@ export function batchCommand(): Command {
     const started = performance.now();
     const session = await startCommandSession(flags);
     const { progress, interrupt } = session;
-    let current = '';
     const batch = await runBatch(plates, {
       ...session.options,
       out: flags.out,
       ...(flags.channels ? { channels: flags.channels } : {}),
-      onPlate: (plate) => {
-        current = path.basename(plate);
-      },
-      warn: (m) => progress.log(m, 'warn', current || undefined),
-      onEvent: (event) => progress.event(event, current),
+      warn: (m, plate) => progress.log(m, 'warn', plate),
+      onEvent: (event, plate) => progress.event(event, plate),
     }).finally(() => session.finish());
     if (interrupt.signal.aborted) await sweepAfterInterrupt([flags.out]);
     const seconds = (performance.now() - started) / 1000;

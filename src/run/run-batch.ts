@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { DiscoveryError, isPlateflowError } from '../errors.js';
-import type { Executor } from '../execution/executor.js';
+import type { Executor, RunEvent } from '../execution/executor.js';
 import { defaultExecutor } from '../execution/executors/create.js';
 import { runPlate, type PlateRun, type RunPlateOptions } from './run-plate.js';
 import { discoverPlate } from '../microscopes/discover.js';
@@ -13,13 +13,17 @@ import { sweepOutputFolder } from './temp-sweep.js';
 import { expandPlateArguments, plateOutputNames } from './plates.js';
 import { describeSaveFailure, type SaveFailure } from './save-failure.js';
 
-export interface BatchOptions extends Omit<RunPlateOptions, 'out' | 'filters'> {
+export interface BatchOptions extends Omit<RunPlateOptions, 'out' | 'filters' | 'onEvent' | 'warn'> {
   /** Batch output folder: one sub-folder per plate, plus the combined results.json and report.html. */
   readonly out: string;
   /** Channels every plate must have (strict) or that are run where present (lenient). */
   readonly channels?: readonly string[];
-  /** Called before each plate starts, for progress displays. */
+  /** Called when a plate starts (plates overlap: the next starts while the last tasks of this one run). */
   readonly onPlate?: (plate: string, index: number, total: number) => void;
+  /** Run events of every plate, with the plate's output name (events of two plates interleave). */
+  readonly onEvent?: (event: RunEvent, plate: string) => void;
+  /** Warnings, with the plate's output name when they concern one plate. */
+  readonly warn?: (message: string, plate?: string) => void;
 }
 
 export interface SkippedPlate {
@@ -38,8 +42,12 @@ export interface BatchRun {
 
 /**
  * One pipeline over many plates with one worker budget: the same executor (and its warm pool)
- * serves every plate in turn. Every plate is discovered before any work starts, so in strict mode
- * all missing plates and (plate, channel) pairs are reported at once, not one per attempt.
+ * serves every plate. Every plate is discovered before any work starts, so in strict mode all
+ * missing plates and (plate, channel) pairs are reported at once, not one per attempt.
+ *
+ * Plates overlap: the next plate is compiled and its tasks queued as soon as every task of the
+ * previous one has started, so the workers that the previous plate's last tasks leave idle take
+ * the next plate's first ones. The executor runs the earlier plate's tasks first.
  *
  * The batch folder is held for the batch's lifetime, and each plate's folder for its run (see
  * run/output-lock.ts).
@@ -85,15 +93,12 @@ export async function runBatch(plateArgs: readonly string[], options: BatchOptio
   for (const folder of [options.out, path.join(options.out, CHECKPOINT_DIR)]) await sweepOutputFolder(folder, { recursive: false, warn: options.warn });
   const executor: Executor = options.executor ?? defaultExecutor(options.warn);
   const names = plateOutputNames(runnable.map((r) => r.plate));
-  const runs: { name: string; run: PlateRun }[] = [];
+  let runs: { name: string; run: PlateRun }[] = [];
   try {
     try {
-      for (const [i, { plate, channels }] of runnable.entries()) {
-        options.signal?.throwIfAborted();
-        options.onPlate?.(plate, i, runnable.length);
-        const run = await runPlate(plate, { ...options, executor, out: path.join(options.out, names[i]!), ...(channels ? { filters: { channel: channels } } : {}) });
-        runs.push({ name: names[i]!, run });
-      }
+      const outcome = await runPlates(runnable, names, executor, options);
+      runs = outcome.runs;
+      missing.push(...outcome.notStarted);
     } finally {
       if (!options.executor) await executor.close();
     }
@@ -106,6 +111,59 @@ export async function runBatch(plateArgs: readonly string[], options: BatchOptio
   } finally {
     lock.release();
   }
+}
+
+/**
+ * Runs the plates, each starting once every task of the one before has started. A plate that
+ * cannot run at all (its preflight refuses, its folder is busy) stops the batch from starting
+ * more: the plates under way finish, then its error is thrown. After Ctrl-C no plate starts;
+ * those are returned as not started.
+ */
+async function runPlates(
+  plates: readonly { readonly plate: string; readonly channels?: readonly string[] }[],
+  names: readonly string[],
+  executor: Executor,
+  options: BatchOptions,
+): Promise<{ runs: { name: string; run: PlateRun }[]; notStarted: SkippedPlate[] }> {
+  const runs: ({ name: string; run: PlateRun } | undefined)[] = [];
+  const notStarted: SkippedPlate[] = [];
+  const underWay = new Set<Promise<void>>();
+  let failure: { readonly error: unknown } | undefined;
+  for (const [i, { plate, channels }] of plates.entries()) {
+    if (failure) break;
+    if (options.signal?.aborted) {
+      notStarted.push({ plate, reason: 'not started: the batch was interrupted' });
+      continue;
+    }
+    const name = names[i]!;
+    options.onPlate?.(plate, i, plates.length);
+    let queued!: () => void;
+    const allQueued = new Promise<void>((resolve) => (queued = resolve));
+    const running: Promise<void> = runPlate(plate, {
+      ...options,
+      executor,
+      out: path.join(options.out, name),
+      ...(channels ? { filters: { channel: channels } } : {}),
+      warn: (message) => options.warn?.(message, name),
+      onEvent: (event) => {
+        if (event.type === 'run:all-started') queued();
+        options.onEvent?.(event, name);
+      },
+    })
+      .then(
+        (run) => void (runs[i] = { name, run }),
+        (error: unknown) => void (failure ??= { error }),
+      )
+      .finally(() => {
+        queued();
+        underWay.delete(running);
+      });
+    underWay.add(running);
+    await allQueued;
+  }
+  await Promise.all(underWay);
+  if (failure) throw failure.error;
+  return { runs: runs.filter((r): r is { name: string; run: PlateRun } => r !== undefined), notStarted };
 }
 
 async function writeBatchFiles(out: string, runs: readonly { name: string; run: PlateRun }[], skipped: readonly SkippedPlate[]) {
