@@ -52,6 +52,19 @@ describe.each(slowStart)('%s with workers slower to start than the timeout', (ki
   });
 });
 
+describe.each(['threads', 'processes'] as const)('%s loading a user module slower than the timeout', (kind) => {
+  it('counts the module\'s import as start-up: every task ends ok', async () => {
+    const pipeline = misbehaving([fixture('slow-import.mjs')], [['pass_through', {}]]);
+    const executor = createExecutor(kind, { workers: 2, cpus: 2, timeoutMs: TIMEOUT_MS });
+    try {
+      const results = byWell(await executor.run(await plansFor(pipeline, plate, path.join(dir, `out-import-${kind}`))));
+      for (const well of ['A01', 'A02', 'A03']) expect(results[well]?.status, results[well]?.error?.message).toBe('ok');
+    } finally {
+      await executor.close();
+    }
+  });
+});
+
 it('a worker process that never finishes starting ends its task killed at the start-up deadline, and is gone', async () => {
   const pool = new ProcessPool({
     workers: 1,

@@ -35,8 +35,10 @@ const prepared = prepareWorker().catch(() => undefined);
 void prepared.then(() => send({ type: 'ready' }));
 
 async function runOne({ id, plan }: Extract<ParentMessage, { type: 'run' }>): Promise<void> {
-  // Loading the task code and WASM kernels is this process's start-up, not the task's time.
+  // Loading the task code, WASM kernels and the plan's modules is this process's start-up, not
+  // the task's time. A failure is left for the task to meet again and report as its own.
   await prepared;
+  await prepareWorker(plan.modules).catch(() => undefined);
   send({ type: 'started', id });
   resetPeakRss();
   const heartbeat = progressMs > 0 ? setInterval(() => send({ type: 'progress', id, rssBytes: process.memoryUsage.rss() }), progressMs) : undefined;

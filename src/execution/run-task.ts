@@ -57,10 +57,14 @@ function registryFor(modules: readonly string[]): Promise<FunctionRegistry> {
   return registry;
 }
 
-/** Loads what every task needs (the built-in registry, the WASM kernels) ahead of the first task. */
-export async function prepareWorker(): Promise<void> {
+/**
+ * Loads what a task needs before it can start: the WASM kernels, the built-in registry and the
+ * plan's user modules (`modules`; once per worker, cached). Workers call it before they say a task
+ * has started, so that loading code is the worker's start-up, not the task's time under `--timeout`.
+ */
+export async function prepareWorker(modules: readonly string[] = []): Promise<void> {
   wasmKernels();
-  await registryFor([]);
+  await registryFor(modules);
 }
 
 /**

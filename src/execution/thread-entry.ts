@@ -29,9 +29,9 @@ export default async function runPlanInThread(message: TaskRequest | WarmUpReque
     awaitOthers(message.warmUp);
     return null;
   }
-  // Loading the task code and WASM kernels is the thread's start-up, not the task's time. A
-  // failure here is left for the task to meet again and report as its own.
-  await prepareWorker().catch(() => undefined);
+  // Loading the task code, WASM kernels and the plan's modules is the thread's start-up, not the
+  // task's time. A failure here is left for the task to meet again and report as its own.
+  await prepareWorker(message.plan.modules).catch(() => undefined);
   message.started.postMessage(null);
   message.started.close();
   const result = await runTask(message.plan);
