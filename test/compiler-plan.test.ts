@@ -67,8 +67,9 @@ describe('compiler', () => {
     expect([...filtered.tasks.keys()]).toEqual(['A01', 'A02']);
   });
 
-  it('warns instead of failing when the filter leaves no tasks', async () => {
-    const run = await compile(standard, fakePlate(['A01']), { axisFilter: ['H12'] });
+  it('refuses a filter naming axis values the plate does not have; warns when a predicate keeps none', async () => {
+    await expect(compile(standard, fakePlate(['A01']), { axisFilter: ['H12'] })).rejects.toMatchObject({ code: 'E_CONFIG_INVALID', message: expect.stringContaining("'H12' matches no well of this plate") });
+    const run = await compile(standard, fakePlate(['A01']), { axisFilter: () => false });
     expect(run.tasks.size).toBe(0);
     expect(run.warnings.join()).toMatch(/nothing to run/);
   });
