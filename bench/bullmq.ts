@@ -265,11 +265,14 @@ export const benchSleep = {
     const lines = (await readFile(executions, 'utf8')).trim().split('\n');
     const ranTwice = lines.length - new Set(lines.map((l) => l.split(' ')[0])).size;
     const attempts = [...soakResults.values()].filter((r) => (r.attempts ?? 1) > 1).length;
+    // Attempts count every start, and no soak task fails by itself: each start after the first was a
+    // worker lost under the task (workers once failed a task at its 6th loss).
+    const mostStarts = Math.max(0, ...[...soakResults.values()].map((r) => r.attempts ?? 1));
     lostTotal += s.lost;
     duplicatesTotal += s.duplicates;
     console.log(
       `soak: ${SOAK_TASKS} tasks of ${TASK_MS} ms, 2 workers × concurrency ${soakConcurrency}, ${kills} worker SIGKILLs (every ${KILL_EVERY_MS} ms, replaced at once), ${soakSeconds.toFixed(1)} s: ` +
-        `${soakResults.size} results, ${SOAK_TASKS - s.lost} ok, lost ${s.lost}, ${lines.length} executions (${ranTwice} re-executions after a kill, ${attempts} tasks recorded with >1 attempt), ${s.rows} measurement rows, duplicates ${s.duplicates}`,
+        `${soakResults.size} results, ${SOAK_TASKS - s.lost} ok, lost ${s.lost}, ${lines.length} executions (${ranTwice} re-executions after a kill, ${attempts} tasks recorded with >1 attempt, at most ${mostStarts} starts of one task), ${s.rows} measurement rows, duplicates ${s.duplicates}`,
     );
     if (kills < KILLS) console.log(`note: the run ended after ${kills} kills; raise --soak-tasks or --task-ms for ${KILLS}`);
     const bad = [...soakResults.values()].filter((r) => r.status !== 'ok').slice(0, 5);

@@ -1,24 +1,22 @@
 import { Command } from 'commander';
-import { ConfigError } from '../errors.js';
-import { REDIS_URL_ENV, formatRunStatus, getRunStatus } from '../distributed/index.js';
+import { REDIS_URL_ENV, formatRunStatus, getRunStatus, statusOptionsFor } from '../distributed/index.js';
 
 interface StatusFlags {
   redis?: string;
-  queue: string;
+  queue?: string;
   json: boolean;
 }
 
 export function statusCommand(): Command {
   return new Command('status')
     .description('show where the tasks of a distributed run (--executor bullmq) stand: done, active, waiting, failed')
-    .argument('<run-id>', 'the run id printed when the run started')
-    .option('--redis <url>', `Redis URL (default: $${REDIS_URL_ENV})`)
-    .option('--queue <name>', 'queue the run used', 'tasks')
+    .argument('<run-id|folder>', "the run id printed when the run started, or the run's output folder (its results.json names the run, its queue and its Redis)")
+    .option('--redis <url>', `Redis URL (default: $${REDIS_URL_ENV}; for a folder, the address its results.json records, with the password of $${REDIS_URL_ENV} when that names the same server)`)
+    .option('--queue <name>', 'queue the run used (default: the one results.json records, else tasks)')
     .option('--json', 'print the status as one JSON object, with every task', false)
-    .action(async (runId: string, flags: StatusFlags) => {
-      const redis = flags.redis ?? process.env[REDIS_URL_ENV];
-      if (!redis) throw new ConfigError(`give --redis <url> or set ${REDIS_URL_ENV}`);
-      const status = await getRunStatus({ redis, runId, queue: flags.queue });
+    .action(async (target: string, flags: StatusFlags) => {
+      const options = await statusOptionsFor({ target, redis: flags.redis, defaultRedis: process.env[REDIS_URL_ENV], queue: flags.queue });
+      const status = await getRunStatus(options);
       process.stdout.write((flags.json ? JSON.stringify(status) : formatRunStatus(status)) + '\n');
     });
 }

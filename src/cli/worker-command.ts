@@ -13,7 +13,7 @@ interface WorkerFlags {
   name?: string;
   lockDuration: string;
   stalledInterval?: string;
-  maxStalled: number;
+  maxStalled?: number;
   timeout?: string;
   workerMemory?: string;
   closeTimeout: string;
@@ -37,7 +37,7 @@ export function workerCommand(): Command {
     .option('--name <name>', 'worker name shown in results and status (default: <hostname>:<pid>)')
     .option('--lock-duration <duration>', 'how long a job stays locked without renewal; a dead worker\'s jobs are retried about this long after it died', '30s')
     .option('--stalled-interval <duration>', 'how often to look for jobs of dead workers (default: the lock duration)')
-    .option('--max-stalled <n>', 'a job whose workers died under it more than this often ends killed', nonNegativeInt, 5)
+    .option('--max-stalled <n>', 'end a job killed once the workers running it were lost more than n times (default: never; a lost worker is not its task\'s fault, and a limit counts honest worker losses too: set one only against a job that kills whole workers)', nonNegativeInt)
     .option('--timeout <duration>', 'time limit for tasks whose run set none, e.g. 10m')
     .option('--worker-memory <size>', 'RSS limit of each task process, e.g. 4GB; a task over it ends killed')
     .option('--close-timeout <duration>', 'on SIGTERM/SIGINT, how long running tasks may finish before their jobs are handed back to the queue', '30s')
@@ -56,7 +56,7 @@ export function workerCommand(): Command {
         ...(flags.name ? { name: flags.name } : {}),
         lockDurationMs,
         ...(flags.stalledInterval ? { stalledIntervalMs: parseDuration(flags.stalledInterval, '--stalled-interval') } : {}),
-        maxStalledCount: flags.maxStalled,
+        ...(flags.maxStalled !== undefined ? { maxStalledCount: flags.maxStalled } : {}),
         ...(flags.timeout ? { defaultTimeoutMs: parseDuration(flags.timeout, '--timeout') } : {}),
         ...(flags.workerMemory ? { workerMemoryBytes: parseBytes(flags.workerMemory, '--worker-memory') } : {}),
         closeTimeoutMs: parseDuration(flags.closeTimeout, '--close-timeout'),

@@ -58,6 +58,22 @@ export function describeRedis(input: RedisInput): string {
 }
 
 /**
+ * `host:port/db` (`[v6addr]:port/db`): where a run's Redis is, for results.json. No user, password
+ * or TLS setting, so it can be written anywhere; {@link parseRedisAddress} reads it back.
+ */
+export function redisAddress(input: RedisInput): string {
+  const { host = 'localhost', port = 6379, db = 0 } = connectionOptions(input) as RedisOptions;
+  return `${host.includes(':') ? `[${host}]` : host}:${port}/${db}`;
+}
+
+/** @throws ConfigError E_CONFIG_INVALID naming `what` when the text is not `host:port/db` */
+export function parseRedisAddress(address: string, what: string): RedisOptions {
+  const m = /^(\[[^\]]+\]|[^:/\s]+):(\d+)\/(\d+)$/.exec(address);
+  if (!m) throw new ConfigError(`${what} must be a Redis address host:port/db, got "${address}"`);
+  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]), db: Number(m[3]) };
+}
+
+/**
  * Options for the connections BullMQ creates and owns. For a borrowed client, what identifies its
  * server is copied: BullMQ opens (and closes) connections of its own rather than sharing ours.
  */

@@ -22,8 +22,8 @@ export class RetryableTaskError extends Error {
 }
 
 /**
- * BullMQ gave up on a job without a result from plateflow: most often because the workers that
- * took it kept dying (its lock expired more often than the workers' max stalled count), or the
+ * BullMQ gave up on a job without a result from plateflow: the workers that took it were lost
+ * more often than a stall limit the workers were given (`--max-stalled`; none by default), or the
  * worker's processor itself failed. Status `killed` when a worker was lost, else `error`.
  */
 export class JobFailedError extends PlateflowError {
@@ -39,5 +39,16 @@ export class RunNotFoundError extends PlateflowError {
   constructor(runId: string, where: string) {
     super('E_NOT_FOUND', `no run "${runId}" in ${where} (check --queue and --redis; run records expire 7 days after their last change)`, { runId });
     this.name = 'RunNotFoundError';
+  }
+}
+
+/**
+ * A path given to `plateflow status` that does not lead to a BullMQ run: no results.json there
+ * (E_NOT_FOUND), or one that does not parse or records a run of another executor (E_CONFIG_INVALID).
+ */
+export class RunRecordError extends PlateflowError {
+  constructor(code: 'E_NOT_FOUND' | 'E_CONFIG_INVALID', message: string, file: string) {
+    super(code, message, { file });
+    this.name = 'RunRecordError';
   }
 }

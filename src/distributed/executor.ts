@@ -10,10 +10,10 @@
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { TaskPlan } from '../compiler/plan.js';
-import type { ExecuteOptions, Executor } from '../execution/executor.js';
+import type { ExecuteOptions, Executor, ExecutorDescription } from '../execution/executor.js';
 import { ExecutorClosedError } from '../execution/executors/errors.js';
 import type { TaskResult } from '../execution/result.js';
-import { assertReachable, connectionOptions, createClient, describeRedis } from './connection.js';
+import { assertReachable, connectionOptions, createClient, describeRedis, redisAddress } from './connection.js';
 import { resolveBullmqOptions, type BullmqExecutorOptions, type ResolvedBullmqOptions } from './options.js';
 import { RunStore } from './run-store.js';
 import { RunSession, type SessionConnections } from './run-session.js';
@@ -42,6 +42,14 @@ export class BullmqExecutor implements Executor {
 
   get queue(): string {
     return this.#o.queue;
+  }
+
+  /**
+   * What results.json records (`executorRun`), so that `plateflow status <output folder>` finds the
+   * run again: its id, queue, prefix and Redis address (`host:port/db`, never a user or password).
+   */
+  describe(): ExecutorDescription & { readonly kind: 'bullmq'; readonly runId: string } {
+    return { kind: 'bullmq', runId: this.#o.runId, details: { queue: this.#o.queue, prefix: this.#o.prefix, redis: redisAddress(this.#o.redis) } };
   }
 
   /**

@@ -12,9 +12,9 @@
  * in Redis and tells the workers (pub/sub), removes the jobs still waiting (recorded `cancelled`,
  * not started), and waits up to `cancelGraceMs` for the workers to stop the running ones.
  */
-import type { Job, Queue, QueueEvents } from 'bullmq';
+import type { Queue, QueueEvents } from 'bullmq';
 import type { TaskPlan } from '../compiler/plan.js';
-import { AbortError, ConfigError, serializeError } from '../errors.js';
+import { AbortError, ConfigError } from '../errors.js';
 import { notStarted, type ExecuteOptions, type RunEvent } from '../execution/executor.js';
 import type { TaskResult } from '../execution/result.js';
 import { JobFailedError } from './errors.js';
@@ -22,6 +22,7 @@ import { JOB_FORMAT_VERSION, decodeJobReturn, encodePlan, type TaskJobData } fro
 import { jobIdOf, taskKeyOf } from './names.js';
 import type { ResolvedBullmqOptions } from './options.js';
 import type { RunStore, StoredResult } from './run-store.js';
+import { failedJobResult, resultWithout } from './session-results.js';
 
 export interface SessionConnections {
   readonly queue: Queue;
@@ -57,6 +58,8 @@ export class RunSession {
   readonly #results = new Map<string, TaskResult>();
   readonly #writes: Promise<unknown>[] = [];
   readonly #reenqueued = new Map<Task, number>();
+  /** Workers lost while running each task (BullMQ's `stalled` events). */
+  readonly #lost = new Map<Task, number>();
   #reconcileCursor = 0;
   #stopReason: string | undefined;
   #listenerError: unknown;
@@ -103,10 +106,19 @@ export class RunSession {
       const task = this.#byJob.get(jobId);
       if (task && this.#pending.has(task)) void this.#reportRetry(task);
     };
+    // A worker lost under a task: BullMQ puts the job back at the head of the queue (no attempt used).
+    const onStalled = ({ jobId }: { jobId: string }) => {
+      const task = this.#byJob.get(jobId);
+      if (!task || !this.#pending.has(task)) return;
+      const n = (this.#lost.get(task) ?? 0) + 1;
+      this.#lost.set(task, n);
+      this.#emit({ type: 'log', level: 'info', message: `task ${task.plan.taskId}: the worker running it was lost (${n} time(s) so far); it runs again, using none of its attempts` });
+    };
     events.on('completed', onCompleted);
     events.on('failed', onFailed);
     events.on('active', onActive);
     events.on('delayed', onDelayed);
+    events.on('stalled', onStalled);
     const onAbort = () => void this.#cancel(`run cancelled${suffix(signal.reason)}`);
     let poll: NodeJS.Timeout | undefined;
     try {
@@ -126,6 +138,7 @@ export class RunSession {
       events.off('failed', onFailed);
       events.off('active', onActive);
       events.off('delayed', onDelayed);
+      events.off('stalled', onStalled);
       await Promise.allSettled(this.#writes);
       await this.#c.store.touch(this.#o.runId).catch(() => {});
     }
@@ -254,7 +267,7 @@ export class RunSession {
       if (planHash !== task.planHash && planHash !== '') return undefined;
       return { result, worker };
     } catch (err) {
-      return { result: { ...empty(task.plan), status: 'error', error: serializeError(err) }, worker: '' };
+      return { result: resultWithout(task.plan, 'error', err), worker: '' };
     }
   }
 
@@ -326,7 +339,7 @@ export class RunSession {
         const job = await queue.getJob(task.jobId);
         if (!job || !this.#pending.has(task)) continue;
         if (state === 'completed') this.#accept(task, job.returnvalue);
-        else if (state === 'failed') this.#record(task, failedResult(task, job), true);
+        else if (state === 'failed') this.#record(task, failedJobResult(task.plan, task.jobId, job), true);
       }
     } catch (err) {
       this.#warn(`cannot read job states from Redis (will retry): ${(err as Error).message}`);
@@ -343,7 +356,7 @@ export class RunSession {
     this.#reenqueued.set(task, n);
     if (n > MAX_REENQUEUE) {
       const error = new JobFailedError(task.plan.taskId, task.jobId, `the job disappeared from Redis ${MAX_REENQUEUE} times`, 0);
-      this.#record(task, { ...empty(task.plan), status: 'error', error: serializeError(error) }, true);
+      this.#record(task, resultWithout(task.plan, 'error', error), true);
       return;
     }
     this.#warn(`job ${task.jobId} is gone from Redis (removed outside plateflow?); queued again (${n}/${MAX_REENQUEUE})`);
@@ -389,7 +402,7 @@ export class RunSession {
     const timer = setTimeout(() => {
       for (const task of [...this.#pending]) {
         const error = new AbortError(new Error(`${reason}; its worker did not confirm within ${this.#o.cancelGraceMs} ms`));
-        this.#record(task, { ...empty(task.plan), status: 'cancelled', error: serializeError(error) }, true);
+        this.#record(task, resultWithout(task.plan, 'cancelled', error), true);
       }
     }, this.#o.cancelGraceMs);
     const stop = () => clearTimeout(timer);
@@ -405,16 +418,4 @@ export class RunSession {
 function suffix(reason: unknown): string {
   if (reason instanceof Error) return `: ${reason.message}`;
   return typeof reason === 'string' ? `: ${reason}` : '';
-}
-
-function empty(plan: TaskPlan): Omit<TaskResult, 'status'> {
-  return { taskId: plan.taskId, axis: plan.axis, seconds: 0, images: plan.inputs.length, outputs: [], measurements: [] };
-}
-
-/** The result of a job BullMQ itself failed (see JobFailedError). */
-function failedResult(task: Task, job: Job): TaskResult {
-  const stalls = job.stalledCounter ?? 0;
-  const error = new JobFailedError(task.plan.taskId, task.jobId, job.failedReason ?? '', stalls);
-  const seconds = job.finishedOn && job.processedOn ? Math.max(0, (job.finishedOn - job.processedOn) / 1000) : 0;
-  return { ...empty(task.plan), seconds, status: stalls > 0 ? 'killed' : 'error', error: serializeError(error), attempts: Math.max(job.attemptsStarted ?? 0, job.attemptsMade ?? 0) };
 }

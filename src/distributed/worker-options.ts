@@ -30,10 +30,17 @@ export interface WorkerOptions {
   /** How often this worker looks for jobs whose worker died. @default lockDurationMs */
   readonly stalledIntervalMs?: number;
   /**
-   * A job whose workers died under it more often than this fails `killed`. Tasks run in their own
-   * processes, so a task that crashes takes only its process and is retried by attempts; a dead
-   * worker is almost never its job's fault, hence a generous limit (BullMQ's own default is 1).
-   * @default 5
+   * Fail a job `killed` once the workers running it were lost more than this many times.
+   * @default no limit
+   *
+   * Why none by default: tasks run in their own child processes, so a task that crashes takes only
+   * its child and uses one of its attempts (the executor's `attempts`); a lost worker (SIGKILL, a
+   * drained or preempted node) is not its job's fault. Any limit fails healthy tasks under churn,
+   * and the same few most of all: BullMQ puts a stalled job at the head of the queue, so it goes to
+   * the next free slot, often a worker that has just started and is as likely as any to be lost
+   * next (the first 4 jobs of `bench:bullmq`'s soak were lost 6 times this way without ever
+   * running). Set a limit only to stop a job suspected of killing whole workers, knowing that it
+   * counts honest worker losses too.
    */
   readonly maxStalledCount?: number;
   /** Time limit for tasks whose run set none. @default none */
@@ -70,11 +77,18 @@ export interface ResolvedWorkerOptions {
   readonly name: string;
   readonly lockDurationMs: number;
   readonly stalledIntervalMs: number;
+  /** {@link NO_STALL_LIMIT} unless the caller set one. */
   readonly maxStalledCount: number;
   readonly defaultTimeoutMs: number | undefined;
   readonly closeTimeoutMs: number;
   readonly cancelCheckIntervalMs: number;
 }
+
+/**
+ * BullMQ has no "unlimited" stall count: its stalled-job script compares the job's counter with this
+ * number, so the largest integer a double holds exactly (and Lua reads back exactly) means never.
+ */
+export const NO_STALL_LIMIT = Number.MAX_SAFE_INTEGER;
 
 const positiveInt = (name: string, v: number | undefined): void => {
   if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ConfigError(`${name} must be a positive integer, got ${String(v)}`);
@@ -96,7 +110,7 @@ export function resolveWorkerOptions(o: WorkerOptions): ResolvedWorkerOptions {
     name: o.name ?? `${os.hostname()}:${process.pid}`,
     lockDurationMs,
     stalledIntervalMs: o.stalledIntervalMs ?? lockDurationMs,
-    maxStalledCount: o.maxStalledCount ?? 5,
+    maxStalledCount: o.maxStalledCount ?? NO_STALL_LIMIT,
     defaultTimeoutMs: o.defaultTimeoutMs,
     closeTimeoutMs: o.closeTimeoutMs ?? 30_000,
     cancelCheckIntervalMs: o.cancelCheckIntervalMs ?? 2000,

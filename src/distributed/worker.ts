@@ -10,7 +10,8 @@
  * job, never the worker: the job is retried (with backoff) while attempts remain, then recorded
  * `killed`. If the worker process itself dies (SIGKILL, power loss), its children follow it (orphan
  * guard), its job locks expire, and another worker's stalled-job check puts the jobs back in the
- * queue.
+ * queue. That costs the job no attempt and, by default, counts against nothing: losing a worker is
+ * not the task's fault (see `maxStalledCount` in worker-options.ts).
  *
  * Before anything runs the job's plan is validated against its schema and hash, and refused
  * (result `error`, E_PLAN_INVALID / E_PATH_UNSAFE, never retried) when it names a path outside
@@ -160,7 +161,9 @@ export class PlateflowWorker {
     bull.on('lockRenewalFailed', (jobIds: string[]) => {
       for (const id of jobIds) this.#active.get(id)?.controller.abort(new StopReason('lock-lost', `lost the lock on job ${id}; it runs elsewhere`));
     });
-    await bull.waitUntilReady();
+    // Fork the task processes before taking a job: a worker that has just started then holds no job
+    // it cannot run yet, so losing it early costs no job a stall (and its first tasks wait for no fork).
+    await Promise.all([this.#pool.start(), bull.waitUntilReady()]);
     void bull.run().catch((err: unknown) => this.#emit({ type: 'log', level: 'warn', message: `BullMQ worker stopped: ${(err as Error).message}` }));
     this.#emit({ type: 'ready', name: this.#o.name, queue: this.#o.queue, redis: where, concurrency: this.#o.concurrency, roots: this.#roots });
   }
