@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BullmqExecutor, getRunStatus } from '../src/distributed/index.js';
+import { runBatch } from '../src/run/run-batch.js';
 import { runPlate } from '../src/run/run-plate.js';
 import { synthesizePlate } from '../src/synth/plate.js';
 import { REDIS_AVAILABLE, SKIP_MESSAGE, allGone, ensureRedis, listFiles, sameOutputs, startWorkerProcess, uniqueQueue, workersIdle, type WorkerProcess } from './bullmq-helpers.js';
@@ -65,6 +66,27 @@ describe.skipIf(!REDIS_AVAILABLE)('bullmq executor with two worker processes', (
     expect(byWorker.flat().sort()).toEqual(['A01', 'A02', 'A03', 'A04', 'A05', 'A06']);
   });
 
+  it('a batch of two plates runs on the workers with one queue, and status finds the run from the batch folder', async () => {
+    const second = (await synthesizePlate(path.join(dir, 'plate-2'), { wells: 3, sites: 1, channels: 1, z: 2, size: 48, seed: 9 })).root;
+    const executor = new BullmqExecutor({ redis: url, queue });
+    const out = path.join(dir, 'batch-out');
+    const order: string[] = [];
+    const batch = await runBatch([plate, second], {
+      pipeline: STANDARD,
+      out,
+      executor,
+      onEvent: (event, name) => {
+        if (event.type === 'run:all-started' || event.type === 'run:start') order.push(`${name} ${event.type}`);
+      },
+    }).finally(() => executor.close());
+    expect(batch.runs.map((r) => [r.name, r.run.totals.ok])).toEqual([['plate', 6], ['plate-2', 3]]);
+    // The second plate was queued once the first plate's jobs were all in the queue.
+    expect(order).toEqual(['plate run:start', 'plate run:all-started', 'plate-2 run:start', 'plate-2 run:all-started']);
+    const shown = cli(['status', out]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain('9 task(s): 9 done');
+  });
+
   it('status shows where a run stands; resuming a run re-enqueues only its unfinished tasks', async () => {
     const flag = path.join(dir, 'fail-flag');
     await writeFile(flag, '');
@@ -93,6 +115,12 @@ describe.skipIf(!REDIS_AVAILABLE)('bullmq executor with two worker processes', (
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).toContain('6 task(s): 5 done, 0 active, 0 waiting, 1 failed');
     expect(shown.stdout).toMatch(/PROBLEMS:\n\s+A04\s+error after 1 attempt\(s\): .*deliberate failure in well A04/);
+    // The output folder records the run, so status finds it from there.
+    const recorded = JSON.parse(await readFile(path.join(out, 'results.json'), 'utf8')) as { executorRun?: { kind: string; runId: string } };
+    expect(recorded.executorRun).toMatchObject({ kind: 'bullmq', runId });
+    const byFolder = cli(['status', out]);
+    expect(byFolder.code, byFolder.stderr).toBe(0);
+    expect(byFolder.stdout).toContain('6 task(s): 5 done, 0 active, 0 waiting, 1 failed');
 
     // Fix the cause, resume the same run: only A04 runs again, the other five are reused.
     await unlink(flag);

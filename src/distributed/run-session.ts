@@ -126,6 +126,9 @@ export class RunSession {
         this.#settle = resolve;
       });
       await this.#enqueue();
+      // Every job is in the queue, which workers take first in, first out: a batch's next plate
+      // can be enqueued behind them now.
+      this.#emit({ type: 'run:all-started' });
       signal.addEventListener('abort', onAbort, { once: true });
       if (signal.aborted) onAbort();
       poll = setInterval(() => void this.#reconcile(), this.#o.pollIntervalMs);

@@ -11,6 +11,8 @@ export type RunEvent =
    * Once per `run()` call, before it resolves: none of its tasks waits in the queue any more (each
    * was handed to a worker, or ended without starting). A caller with more work, such as a batch's
    * next plate, can submit it now so that it fills the workers this run's tail leaves idle.
+   * Engines with a first-in-first-out queue of their own (BullMQ) send it once every task is in
+   * that queue: what is submitted after waits behind them there.
    * (`task:start` is the hand-over to a worker; the task's timeout starts when it begins there.)
    */
   | { readonly type: 'run:all-started' };

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { DiscoveryError, isPlateflowError } from '../errors.js';
-import type { Executor, RunEvent } from '../execution/executor.js';
+import type { Executor, ExecutorDescription, RunEvent } from '../execution/executor.js';
 import { defaultExecutor } from '../execution/executors/create.js';
 import { runPlate, type PlateRun, type RunPlateOptions } from './run-plate.js';
 import { discoverPlate } from '../microscopes/discover.js';
@@ -102,7 +102,7 @@ export async function runBatch(plateArgs: readonly string[], options: BatchOptio
     } finally {
       if (!options.executor) await executor.close();
     }
-    const saved = await writeBatchFiles(options.out, runs, missing).then(
+    const saved = await writeBatchFiles(options.out, runs, missing, executor.describe?.()).then(
       (files) => ({ files, failure: undefined }),
       (err: unknown) => ({ files: undefined, failure: err }),
     );
@@ -166,10 +166,11 @@ async function runPlates(
   return { runs: runs.filter((r): r is { name: string; run: PlateRun } => r !== undefined), notStarted };
 }
 
-async function writeBatchFiles(out: string, runs: readonly { name: string; run: PlateRun }[], skipped: readonly SkippedPlate[]) {
+async function writeBatchFiles(out: string, runs: readonly { name: string; run: PlateRun }[], skipped: readonly SkippedPlate[], executorRun: ExecutorDescription | undefined) {
   const plates: RunDocument[] = runs.map((r) => r.run.document);
   const files = { results: path.join(out, 'results.json'), report: path.join(out, 'report.html') };
-  const document = { plateflow: 1, batch: true, finishedAt: new Date().toISOString(), plates: runs.map((r, i) => ({ name: r.name, ...plates[i]! })), skipped };
+  // executorRun at the top too: `plateflow status <batch folder>` finds the run there.
+  const document = { plateflow: 1, batch: true, finishedAt: new Date().toISOString(), ...(executorRun ? { executorRun } : {}), plates: runs.map((r, i) => ({ name: r.name, ...plates[i]! })), skipped };
   await writeFileAtomic(files.results, JSON.stringify(document, null, 2) + '\n');
   await writeReport(files.report, { title: `plateflow batch — ${runs.length} plate(s)${skipped.length ? `, ${skipped.length} skipped` : ''}`, plates, skippedPlates: skipped });
   return files;
