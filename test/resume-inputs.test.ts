@@ -1,7 +1,11 @@
 import { cp, readFile, readdir, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { Coordinator } from '../dist/execution/coordinator.js';
 import { createExecutor } from '../dist/execution/executors/create.js';
+import { discoverPlate } from '../dist/microscopes/discover.js';
+import { loadPipelineFile } from '../dist/pipeline/load.js';
+import { totalsOf } from '../dist/report/results.js';
 import { runPlate, type PlateRun } from '../dist/run/run-plate.js';
 import { synthesizePlate } from '../dist/synth/plate.js';
 import { cli, STANDARD, tempDir } from './helpers.js';
@@ -104,6 +108,21 @@ describe('resume and changed inputs', () => {
 });
 
 describe('a resumed run is not work', () => {
+  it('a checkpoint a worker finds during the run is its own earlier attempt\'s (computed), unless inputs are verified by the workers (resumed)', async () => {
+    const { plate } = await plates('own-attempt');
+    for (const verifyInputs of [false, true]) {
+      const out = path.join(dir, 'own-attempt', `out-${verifyInputs}`);
+      await run(plate, out, { checkpoints: { verifyInputs } });
+      const coordinator = new Coordinator({ plate: await discoverPlate(plate), pipeline: await loadPipelineFile(STANDARD).then((l) => l.definition), out, checkpoints: { verifyInputs } });
+      const tasks = await coordinator.createTasks();
+      const executor = serial();
+      // Straight to the workers, as a retry or a second execution of a job would be.
+      const outcome = await coordinator.execute(tasks, executor).finally(() => executor.close());
+      const totals = totalsOf(outcome.results, outcome.seconds);
+      expect(totals, `verifyInputs ${verifyInputs}`).toMatchObject(verifyInputs ? { ok: 0, resumed: 3 } : { ok: 3, resumed: 0 });
+    }
+  });
+
   it('subprocess: a finished plate resumes without starting any process, and shows the tasks as resumed, apart from computed ones', async () => {
     const { plate } = await plates('subprocess');
     const out = path.join(dir, 'subprocess', 'out');

@@ -91,10 +91,23 @@ export class Coordinator {
     );
     // Results come back in completion order; report them in task (axis) order.
     const results = new Map<string, TaskResult>();
-    for (const id of tasks.keys()) {
-      const r = finished.get(id) ?? unordered.get(id);
+    for (const [id, plan] of tasks) {
+      const r = finished.get(id) ?? fromThisRun(unordered.get(id), plan);
       if (r) results.set(id, r);
     }
     return { compiled: this.#compiled!, results, executor: executor.name, seconds: (performance.now() - started) / 1000, ...(metadataError !== undefined ? { metadataError } : {}) };
   }
+}
+
+/**
+ * A worker reports `resumed: 'task'` when it finds the task's checkpoint complete. Without
+ * `verifyInputs` the run already took every such task of an earlier run out before dispatching,
+ * so a checkpoint a worker finds was left by this run's own earlier attempt (a worker lost after
+ * the task's work was done, a BullMQ job run twice): that work was done in this run, and counts
+ * as computed, not resumed.
+ */
+function fromThisRun(result: TaskResult | undefined, plan: TaskPlan): TaskResult | undefined {
+  if (result?.resumed !== 'task' || plan.checkpoints.verifyInputs) return result;
+  const { resumed: _ownAttempt, ...computed } = result;
+  return computed;
 }
