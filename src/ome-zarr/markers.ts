@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../storage/atomic.js';
-import { isTempName, writeAtomic } from '../storage/zarr-io.js';
+import { writeAtomic } from '../storage/zarr-io.js';
 
 export const MARKER_DIR = '.plateflow-units';
 
@@ -98,25 +98,4 @@ export async function inProgressUnits(outputPosition: string): Promise<string[]>
   } catch {
     return [];
   }
-}
-
-/**
- * Removes temp files (`.<name>.<pid>.<thread>.<rand>.tmp`) a killed writer left under `dir`. Only
- * called when resuming, before any unit starts, so no live writer of this run owns one.
- */
-export async function sweepTempFiles(dir: string): Promise<number> {
-  let removed = 0;
-  let entries;
-  try {
-    entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  } catch {
-    return 0;
-  }
-  for (const e of entries) {
-    if (e.isFile() && isTempName(e.name)) {
-      await rm(path.join(e.parentPath, e.name), { force: true });
-      removed++;
-    }
-  }
-  return removed;
 }

@@ -23,7 +23,8 @@ import { AbortError, ConfigError, ZarrError } from '../errors.js';
 import { ZarrArray } from '../storage/zarr-array.js';
 import { ensureDir, readGroup } from '../storage/zarr-io.js';
 import { availableCpus } from '../execution/resources/cpus.js';
-import { clearMarkers, fingerprint, MARKER_DIR, readDone, sweepTempFiles, type UnitSpec } from './markers.js';
+import { sweepStaleTempFiles } from '../storage/stale-temp.js';
+import { clearMarkers, fingerprint, MARKER_DIR, readDone, type UnitSpec } from './markers.js';
 import { parseImage } from './ngff.js';
 import { processPool, threadPool, type PositionExecutor, type UnitPool } from './pools.js';
 import { resolveModule, runUnit, type FunctionRef, type UnitOutcome, type UnitTask, type VolumeFunction } from './unit.js';
@@ -174,8 +175,10 @@ export async function processPosition(
   };
   let pending = tasks;
   if (options.resume) {
-    await sweepTempFiles(output.array.dir);
-    await sweepTempFiles(path.join(output.group, MARKER_DIR));
+    // No unit of this position runs yet, so this process's own temp files there are litter too;
+    // another host's may belong to a live writer (a job run twice) and stay.
+    await sweepStaleTempFiles(output.array.dir, { includeOwn: true });
+    await sweepStaleTempFiles(path.join(output.group, MARKER_DIR), { includeOwn: true });
     const todo: UnitTask[] = [];
     for (const task of tasks) {
       if (await readDone(output.group, task.unit, task.fingerprint)) report({ unit: task.unit, status: 'already-done', seconds: 0 });
