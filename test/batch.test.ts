@@ -8,7 +8,7 @@ import { synthesizePlate } from '../src/synth/plate.js';
 import { createExecutor } from '../dist/execution/executors/create.js';
 import { availableCpus } from '../dist/execution/resources/cpus.js';
 import { runBatch as runBatchBuilt } from '../dist/run/run-batch.js';
-import { ARRAYSCAN, REPO, STANDARD, tempDir } from './helpers.js';
+import { ARRAYSCAN, REPO, STANDARD, tempDir, writePipeline } from './helpers.js';
 
 let dir: string;
 
@@ -78,14 +78,10 @@ describe('batch: one queue across plates', () => {
     const announce = path.join(root, 'announce');
     await mkdir(announce);
     const release = path.join(root, 'release');
-    const pipeline = path.join(root, 'hold.json');
-    await writeFile(
-      pipeline,
-      JSON.stringify({
-        modules: [path.join(REPO, 'test', 'fixtures', 'steps', 'wait-for-file.mjs')],
-        steps: [{ name: 'hold', func: [['wait_for_file', { well: 'A01', announce, release }]], backend: 'disk' }],
-      }),
-    );
+    const pipeline = await writePipeline(path.join(root, 'hold.json'), {
+      modules: [path.join(REPO, 'test', 'fixtures', 'steps', 'wait-for-file.mjs')],
+      steps: [{ name: 'hold', func: [['wait_for_file', { well: 'A01', announce, release }]], backend: 'disk' }],
+    });
     // Only the first plate's A01 waits, and only until a task of the second plate has started.
     const order: string[] = [];
     const executor = createExecutor('threads', { workers: 2 });

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,4 +32,10 @@ export function cli(args: readonly string[], options: { cwd?: string; env?: Node
 export function lastJsonLine(text: string): Record<string, unknown> {
   const lines = text.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+}
+
+/** Writes a pipeline document as JSON to `file` and returns the path. */
+export async function writePipeline(file: string, pipeline: Readonly<Record<string, unknown>>): Promise<string> {
+  await writeFile(file, JSON.stringify(pipeline));
+  return file;
 }

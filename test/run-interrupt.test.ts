@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fixture, waitForFile } from './executor-harness.js';
-import { CLI, cli, tempDir } from './helpers.js';
+import { CLI, cli, tempDir, writePipeline } from './helpers.js';
 
 let dir: string;
 let plate: string;
@@ -24,14 +24,10 @@ describe('Ctrl-C', () => {
     const announce = path.join(dir, 'announce');
     await mkdir(announce);
     const out = path.join(dir, 'out');
-    const pipeline = path.join(dir, 'litter.json');
-    await writeFile(
-      pipeline,
-      JSON.stringify({
-        modules: [fixture('litter-and-wait.mjs')],
-        steps: [{ name: 'write', func: [['litter_and_wait', { well: 'A01', dir: path.join(out, '1_write'), announce }]], variableComponents: ['z'], backend: 'disk' }],
-      }),
-    );
+    const pipeline = await writePipeline(path.join(dir, 'litter.json'), {
+      modules: [fixture('litter-and-wait.mjs')],
+      steps: [{ name: 'write', func: [['litter_and_wait', { well: 'A01', dir: path.join(out, '1_write'), announce }]], variableComponents: ['z'], backend: 'disk' }],
+    });
     const child = spawn(process.execPath, [CLI, 'run', plate, '-p', pipeline, '-o', out, '--quiet'], { stdio: 'ignore' });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     await waitForFile(path.join(announce, 'A01.started'), 60_000);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runPlate } from '../dist/run/run-plate.js';
 import { fixture, waitForFile } from './executor-harness.js';
-import { CLI, cli, tempDir } from './helpers.js';
+import { CLI, cli, tempDir, writePipeline } from './helpers.js';
 
 let dir: string;
 let plate: string;
@@ -18,25 +18,18 @@ beforeAll(async () => {
 });
 
 /** A pipeline whose first step holds every task until `release` exists, then projects and blurs. */
-async function heldPipeline(name: string, announce: string, release: string): Promise<string> {
-  const file = path.join(dir, `${name}.json`);
-  await writeFile(
-    file,
-    JSON.stringify({
-      modules: [fixture('wait-for-file.mjs')],
-      steps: [
-        { name: 'hold', func: [['wait_for_file', { well: 'A01', announce, release }]], variableComponents: ['z'], backend: 'memory' },
-        { name: 'project', func: 'max_projection', variableComponents: ['z'], backend: 'disk' },
-      ],
-    }),
-  );
-  return file;
+function heldPipeline(name: string, announce: string, release: string): Promise<string> {
+  return writePipeline(path.join(dir, `${name}.json`), {
+    modules: [fixture('wait-for-file.mjs')],
+    steps: [
+      { name: 'hold', func: [['wait_for_file', { well: 'A01', announce, release }]], variableComponents: ['z'], backend: 'memory' },
+      { name: 'project', func: 'max_projection', variableComponents: ['z'], backend: 'disk' },
+    ],
+  });
 }
 
-async function otherPipeline(): Promise<string> {
-  const file = path.join(dir, 'other.json');
-  await writeFile(file, JSON.stringify({ steps: [{ name: 'blur', func: [['gaussian_blur', { sigma: 1 }]], variableComponents: ['z'], backend: 'disk' }] }));
-  return file;
+function otherPipeline(): Promise<string> {
+  return writePipeline(path.join(dir, 'other.json'), { steps: [{ name: 'blur', func: [['gaussian_blur', { sigma: 1 }]], variableComponents: ['z'], backend: 'disk' }] });
 }
 
 interface Running {

@@ -6,11 +6,11 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture } from './executor-harness.js';
-import { cli, STANDARD, tempDir } from './helpers.js';
+import { cli, STANDARD, tempDir, writePipeline } from './helpers.js';
 
 let dir: string;
 let plate: string;
@@ -71,17 +71,13 @@ describe.skipIf(!canMount)('storage failures', () => {
     const disk = path.join(dir, 'small');
     await mkdir(disk);
     expect(mount(['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', disk])).toBe(true);
-    const pipeline = path.join(dir, 'fill.json');
-    await writeFile(
-      pipeline,
-      JSON.stringify({
-        modules: [fixture('fill-disk.mjs')],
-        steps: [
-          { name: 'project', func: 'max_projection', variableComponents: ['z'], backend: 'disk' },
-          { name: 'fill', func: [['fill_disk', { well: 'A03', file: path.join(disk, 'filler') }]], backend: 'disk' },
-        ],
-      }),
-    );
+    const pipeline = await writePipeline(path.join(dir, 'fill.json'), {
+      modules: [fixture('fill-disk.mjs')],
+      steps: [
+        { name: 'project', func: 'max_projection', variableComponents: ['z'], backend: 'disk' },
+        { name: 'fill', func: [['fill_disk', { well: 'A03', file: path.join(disk, 'filler') }]], backend: 'disk' },
+      ],
+    });
     const out = path.join(disk, 'out');
     // serial: tasks in order, so A01 and A02 finish before A03 fills the disk.
     const r = cli(['run', plate, '-p', pipeline, '-o', out, '--executor', 'serial']);
