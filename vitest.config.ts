@@ -6,5 +6,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Two test files at once even on a 2-core machine: most tests wait on real processes, files
+    // and signals rather than compute, and the tests must hold on a loaded machine anyway.
+    maxWorkers: 2,
   },
 });

@@ -55,14 +55,7 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | fals
   }
 }
 
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { isRunning as alive } from './helpers.js';
 
 /** Pids whose parent is `pid` (from /proc). */
 export function childPids(pid: number): number[] {
@@ -243,7 +236,4 @@ export async function sameOutputs(a: string, b: string, ignore: readonly string[
 }
 
 /** Waits until no pid of `pids` is alive (the orphan check). */
-export async function allGone(pids: Iterable<number>, timeoutMs = 10_000): Promise<void> {
-  const list = [...pids];
-  await waitFor(`processes ${list.join(', ')} to exit`, () => list.every((p) => !alive(p)), timeoutMs);
-}
+export { waitUntilGone as allGone } from './helpers.js';

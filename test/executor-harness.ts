@@ -13,7 +13,7 @@ import type { PipelineDefinition, StepDefinition } from '../dist/pipeline/types.
 import { synthesizePlate } from '../dist/synth/plate.js';
 import type { TaskResult } from '../dist/execution/result.js';
 import type { RunEvent } from '../dist/execution/executor.js';
-import { REPO } from './helpers.js';
+import { REPO, isRunning } from './helpers.js';
 
 export const STEP_FIXTURES = path.join(REPO, 'test', 'fixtures', 'steps');
 export const fixture = (file: string): string => path.join(STEP_FIXTURES, file);
@@ -52,14 +52,9 @@ export function pidRecorder(): { readonly pids: Set<number>; readonly events: Ru
   };
 }
 
-/** True when no process has this pid any more (kill(pid, 0) fails with ESRCH). */
+/** True when no process runs under this pid any more (gone, or a zombie no one reaped). */
 export function isGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  return !isRunning(pid);
 }
 
 /** Resolves when `file` exists, watching its folder (no polling sleeps); rejects after `timeoutMs`. */

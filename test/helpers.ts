@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
+import { processInfo } from '../src/storage/process-liveness.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI = path.join(REPO, 'dist', 'cli', 'main.js');
@@ -38,4 +39,22 @@ export function lastJsonLine(text: string): Record<string, unknown> {
 export async function writePipeline(file: string, pipeline: Readonly<Record<string, unknown>>): Promise<string> {
   await writeFile(file, JSON.stringify(pipeline));
   return file;
+}
+
+/**
+ * True while `pid` is a running process. A zombie (exited, not yet reaped: common in containers
+ * whose init does not reap orphans) is not: it runs no code and holds nothing but its pid.
+ */
+export function isRunning(pid: number): boolean {
+  return processInfo(pid) !== undefined;
+}
+
+/** Resolves once none of `pids` is running; rejects after `timeoutMs` naming those that still are. */
+export async function waitUntilGone(pids: Iterable<number>, timeoutMs = 10_000): Promise<void> {
+  const list = [...pids];
+  const deadline = Date.now() + timeoutMs;
+  while (list.some(isRunning)) {
+    if (Date.now() > deadline) throw new Error(`still running after ${timeoutMs} ms: ${list.filter(isRunning).join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
 }
