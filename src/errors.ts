@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'E_KWARGS_INVALID'
   | 'E_GROUP_UNKNOWN'
   | 'E_MODULE_LOAD'
+  | 'E_PYTHON_SETUP'
   | 'E_PATH_UNSAFE'
   | 'E_TIFF_INVALID'
   | 'E_STORAGE_IO'
@@ -27,7 +28,10 @@ export type ErrorCode =
   | 'E_PLAN_INVALID'
   | 'E_ZARR_INVALID'
   | 'E_CHUNK_INVALID'
-  | 'E_CHUNK_FAILED';
+  | 'E_CHUNK_FAILED'
+  | 'E_PYTHON_UNAVAILABLE'
+  | 'E_PYTHON_RAISED'
+  | 'E_PYTHON_RESULT';
 
 export interface ErrorContext {
   readonly file?: string;
@@ -75,7 +79,7 @@ export class DiscoveryError extends PlateflowError {
 /** Raised while reading or compiling a pipeline; `context.jsonPath` points into the pipeline file. */
 export class PipelineError extends PlateflowError {
   constructor(
-    code: 'E_PIPELINE_INVALID' | 'E_FUNCTION_UNKNOWN' | 'E_KWARGS_INVALID' | 'E_GROUP_UNKNOWN' | 'E_MODULE_LOAD' | 'E_PLAN_INVALID',
+    code: 'E_PIPELINE_INVALID' | 'E_FUNCTION_UNKNOWN' | 'E_KWARGS_INVALID' | 'E_GROUP_UNKNOWN' | 'E_MODULE_LOAD' | 'E_PYTHON_SETUP' | 'E_PLAN_INVALID',
     message: string,
     context: ErrorContext = {},
     options?: { cause?: unknown },

@@ -31,6 +31,7 @@ export interface PipelineFlags {
   forceRun: boolean;
   memoryDebug: boolean;
   outputFormat: OutputFormat;
+  python?: string;
   fromStep?: string;
   toStep?: string;
   json: boolean;
@@ -87,6 +88,7 @@ export function addPipelineOptions(command: Command): Command {
         .argParser(flag(parseOutputFormat, '--output-format'))
         .default('tiff'),
     )
+    .option('--python <path>', 'Python interpreter for py: steps, e.g. a venv\'s bin/python (default: $PLATEFLOW_PYTHON, else python3 on PATH); it needs numpy')
     .option('--json', 'print one JSON object at the end (progress: one JSON event per line on stderr)', false)
     .option('-q, --quiet', 'print nothing but errors', false);
 }
@@ -132,10 +134,12 @@ export function compileFlags(flags: PipelineFlags): {
   checkpoints: NonNullable<CompileOptions['checkpoints']>;
   memoryDebug: boolean;
   outputFormat: OutputFormat;
+  python?: string;
 } {
   return {
     memoryDebug: flags.memoryDebug,
     outputFormat: flags.outputFormat,
+    ...(flags.python !== undefined ? { python: flags.python } : {}),
     config: { ...(flags.axis ? { axis: flags.axis } : {}), ...(flags.variable ? { variable: flags.variable } : {}), ...(flags.groupBy ? { groupBy: flags.groupBy } : {}) },
     checkpoints: { force: flags.force, verifyInputs: flags.verifyInputs, ...(flags.fromStep ? { fromStep: flags.fromStep } : {}), ...(flags.toStep ? { toStep: flags.toStep } : {}) },
   };

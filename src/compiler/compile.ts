@@ -11,6 +11,7 @@ import { FunctionRegistry, resolveModuleSpecifier } from '../pipeline/registry.j
 import type { PipelineDefinition } from '../pipeline/types.js';
 import { parseOutputFormat, type OutputFormat, type OutputFormatInput } from './output-format.js';
 import { PLAN_FORMAT_VERSION, deepFreeze, type StepPlan, type TaskPlan } from './plan.js';
+import { checkPythonSteps } from './python-steps.js';
 import { resolveSteps, stableStringify, type ResolvedStep } from './resolve-steps.js';
 
 export interface CompileOptions {
@@ -36,6 +37,11 @@ export interface CompileOptions {
    * site, so that each task writes whole positions. @default 'tiff'
    */
   readonly outputFormat?: OutputFormatInput;
+  /**
+   * The Python interpreter for `py:` steps (a venv's or conda's python, or a name on PATH).
+   * @default the PLATEFLOW_PYTHON environment variable, else `python3`
+   */
+  readonly python?: string;
 }
 
 export interface CompiledRun {
@@ -54,7 +60,7 @@ const STANDARD_ORDER = ['well', 'site', 'channel', 'z', 'timepoint'];
  * value of the parallel axis. Phases: steps (names, kwargs, components) → group validation against
  * the plate → backends and paths → per-task plans with resources.
  *
- * @throws PipelineError E_FUNCTION_UNKNOWN | E_KWARGS_INVALID | E_GROUP_UNKNOWN | E_PIPELINE_INVALID | E_MODULE_LOAD
+ * @throws PipelineError E_FUNCTION_UNKNOWN | E_KWARGS_INVALID | E_GROUP_UNKNOWN | E_PIPELINE_INVALID | E_MODULE_LOAD | E_PYTHON_SETUP
  * @throws ConfigError E_CONFIG_INVALID for a contradictory component configuration
  */
 export async function compile(pipeline: PipelineDefinition, plate: PlateIndex, options: CompileOptions = {}): Promise<CompiledRun> {
@@ -84,7 +90,9 @@ export async function compile(pipeline: PipelineDefinition, plate: PlateIndex, o
     groupBy: config.groupBy,
     known: config.components,
     gpuAvailable: gpus.length > 0,
+    baseDir,
   });
+  const python = await checkPythonSteps(resolved, options.python);
   const bound = bindGroups(resolved, plate);
 
   const outputRoot = path.resolve(options.out ?? `${plate.root.replace(/[\\/]+$/, '')}_plateflow`);
@@ -124,6 +132,7 @@ export async function compile(pipeline: PipelineDefinition, plate: PlateIndex, o
       resources: { weight: inputs.length, gpuId: needsGpu ? gpus[gpuCursor++ % gpus.length]! : null },
       checkpoints,
       memoryDebug: options.memoryDebug ?? false,
+      python,
     } satisfies TaskPlan;
     tasks.set(taskId, deepFreeze(plan));
   }

@@ -51,6 +51,12 @@ export interface CheckpointPolicy {
   readonly verifyInputs: boolean;
 }
 
+/** How `py:` steps run: the interpreter every worker starts (one Python process per plateflow worker). */
+export interface PythonPlan {
+  /** As given (`--python`, `PLATEFLOW_PYTHON`, else `python3`): a path or a name on PATH. */
+  readonly executable: string;
+}
+
 export interface TaskResources {
   /** Relative size of the task (input image count) so schedulers can start big tasks first. */
   readonly weight: number;
@@ -94,6 +100,8 @@ export interface TaskPlan {
   readonly checkpoints: CheckpointPolicy;
   /** Record RSS per step (peak and at end) in the result (`--memory-debug`). */
   readonly memoryDebug: boolean;
+  /** Present when a step calls a Python function (`py:…`). */
+  readonly python: PythonPlan | null;
 }
 
 export function deepFreeze<T>(value: T): T {

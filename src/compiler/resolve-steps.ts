@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { validateStepComponents } from '../components/config.js';
 import { PipelineError } from '../errors.js';
 import type { FunctionRegistry } from '../pipeline/registry.js';
 import { formatJsonPath } from '../pipeline/schema.js';
 import type { FuncChain, FuncPattern, FuncRef, PipelineDefinition, StepDefinition } from '../pipeline/types.js';
+import { isPythonRef, parsePythonRef, pythonRefOf } from '../python/target.js';
 import type { FuncCall, StepPattern } from './plan.js';
 
 export interface ResolvedStep {
@@ -26,6 +28,8 @@ export interface StepDefaults {
   readonly groupBy: string | null;
   readonly known: readonly string[];
   readonly gpuAvailable: boolean;
+  /** What relative `py:./file.py:fn` references resolve against (the pipeline file's folder). */
+  readonly baseDir: string;
 }
 
 /**
@@ -47,17 +51,19 @@ export function resolveSteps(pipeline: PipelineDefinition, registry: FunctionReg
     } catch (err) {
       throw new PipelineError('E_PIPELINE_INVALID', `${at()}: ${(err as Error).message}`, { jsonPath: at(), step: step.name }, { cause: err });
     }
-    const { pattern, groupKeys } = resolvePattern(step.func, registry, (...p) => at('func', ...p), defaults.gpuAvailable);
+    const { pattern, groupKeys } = resolvePattern(step.func, registry, (...p) => at('func', ...p), defaults);
     if (groupKeys.length > 0 && groupBy === null) {
       throw new PipelineError('E_PIPELINE_INVALID', `${at('func')}: a per-group map needs a group-by component, but groupBy is null`, { jsonPath: at('func') });
     }
     const calls = [...(pattern.default ?? []), ...Object.values(pattern.byGroup).flat()];
-    const gpu = calls.some((c) => registry.get(c.fn)?.gpu === true);
+    const gpu = calls.some((c) => !isPythonRef(c.fn) && registry.get(c.fn)?.gpu === true);
     const name = step.name ?? defaultStepName(calls);
     const id = uniqueId(`${index + 1}_${slug(name)}`, usedIds);
+    // A user's .py file is code the plan names by path: editing it must invalidate checkpoints too.
+    const code = calls.filter((c) => isPythonRef(c.fn)).map((c) => pythonCodeDigest(c.fn));
     const hash = createHash('sha256')
       .update(previousHash)
-      .update(stableStringify({ variable, groupBy, pattern }))
+      .update(stableStringify(code.length > 0 ? { variable, groupBy, pattern, code } : { variable, groupBy, pattern }))
       .digest('hex')
       .slice(0, 16);
     previousHash = hash;
@@ -67,24 +73,24 @@ export function resolveSteps(pipeline: PipelineDefinition, registry: FunctionReg
 
 type PathFn = (...path: PropertyKey[]) => string;
 
-function resolvePattern(func: FuncPattern, registry: FunctionRegistry, at: PathFn, gpuAvailable: boolean): { pattern: StepPattern; groupKeys: string[] } {
+function resolvePattern(func: FuncPattern, registry: FunctionRegistry, at: PathFn, defaults: StepDefaults): { pattern: StepPattern; groupKeys: string[] } {
   if (isGroupMap(func)) {
     const byGroup: Record<string, readonly FuncCall[]> = {};
-    for (const [group, chain] of Object.entries(func)) byGroup[group] = resolveChain(chain, registry, (...p) => at(group, ...p), gpuAvailable);
+    for (const [group, chain] of Object.entries(func)) byGroup[group] = resolveChain(chain, registry, (...p) => at(group, ...p), defaults);
     return { pattern: { default: null, byGroup }, groupKeys: Object.keys(func) };
   }
-  return { pattern: { default: resolveChain(func, registry, at, gpuAvailable), byGroup: {} }, groupKeys: [] };
+  return { pattern: { default: resolveChain(func, registry, at, defaults), byGroup: {} }, groupKeys: [] };
 }
 
 function isGroupMap(func: FuncPattern): func is { readonly [group: string]: FuncChain } {
   return typeof func === 'object' && func !== null && !Array.isArray(func) && !('fn' in func);
 }
 
-function resolveChain(chain: FuncChain, registry: FunctionRegistry, at: PathFn, gpuAvailable: boolean): FuncCall[] {
+function resolveChain(chain: FuncChain, registry: FunctionRegistry, at: PathFn, defaults: StepDefaults): FuncCall[] {
   // A two-element array whose second item is an object is one `[name, kwargs]` reference, not a chain.
   const refs: readonly FuncRef[] = isSingleRef(chain) ? [chain] : (chain as readonly FuncRef[]);
   const single = isSingleRef(chain);
-  return refs.map((ref, i) => resolveCall(ref, registry, single ? at : (...p) => at(i, ...p), gpuAvailable));
+  return refs.map((ref, i) => resolveCall(ref, registry, single ? at : (...p) => at(i, ...p), defaults));
 }
 
 function isSingleRef(chain: FuncChain): chain is FuncRef {
@@ -93,8 +99,10 @@ function isSingleRef(chain: FuncChain): chain is FuncRef {
   return typeof chain[0] === 'string' && (chain.length === 1 ? false : chain.length === 2 && typeof chain[1] === 'object' && chain[1] !== null && !Array.isArray(chain[1]));
 }
 
-function resolveCall(ref: FuncRef, registry: FunctionRegistry, at: PathFn, gpuAvailable: boolean): FuncCall {
+function resolveCall(ref: FuncRef, registry: FunctionRegistry, at: PathFn, defaults: StepDefaults): FuncCall {
   const [name, rawKwargs] = typeof ref === 'string' ? [ref, {}] : Array.isArray(ref) ? [ref[0] as string, (ref[1] ?? {}) as Record<string, unknown>] : [(ref as { fn: string }).fn, (ref as { kwargs?: Record<string, unknown> }).kwargs ?? {}];
+  if (isPythonRef(name)) return resolvePythonCall(name, rawKwargs, at, defaults.baseDir);
+  const gpuAvailable = defaults.gpuAvailable;
   let fn = registry.get(name);
   if (!fn) {
     const near = registry.names().filter((n) => n.includes(name) || name.includes(n) || levenshtein(n, name) <= 3);
@@ -119,8 +127,39 @@ function resolveCall(ref: FuncRef, registry: FunctionRegistry, at: PathFn, gpuAv
   return { fn: fn.name, kwargs };
 }
 
+/**
+ * A Python function: the reference is made absolute (a `.py` file against the pipeline's folder),
+ * and its kwargs go to Python as JSON, so they must survive JSON unchanged. Whether the module
+ * imports and the function exists is checked once per run by the Python probe (compile.ts).
+ */
+function resolvePythonCall(name: string, rawKwargs: Record<string, unknown>, at: PathFn, baseDir: string): FuncCall {
+  let fn: string;
+  try {
+    fn = pythonRefOf(parsePythonRef(name, baseDir));
+  } catch (err) {
+    throw new PipelineError('E_PIPELINE_INVALID', `${at()}: ${(err as Error).message}`, { jsonPath: at(), fn: name }, { cause: err });
+  }
+  const text = JSON.stringify(rawKwargs);
+  if (text === undefined || stableStringify(JSON.parse(text)) !== stableStringify(rawKwargs)) {
+    throw new PipelineError('E_KWARGS_INVALID', `${at('kwargs')}: kwargs for "${name}" go to Python as JSON and must be plain JSON values (numbers, strings, booleans, null, lists, objects)`, { jsonPath: at('kwargs'), fn: name });
+  }
+  return { fn, kwargs: JSON.parse(text) as Record<string, unknown> };
+}
+
+/** A digest of a `py:` file target's source (empty for an importable module: its version is the environment's). */
+function pythonCodeDigest(ref: string): string {
+  const target = parsePythonRef(ref, '/');
+  if (target.kind !== 'file') return '';
+  try {
+    return createHash('sha256').update(readFileSync(target.file)).digest('hex').slice(0, 16);
+  } catch {
+    return 'unreadable'; // the probe reports it
+  }
+}
+
 function defaultStepName(calls: readonly FuncCall[]): string {
-  return calls.length === 0 ? 'step' : calls.map((c) => c.fn).join('+');
+  // For `py:…/file.py:segment`, the function's name, not its path.
+  return calls.length === 0 ? 'step' : calls.map((c) => (isPythonRef(c.fn) ? c.fn.slice(c.fn.lastIndexOf(':') + 1) : c.fn)).join('+');
 }
 
 function slug(name: string): string {

@@ -87,6 +87,7 @@ export const taskPlanSchema = z
     resources: z.strictObject({ weight: z.number().min(0), gpuId: z.number().int().min(0).nullable() }),
     checkpoints: z.strictObject({ reuse: z.boolean(), fromStep: z.number().int().min(0).nullable(), toStep: z.number().int().min(0).nullable(), verifyInputs: z.boolean() }),
     memoryDebug: z.boolean(),
+    python: z.strictObject({ executable: z.string().min(1) }).nullable(),
   })
   .superRefine((plan, ctx) => {
     plan.steps.forEach((step, i) => {

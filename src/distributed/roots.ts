@@ -8,6 +8,7 @@ import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TaskPlan } from '../compiler/plan.js';
+import { isPythonRef, parsePythonRef } from '../python/target.js';
 import { ConfigError, UnsafePathError } from '../errors.js';
 
 /** An npm package name, optionally with a sub-path: what a pipeline may name instead of a file. */
@@ -113,6 +114,26 @@ export async function assertPlanInsideRoots(plan: TaskPlan, roots: readonly stri
       await assertInsideRoots('a function module', target, roots, cache);
     } else if (URL_SCHEME.test(target) || !PACKAGE_SPECIFIER.test(target)) {
       throw new UnsafePathError(specifier, 'a function module must be a file inside the worker\'s roots or an installed package name');
+    }
+  }
+  await assertPythonInsideRoots(plan, roots, cache);
+}
+
+/**
+ * A Python step runs a program the plan names: its interpreter must be a name the worker finds on
+ * its own PATH (`python3`) or a file inside the roots, and a `.py` file it calls must lie inside the
+ * roots (an importable module resolves in the worker's own Python, like a package name).
+ */
+async function assertPythonInsideRoots(plan: TaskPlan, roots: readonly string[], cache: RealPathCache | undefined): Promise<void> {
+  if (plan.python === null) return;
+  const { executable } = plan.python;
+  if (path.isAbsolute(executable)) await assertInsideRoots('the Python interpreter', executable, roots, cache);
+  else if (executable.includes('/') || executable.includes('\\')) throw new UnsafePathError(executable, 'the Python interpreter must be a name on the worker\'s PATH or an absolute path inside its roots');
+  for (const step of plan.steps) {
+    for (const call of [...(step.pattern.default ?? []), ...Object.values(step.pattern.byGroup).flat()]) {
+      if (!isPythonRef(call.fn)) continue;
+      const target = parsePythonRef(call.fn, '/');
+      if (target.kind === 'file') await assertInsideRoots(`the Python file of step "${step.name}"`, target.file, roots, cache);
     }
   }
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { FuncCall, StepPlan, TaskPlan } from '../compiler/plan.js';
-import { AbortError, PlateflowError, StepFailedError, serializeError } from '../errors.js';
+import { AbortError, PlateflowError, StepFailedError, isPlateflowError, serializeError } from '../errors.js';
 import { createStack, planeOf, type DType, type ImageStack, type PixelArray } from '../image.js';
 import { isOmeZarrFormat, OME_ZARR_FORMAT } from '../microscopes/ome-zarr.js';
 import { outputFileName, outputStem } from '../storage/output-naming.js';
@@ -17,6 +17,8 @@ import { resolveInside } from '../storage/safe-path.js';
 import { BufferPool } from './buffer-pool.js';
 import { groupImages, outputComponents } from './group-images.js';
 import { prefetch } from './overlap.js';
+import { pythonFunction } from './python-steps.js';
+import { isPythonRef } from '../python/target.js';
 import { checkpointStoreFor, lastStepIndex, reusableResult } from './task-checkpoints.js';
 import type { MeasurementRow, StepTiming, TaskResult } from './result.js';
 import { asDType, writeZarrStep, zarrMetadataFiles, type StepPlaneRef } from './zarr-step-output.js';
@@ -149,7 +151,10 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
     await durability.catch(() => undefined);
     const aborted = options.signal?.aborted === true;
     const error = aborted ? new AbortError(options.signal!.reason) : err;
-    return { ...base, status: aborted ? 'cancelled' : 'error', error: serializeError(error), ...(resumed ? { resumed } : {}), seconds: (performance.now() - started) / 1000, outputs, measurements, metadata };
+    // A process the task ran its code in died under it (a Python step's interpreter): `killed`, as
+    // when a worker process dies, not an exception of the task's own.
+    const status = aborted ? 'cancelled' : causedByKill(err) ? 'killed' : 'error';
+    return { ...base, status, error: serializeError(error), ...(resumed ? { resumed } : {}), seconds: (performance.now() - started) / 1000, outputs, measurements, metadata };
   } finally {
     await files.close();
   }
@@ -315,7 +320,12 @@ async function loadMember(member: FlowImage, ctx: StepContext): Promise<ImageSta
 }
 
 function builtinChain(chain: readonly FuncCall[], registry: FunctionRegistry): boolean {
-  return chain.every((call) => registry.get(call.fn)?.source === 'builtin');
+  return chain.every((call) => !isPythonRef(call.fn) && registry.get(call.fn)?.source === 'builtin');
+}
+
+function causedByKill(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = e.cause) if (isPlateflowError(e, 'E_TASK_KILLED')) return true;
+  return false;
 }
 
 async function applyChain(
@@ -334,11 +344,11 @@ async function applyChain(
   const recycle = builtinChain(chain, ctx.registry);
   for (const call of chain) {
     ctx.signal?.throwIfAborted();
-    const fn = ctx.registry.get(call.fn);
-    if (!fn) throw new StepFailedError(plan.taskId, step.name, call.fn, new Error('function is not registered in this worker'));
+    const run = isPythonRef(call.fn) ? pythonFunction(call.fn, plan) : ctx.registry.get(call.fn)?.run;
+    if (!run) throw new StepFailedError(plan.taskId, step.name, call.fn, new Error('function is not registered in this worker'));
     let produced;
     try {
-      produced = await fn.run(stack, call.kwargs as never, { components, signal: ctx.signal, gpuId: plan.resources.gpuId, allocate: buffers.allocate });
+      produced = await run(stack, call.kwargs as never, { components, signal: ctx.signal, gpuId: plan.resources.gpuId, allocate: buffers.allocate });
     } catch (err) {
       throw new StepFailedError(plan.taskId, step.name, call.fn, err);
     }

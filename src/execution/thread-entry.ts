@@ -17,6 +17,15 @@ export interface WarmUpRequest {
   readonly warmUp: { readonly arrived: SharedArrayBuffer; readonly threads: number; readonly timeoutMs: number };
 }
 
+/**
+ * What every thread of a pool is started with. Threads share the process's environment, so the
+ * thread-limit variables a child worker would get in its env (see resources/env-limits.ts) come
+ * here, for the processes a thread starts itself (its Python worker).
+ */
+export interface ThreadWorkerData {
+  readonly threadLimits: Readonly<Record<string, string>>;
+}
+
 /** One task. `started` gets one message when the task begins, which is when its timeout starts. */
 export interface TaskRequest {
   readonly plan: TaskPlan;

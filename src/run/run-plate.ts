@@ -44,6 +44,8 @@ export interface RunPlateOptions extends ExecuteOptions {
   readonly memoryDebug?: boolean;
   /** TIFF files (default) or one OME-Zarr plate per disk step; see `CompileOptions.outputFormat`. */
   readonly outputFormat?: CompileOptions['outputFormat'];
+  /** The Python interpreter for `py:` steps; see `CompileOptions.python`. */
+  readonly python?: string;
   readonly warn?: (message: string) => void;
 }
 
@@ -119,6 +121,7 @@ async function discoverAndRun(plateDir: string, options: RunPlateOptions, execut
     ...(options.checkpoints ? { checkpoints: options.checkpoints } : {}),
     ...(options.memoryDebug ? { memoryDebug: true } : {}),
     ...(options.outputFormat ? { outputFormat: options.outputFormat } : {}),
+    ...(options.python ? { python: options.python } : {}),
     ...(options.warn ? { warn: options.warn } : {}),
   });
   const tasks = await coordinator.createTasks(options.axisFilter);

@@ -7,6 +7,7 @@
  */
 import type { TaskPlan } from '../../compiler/plan.js';
 import type { TaskResult } from '../result.js';
+import { closePythonWorkers } from '../python-steps.js';
 import { prepareWorker, runTask } from '../run-task.js';
 import { BaseExecutor, type RunOptions } from './base.js';
 import { Dispatcher, type TaskRunner } from './dispatch.js';
@@ -58,5 +59,8 @@ export class SerialExecutor extends BaseExecutor {
     return prepareWorker();
   }
 
-  protected async shutdown(_force: AbortSignal): Promise<void> {}
+  /** Tasks ran in this thread, so their Python processes are this thread's: end them with the executor. */
+  protected shutdown(_force: AbortSignal): Promise<void> {
+    return closePythonWorkers();
+  }
 }

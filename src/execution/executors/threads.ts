@@ -14,7 +14,8 @@ import type { TaskPlan } from '../../compiler/plan.js';
 import { serializeError } from '../../errors.js';
 import type { TaskResult } from '../result.js';
 import type { QueueOrder } from '../scheduler.js';
-import type { TaskRequest, WarmUpRequest } from '../thread-entry.js';
+import type { TaskRequest, ThreadWorkerData, WarmUpRequest } from '../thread-entry.js';
+import { threadLimits } from '../resources/env-limits.js';
 import { BaseExecutor, type RunOptions } from './base.js';
 import { executorDispatcher, runPolicy, type Dispatcher, type Attempt, type RunnerHandle } from './dispatch.js';
 import { describeThreadFailure } from './exit-causes.js';
@@ -60,7 +61,7 @@ export class ThreadsExecutor extends BaseExecutor {
       // geotiff's dependency `web-worker` runs its worker bootstrap in any non-main thread and
       // destructures `workerData`; undefined there crashes the thread at import. An object makes it
       // see "not one of mine" and behave as on the main thread.
-      workerData: {},
+      workerData: { threadLimits: threadLimits({ workers: this.#options.workers, cpus: this.#options.cpus, base: this.#options.env }) } satisfies ThreadWorkerData,
       ...(memory !== undefined ? { resourceLimits: { maxOldGenerationSizeMb: Math.max(16, Math.floor(memory / MiB)) } } : {}),
     });
     // piscina emits 'error' for a thread that fails while running no task (e.g. at start-up);

@@ -16,12 +16,29 @@ export interface WorkerEnvOptions {
   readonly base?: NodeJS.ProcessEnv;
 }
 
+/** This worker's share of the CPUs. */
+function cpuShare(options: Pick<WorkerEnvOptions, 'workers' | 'cpus'>): number {
+  return Math.max(1, Math.floor(options.cpus / Math.max(1, options.workers)));
+}
+
+/**
+ * The thread-limit variables a worker's native code should see, those the base env does not set
+ * already. Worker threads share their process's env, so they pass these to the processes they
+ * start themselves (a Python worker) instead.
+ */
+export function threadLimits(options: WorkerEnvOptions): Record<string, string> {
+  const base = options.base ?? process.env;
+  const share = String(cpuShare(options));
+  const limits: Record<string, string> = {};
+  for (const name of THREAD_LIMIT_VARIABLES) if (base[name] === undefined) limits[name] = share;
+  return limits;
+}
+
 /** The env for one child worker: the base env plus thread limits and, for a GPU worker, CUDA_VISIBLE_DEVICES. */
 export function workerEnv(options: WorkerEnvOptions): NodeJS.ProcessEnv {
   const base = options.base ?? process.env;
-  const share = Math.max(1, Math.floor(options.cpus / Math.max(1, options.workers)));
-  const env: NodeJS.ProcessEnv = { ...base };
-  for (const name of THREAD_LIMIT_VARIABLES) if (base[name] === undefined) env[name] = String(share);
+  const share = cpuShare(options);
+  const env: NodeJS.ProcessEnv = { ...base, ...threadLimits(options) };
   // libuv runs fs and zlib work on its pool. Its threads mostly wait on the disk (fsync), not the
   // CPU, so a few per worker let reads proceed while writes sync without oversubscribing cores.
   if (base.UV_THREADPOOL_SIZE === undefined) env.UV_THREADPOOL_SIZE = String(Math.max(4, share * 2));

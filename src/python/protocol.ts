@@ -1,0 +1,96 @@
+/**
+ * The messages between a PythonWorker and python/plateflow_bridge.py: one JSON object per line,
+ * requests on the child's fd 3, replies on its fd 4. Pixels are never in them, only where they lie
+ * in the arena. Replies are checked here, once, so the rest of the code reads typed values.
+ */
+import { z } from 'zod';
+import { DTYPES, type DType } from '../image.js';
+import { PythonFunctionError, PythonLoadError, PythonResultError, PythonUnavailableError, type PythonException } from './errors.js';
+import type { PythonTarget } from './target.js';
+
+/** Where a stack's bytes lie in the arena (C order, native byte order). */
+export interface StackSpec {
+  readonly offset: number;
+  readonly dtype: DType;
+  readonly shape: readonly [number, number, number];
+}
+
+export type Request =
+  | { readonly id: number; readonly op: 'call'; readonly target: PythonTarget; readonly input: StackSpec; readonly kwargs: Readonly<Record<string, unknown>> }
+  | { readonly id: number; readonly op: 'probe'; readonly targets: readonly PythonTarget[] };
+
+const frame = z.object({ file: z.string(), line: z.number(), function: z.string(), code: z.string() });
+const exception = z.object({ type: z.string(), message: z.string(), traceback: z.string().optional(), frames: z.array(frame).optional() });
+const extent = z.number().int().positive();
+const stackSpec = z.object({ offset: z.number().int().nonnegative(), dtype: z.enum(DTYPES as [DType, ...DType[]]), shape: z.tuple([extent, extent, extent]) });
+// JSON has no NaN or infinities: the bridge sends those three as strings.
+const measurement = z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity']).transform(Number)]);
+
+const envelope = z.object({ id: z.number(), ok: z.boolean() });
+const failed = z.object({
+  ok: z.literal(false),
+  error: z.object({
+    kind: z.enum(['load', 'raised', 'result', 'bridge']),
+    message: z.string(),
+    type: z.string().optional(),
+    traceback: z.string().optional(),
+    frames: z.array(frame).optional(),
+    shape: z.array(z.number()).optional(),
+    dtype: z.string().optional(),
+  }),
+});
+const called = z.object({ ok: z.literal(true), output: stackSpec, measurements: z.array(z.record(z.string(), measurement)).nullable() });
+const probed = z.object({
+  ok: z.literal(true),
+  python: z.string(),
+  executable: z.string(),
+  numpy: z.string().optional(),
+  numpyError: exception.optional(),
+  failures: z.array(exception.extend({ index: z.number().int().nonnegative() })),
+});
+
+export type CallReply = z.infer<typeof called>;
+export type ProbeReply = z.infer<typeof probed>;
+type FailedReply = z.infer<typeof failed>;
+
+/** A reply line's id, and the whole object for {@link readReply}; undefined when it is not one. */
+export function parseEnvelope(line: string): { readonly id: number; readonly body: unknown } | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  const head = envelope.safeParse(body);
+  return head.success ? { id: head.data.id, body } : undefined;
+}
+
+/**
+ * A call's or probe's reply, or the error it reports (thrown).
+ * @param ref the "py:" text the error messages name
+ * @throws PythonFunctionError, PythonLoadError, PythonResultError, PythonUnavailableError
+ */
+export function readReply<T>(body: unknown, schema: z.ZodType<T>, ref: string): T {
+  const failure = failed.safeParse(body);
+  if (failure.success) throw replyError(failure.data.error, ref);
+  const ok = schema.safeParse(body);
+  if (!ok.success) throw new PythonUnavailableError(`the plateflow bridge sent a malformed reply for ${ref}: ${z.prettifyError(ok.error)}`, { fn: ref });
+  return ok.data;
+}
+
+export const CALL_REPLY: z.ZodType<CallReply> = called;
+export const PROBE_REPLY: z.ZodType<ProbeReply> = probed;
+
+function replyError(error: FailedReply['error'], ref: string): Error {
+  const report: PythonException = { type: error.type ?? 'Error', message: error.message, ...(error.traceback ? { traceback: error.traceback } : {}), ...(error.frames ? { frames: error.frames } : {}) };
+  switch (error.kind) {
+    case 'raised':
+      return new PythonFunctionError(ref, report);
+    case 'load':
+      return new PythonLoadError([{ ref, exception: report }]);
+    case 'result':
+      return new PythonResultError(ref, error.message, { ...(error.shape ? { shape: error.shape } : {}), ...(error.dtype ? { dtype: error.dtype } : {}) });
+    case 'bridge':
+      return new PythonUnavailableError(`the plateflow bridge failed while calling ${ref}: ${error.message}`, { fn: ref, ...(error.traceback ? { traceback: error.traceback } : {}) });
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * A persistent Python process that runs `py:` functions on image stacks, one call at a time.
+ *
+ * Started by the first call and reused by every call after it, so interpreter start-up and imports
+ * are paid once. When the process dies under a call (segfault, `os._exit`, OOM kill) or is killed
+ * for an abort, that call fails and the next one starts a fresh process: one task's crash never
+ * reaches the others.
+ *
+ * Pixels cross through the worker's arena (arena.ts): one copy in, one copy out on this side;
+ * Python maps them without a copy.
+ */
+import { AbortError } from '../errors.js';
+import { allocate, bytesPerPixel, type Allocate, type DType, type ImageStack } from '../image.js';
+import { describeChildExit } from '../execution/executors/exit-causes.js';
+import { TaskKilledError } from '../execution/executors/errors.js';
+import type { FunctionOutput } from '../processing/types.js';
+import { Arena } from './arena.js';
+import { BridgeProcess } from './process.js';
+import { CALL_REPLY, readReply } from './protocol.js';
+import { pythonRefOf, type PythonTarget } from './target.js';
+
+export interface PythonWorkerOptions {
+  /** The interpreter: a name looked up on PATH or a path (a venv's or conda env's python). */
+  readonly executable: string;
+  /** Added to the environment of the Python process (e.g. OMP_NUM_THREADS). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Copy Python's stdout and stderr to our stderr; default true. */
+  readonly forwardOutput?: boolean;
+  /** Where the shared-memory file may go, first that works; default /dev/shm, then the temp folder. */
+  readonly arenaDirs?: readonly string[];
+}
+
+export interface PythonCallOptions {
+  /** Aborting kills the Python process; the call rejects with an AbortError. */
+  readonly signal?: AbortSignal;
+  /** Named in the error when the process dies under the call. */
+  readonly task?: string;
+  /** Where the output array comes from (a task's buffer pool); default a fresh array. */
+  readonly allocate?: Allocate;
+}
+
+export class PythonWorker {
+  readonly #options: PythonWorkerOptions;
+  #process: BridgeProcess | undefined;
+  #arena: Arena | undefined;
+  /** Calls share the arena, so they run one after another. */
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  constructor(options: PythonWorkerOptions) {
+    this.#options = options;
+  }
+
+  /** The pid of the current Python process, if one runs. */
+  get pid(): number | undefined {
+    return this.#process?.alive ? this.#process.pid : undefined;
+  }
+
+  /**
+   * Runs `target(stack, **kwargs)` in Python.
+   * @throws PythonFunctionError (it raised), PythonResultError (bad return), PythonLoadError,
+   *   PythonUnavailableError (no interpreter, no room for the arena), TaskKilledError (the process
+   *   died under the call), AbortError
+   */
+  call(target: PythonTarget, stack: ImageStack, kwargs: Readonly<Record<string, unknown>>, options: PythonCallOptions = {}): Promise<FunctionOutput> {
+    const run = this.#queue.then(() => this.#call(target, stack, kwargs, options));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Ends the Python process (it exits when its pipe closes) and releases the arena. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#queue;
+    await this.#stop();
+  }
+
+  async #call(target: PythonTarget, stack: ImageStack, kwargs: Readonly<Record<string, unknown>>, options: PythonCallOptions): Promise<FunctionOutput> {
+    if (this.#closed) throw new Error('this Python worker is closed');
+    options.signal?.throwIfAborted();
+    const ref = pythonRefOf(target);
+    const child = await this.#ready();
+    const arena = this.#arena!;
+    arena.write(new Uint8Array(stack.data.buffer, stack.data.byteOffset, stack.data.byteLength), 0);
+    const task = options.task ?? ref;
+    const onAbort = () => child.kill();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    let body: unknown;
+    try {
+      body = await child.request(
+        (id) => ({ id, op: 'call', target, input: { offset: 0, dtype: stack.dtype, shape: [...stack.shape] }, kwargs }),
+        (exit) => {
+          if (options.signal?.aborted) return new AbortError(options.signal.reason);
+          const died = describeChildExit(task, exit);
+          return new TaskKilledError(task, `the Python process running ${ref} ${died.message}`, { ...died.context, reason: died.reason });
+        },
+      );
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+    const reply = readReply(body, CALL_REPLY, ref);
+    const { dtype, shape } = reply.output;
+    const data = (options.allocate ?? allocate)(dtype as DType, shape[0] * shape[1] * shape[2]);
+    arena.read(new Uint8Array(data.buffer, data.byteOffset, data.length * bytesPerPixel(dtype)), reply.output.offset);
+    const out: ImageStack = { dtype, shape, data } as ImageStack;
+    return reply.measurements ? { stack: out, measurements: reply.measurements } : { stack: out };
+  }
+
+  /** The live process, starting one (and its arena) when there is none or the last one died. */
+  async #ready(): Promise<BridgeProcess> {
+    if (this.#process?.alive) return this.#process;
+    await this.#stop();
+    this.#arena = Arena.open(this.#options.arenaDirs);
+    this.#process = new BridgeProcess({
+      executable: this.#options.executable,
+      arenaFd: this.#arena.fd,
+      ...(this.#options.env ? { env: this.#options.env } : {}),
+      ...(this.#options.forwardOutput !== undefined ? { forwardOutput: this.#options.forwardOutput } : {}),
+    });
+    return this.#process;
+  }
+
+  async #stop(): Promise<void> {
+    const child = this.#process;
+    const arena = this.#arena;
+    this.#process = undefined;
+    this.#arena = undefined;
+    if (child) await child.close();
+    arena?.close();
+  }
+}
