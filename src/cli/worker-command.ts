@@ -16,6 +16,7 @@ interface WorkerFlags {
   maxStalled?: number;
   timeout?: string;
   workerMemory?: string;
+  python?: string;
   closeTimeout: string;
   json: boolean;
   quiet: boolean;
@@ -41,6 +42,7 @@ export function workerCommand(): Command {
     .option('--timeout <duration>', 'time limit for tasks whose run set none, e.g. 10m')
     .option('--worker-memory <size>', 'RSS limit of each task process, e.g. 4GB; a task over it ends killed')
     .option('--close-timeout <duration>', 'on SIGTERM/SIGINT, how long running tasks may finish before their jobs are handed back to the queue', '30s')
+    .option('--python <path>', 'Python interpreter for the jobs\' py: steps (default: $PLATEFLOW_PYTHON, else python3 on PATH); jobs name functions, never the interpreter')
     .option('--json', 'print one JSON event per line on stdout', false)
     .option('-q, --quiet', 'print only warnings and errors', false)
     .action(async (flags: WorkerFlags) => {
@@ -60,6 +62,7 @@ export function workerCommand(): Command {
         ...(flags.timeout ? { defaultTimeoutMs: parseDuration(flags.timeout, '--timeout') } : {}),
         ...(flags.workerMemory ? { workerMemoryBytes: parseBytes(flags.workerMemory, '--worker-memory') } : {}),
         closeTimeoutMs: parseDuration(flags.closeTimeout, '--close-timeout'),
+        ...(flags.python ? { python: flags.python } : {}),
         onEvent: printer(flags),
       });
       // First SIGINT/SIGTERM: finish running tasks (up to --close-timeout), take no new ones. Second: hand them back now.

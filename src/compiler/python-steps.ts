@@ -1,4 +1,5 @@
 import { PipelineError } from '../errors.js';
+import { defaultPython } from '../python/interpreter.js';
 import { probePython } from '../python/probe.js';
 import { isPythonRef, parsePythonRef, pythonRefOf, type PythonTarget } from '../python/target.js';
 import type { PythonPlan } from './plan.js';
@@ -18,7 +19,7 @@ export async function checkPythonSteps(steps: readonly ResolvedStep[], interpret
     }
   }
   if (uses.size === 0) return null;
-  const executable = interpreter ?? process.env['PLATEFLOW_PYTHON'] ?? 'python3';
+  const executable = interpreter ?? defaultPython();
   try {
     await probePythonOnce(executable, [...uses.values()].map((u) => u.target));
   } catch (err) {

@@ -120,15 +120,12 @@ export async function assertPlanInsideRoots(plan: TaskPlan, roots: readonly stri
 }
 
 /**
- * A Python step runs a program the plan names: its interpreter must be a name the worker finds on
- * its own PATH (`python3`) or a file inside the roots, and a `.py` file it calls must lie inside the
- * roots (an importable module resolves in the worker's own Python, like a package name).
+ * A `.py` file a Python step calls must lie inside the roots, as a JS module must; an importable
+ * module resolves in the worker's own Python, like a package name. (The interpreter is the
+ * worker's, never the plan's: see `WorkerOptions.python`.)
  */
 async function assertPythonInsideRoots(plan: TaskPlan, roots: readonly string[], cache: RealPathCache | undefined): Promise<void> {
   if (plan.python === null) return;
-  const { executable } = plan.python;
-  if (path.isAbsolute(executable)) await assertInsideRoots('the Python interpreter', executable, roots, cache);
-  else if (executable.includes('/') || executable.includes('\\')) throw new UnsafePathError(executable, 'the Python interpreter must be a name on the worker\'s PATH or an absolute path inside its roots');
   for (const step of plan.steps) {
     for (const call of [...(step.pattern.default ?? []), ...Object.values(step.pattern.byGroup).flat()]) {
       if (!isPythonRef(call.fn)) continue;

@@ -6,6 +6,7 @@ import os from 'node:os';
 import { ConfigError } from '../errors.js';
 import { availableCpus } from '../execution/resources/cpus.js';
 import type { TaskStatus } from '../execution/result.js';
+import { defaultPython } from '../python/interpreter.js';
 import type { RedisInput } from './connection.js';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE, assertQueueName } from './names.js';
 
@@ -59,6 +60,12 @@ export interface WorkerOptions {
   readonly closeTimeoutMs?: number;
   /** How often running tasks are checked against their run's cancellation (besides pub/sub). @default 2000 */
   readonly cancelCheckIntervalMs?: number;
+  /**
+   * The interpreter for the plans' `py:` steps. A job names the functions, never the program that
+   * runs them: each host has Python in its own place, and a job from Redis must not choose what a
+   * worker executes. @default PLATEFLOW_PYTHON, else `python3` on PATH
+   */
+  readonly python?: string;
   readonly onEvent?: (event: WorkerEvent) => void;
 }
 
@@ -82,6 +89,7 @@ export interface ResolvedWorkerOptions {
   readonly defaultTimeoutMs: number | undefined;
   readonly closeTimeoutMs: number;
   readonly cancelCheckIntervalMs: number;
+  readonly python: string;
 }
 
 /**
@@ -114,6 +122,7 @@ export function resolveWorkerOptions(o: WorkerOptions): ResolvedWorkerOptions {
     defaultTimeoutMs: o.defaultTimeoutMs,
     closeTimeoutMs: o.closeTimeoutMs ?? 30_000,
     cancelCheckIntervalMs: o.cancelCheckIntervalMs ?? 2000,
+    python: o.python ?? defaultPython(),
   };
 }
 

@@ -185,6 +185,7 @@ export class PlateflowWorker {
     try {
       ({ plan, job: data } = decodeTaskJob(job.data));
       await assertPlanInsideRoots(plan, this.#roots, this.#realPaths);
+      if (plan.python) plan = { ...plan, python: { executable: this.#o.python } };
     } catch (err) {
       const e = serializeError(err);
       this.#emit({ type: 'task:refused', jobId, code: e.code ?? 'E_PLAN_INVALID', message: e.message });

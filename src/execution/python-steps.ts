@@ -35,7 +35,7 @@ export function pythonFunction(ref: string, plan: TaskPlan): ImageFunction<Reado
   const target = parsePythonRef(ref, '/');
   if (plan.python === null) throw new Error(`plan of task ${plan.taskId} has a Python step (${ref}) but no interpreter`);
   const worker = workerFor(plan.python.executable);
-  return (stack, kwargs, ctx) => worker.call(target, stack, kwargs, { ...(ctx.signal ? { signal: ctx.signal } : {}), task: plan.taskId });
+  return (stack, kwargs, ctx) => worker.call(target, stack, kwargs, { ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.allocate ? { allocate: ctx.allocate } : {}), task: plan.taskId });
 }
 
 /** Ends this worker's Python processes (the in-process serial executor's close). */

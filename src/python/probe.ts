@@ -22,8 +22,8 @@ export const PROBE_TIMEOUT_MS = 120_000;
  * @throws PythonUnavailableError E_PYTHON_UNAVAILABLE when the interpreter does not start or numpy does not import;
  *   PythonLoadError E_MODULE_LOAD naming every target that does not import or is not callable (`context.fn` is the first)
  */
-export async function probePython(executable: string, targets: readonly PythonTarget[], timeoutMs = PROBE_TIMEOUT_MS): Promise<PythonInfo> {
-  const child = new BridgeProcess({ executable, forwardOutput: false });
+export async function probePython(executable: string, targets: readonly PythonTarget[], timeoutMs = PROBE_TIMEOUT_MS, env?: Readonly<Record<string, string>>): Promise<PythonInfo> {
+  const child = new BridgeProcess({ executable, forwardOutput: false, ...(env ? { env } : {}) });
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;

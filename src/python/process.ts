@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
 import type { ChildExit } from '../execution/executors/exit-causes.js';
 import { PythonUnavailableError } from './errors.js';
+import { PYTHON_ENV } from './interpreter.js';
 import { parseEnvelope, type Request } from './protocol.js';
 
 /** Shipped beside dist/ (package.json "files"); the same relative place from src/ and dist/. */
@@ -129,7 +130,7 @@ export class BridgeProcess {
   }
 
   #cannotStart(err: Error): Error {
-    return new PythonUnavailableError(`cannot start the Python interpreter "${this.executable}" (${err.message}); give another with --python PATH or PLATEFLOW_PYTHON`, { python: this.executable }, { cause: err });
+    return new PythonUnavailableError(`cannot start the Python interpreter "${this.executable}" (${err.message}); give another with --python PATH or ${PYTHON_ENV}`, { python: this.executable }, { cause: err });
   }
 
   #readReplies(replies: Readable): void {

@@ -77,7 +77,7 @@ export class PythonWorker {
 
   async #call(target: PythonTarget, stack: ImageStack, kwargs: Readonly<Record<string, unknown>>, options: PythonCallOptions): Promise<FunctionOutput> {
     if (this.#closed) throw new Error('this Python worker is closed');
-    options.signal?.throwIfAborted();
+    if (options.signal?.aborted) throw new AbortError(options.signal.reason);
     const ref = pythonRefOf(target);
     const child = await this.#ready();
     const arena = this.#arena!;
