@@ -53,6 +53,10 @@ export { SerialExecutor } from './execution/executors/serial.js';
 export { createExecutor } from './execution/executors/create.js';
 export type { ExecutorKind, ExecutorOptions } from './execution/executors/options.js';
 export { TaskKilledError, TaskTimeoutError, type KillReason } from './execution/executors/errors.js';
+export { PythonFunctionError, PythonLoadError, PythonResultError, PythonUnavailableError, type PythonException, type PythonFrame } from './python/errors.js';
+export { probePython, type PythonInfo } from './python/probe.js';
+export { PythonWorker, type PythonCallOptions, type PythonWorkerOptions } from './python/worker.js';
+export { parsePythonRef, type PythonTarget } from './python/target.js';
 
 // distributed (BullMQ + Redis)
 export {

@@ -15,6 +15,7 @@ const EXPECTED = [
   'ChunkFailedError', 'InlinePool', 'Orchestrator', 'SharedArray', 'axisChunks', 'chunkRanges', 'createChunkPool', 'mapAffine',
   'reduceArray', 'tilePlan', 'tiledGaussian', 'tiledOtsu',
   'formatBatchSummary', 'chooseProgressMode', 'createProgressReporter', 'renderReport', 'writeReport',
+  'PythonFunctionError', 'PythonLoadError', 'PythonResultError', 'PythonUnavailableError', 'PythonWorker', 'parsePythonRef', 'probePython',
   'BullmqExecutor', 'JobFailedError', 'RunNotFoundError', 'createBullmqExecutor', 'formatRunStatus', 'getRunStatus', 'startWorker',
 ];
 

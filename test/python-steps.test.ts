@@ -3,7 +3,7 @@
  * Debian's /usr/bin/python3 with numpy, scipy and scikit-image (installed by .ci/run).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFile, readdir, mkdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createExecutor } from '../dist/execution/executors/create.js';
@@ -117,6 +117,19 @@ describe.skipIf(!HAS_PYTHON)('Python steps', () => {
       const failed = [...r.outcome.results.values()].find((t) => t.status === 'error')!;
       expect(failed.error!.message).toContain('wrong_shape_once');
     });
+  });
+
+  it('resume: an unchanged .py file reuses the checkpoints, an edited one recomputes', async () => {
+    const code = path.join(dir, 'resume_steps.py');
+    await writeFile(code, 'def scale(stack, by):\n    return stack * by\n');
+    const pipeline = projectThen(['py:' + code + ':scale', { by: 2 }]);
+    const first = await run(pipeline, 'resume');
+    expect(first.totals).toMatchObject({ ok: 4, resumed: 0 });
+    const again = await run(pipeline, 'resume');
+    expect(again.totals).toMatchObject({ ok: 0, resumed: 4 });
+    await writeFile(code, 'def scale(stack, by):\n    return stack * (by + 1)\n');
+    const edited = await run(pipeline, 'resume');
+    expect(edited.totals).toMatchObject({ ok: 4, resumed: 0 });
   });
 
   it('checked before anything runs: a module that does not import, a missing function, a missing interpreter (exit 2)', async () => {
