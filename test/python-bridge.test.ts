@@ -21,8 +21,8 @@ const fn = (name: string, file = 'bridge_cases.py') => parsePythonRef(`py:${path
 
 const stack: ImageStack = { dtype: 'uint16', shape: [3, 4, 5], data: Uint16Array.from({ length: 60 }, (_, i) => i * 1000) };
 
-/** Names in /dev/shm that are arenas: there must never be one (each is unlinked as it is opened). */
-const shmArenas = () => readdirSync('/dev/shm').filter((f) => f.startsWith('plateflow-py-'));
+/** This process's arenas with a name in /dev/shm: there must never be one (each is unlinked as it is opened). */
+const shmArenas = () => readdirSync('/dev/shm').filter((f) => f.startsWith(`plateflow-py-${process.pid}-`));
 
 async function waitForFile(file: string): Promise<void> {
   const deadline = Date.now() + 60_000;
