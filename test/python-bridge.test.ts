@@ -130,6 +130,20 @@ describe.skipIf(!HAS_NUMPY)('Python bridge', () => {
     expect(shmArenas()).toEqual([]);
   });
 
+  it('an arena file left by a process killed between creating and unlinking it is removed by the next one', async () => {
+    const folder = await tempDir('plateflow-arena-sweep-');
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)']).stdout.toString().trim();
+    await writeFile(path.join(folder, `plateflow-py-${dead}-aaaaaaaaaaaa`), 'stale');
+    await writeFile(path.join(folder, `plateflow-py-${process.pid}-bbbbbbbbbbbb`), 'live');
+    const own = new PythonWorker({ executable: PYTHON, forwardOutput: false, arenaDirs: [folder] });
+    try {
+      await own.call(fn('identity'), stack, {});
+      expect(readdirSync(folder)).toEqual([`plateflow-py-${process.pid}-bbbbbbbbbbbb`]);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('an abort kills the Python process at once; the next call starts a fresh one', async () => {
     const own = new PythonWorker({ executable: PYTHON, forwardOutput: false });
     try {

@@ -11,9 +11,10 @@
  * size is that of the largest call so far, held as long as the worker lives.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { mayBeWriter } from '../storage/process-liveness.js';
 import { PythonUnavailableError } from './errors.js';
 
 /** Every arena file starts with this (it exists only for the instant between open and unlink). */
@@ -39,6 +40,7 @@ export class Arena {
   static open(dirs: readonly string[] = DEFAULT_ARENA_DIRS): Arena {
     const problems: string[] = [];
     for (const dir of dirs) {
+      sweepOnce(dir);
       const file = path.join(dir, `${ARENA_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`);
       let fd: number;
       try {
@@ -78,5 +80,32 @@ export class Arena {
 
   close(): void {
     closeSync(this.fd);
+  }
+}
+
+const swept = new Set<string>();
+
+/**
+ * A process killed in the microseconds between creating an arena and unlinking it leaves the file
+ * behind, holding memory in /dev/shm until reboot. The first arena of each process in a folder
+ * removes those whose creator is gone (the pid is in the name; pid reuse only keeps a file longer).
+ */
+function sweepOnce(dir: string): void {
+  if (swept.has(dir)) return;
+  swept.add(dir);
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.startsWith(ARENA_PREFIX));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(name.slice(ARENA_PREFIX.length).split('-')[0]);
+    const file = path.join(dir, name);
+    try {
+      if (!mayBeWriter(pid, statSync(file).mtimeMs)) unlinkSync(file);
+    } catch {
+      // Gone already, or not ours to remove.
+    }
   }
 }
