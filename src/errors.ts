@@ -31,7 +31,10 @@ export type ErrorCode =
   | 'E_CHUNK_FAILED'
   | 'E_PYTHON_UNAVAILABLE'
   | 'E_PYTHON_RAISED'
-  | 'E_PYTHON_RESULT';
+  | 'E_PYTHON_RESULT'
+  | 'E_SLURM_UNAVAILABLE'
+  | 'E_SLURM_REJECTED'
+  | 'E_SLURM_COMMAND';
 
 export interface ErrorContext {
   readonly file?: string;

@@ -45,16 +45,8 @@ afterAll(async () => {
   if (queues.size > 0) await deleteQueueKeys(REDIS_URL, queues);
 });
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 25): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
-
+import { waitFor } from './helpers.js';
+export { waitFor };
 export { isRunning as alive } from './helpers.js';
 
 /** Pids whose parent is `pid` (from /proc). */

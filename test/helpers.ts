@@ -58,3 +58,14 @@ export async function waitUntilGone(pids: Iterable<number>, timeoutMs = 10_000):
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
+
+/** Polls `probe` until it gives a value (not undefined/false); rejects after `timeoutMs` naming `what`. */
+export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
