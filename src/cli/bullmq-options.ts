@@ -18,7 +18,7 @@ export function addBullmqOptions(command: Command): Command {
   return command
     .option('--redis <url>', `with --executor bullmq: Redis URL, redis://[user:password@]host:port[/db] or rediss:// (default: $${REDIS_URL_ENV}, which keeps a password out of the process list)`)
     .option('--queue <name>', 'with --executor bullmq: the queue the workers listen on', 'tasks')
-    .option('--run-id <id>', 'with --executor bullmq: resume this earlier run (its id is printed when it starts); only its unfinished tasks run again');
+    .option('--run-id <id>', 'with --executor bullmq or slurm: resume this earlier run (its id is printed when it starts); only its unfinished tasks run again, and a Slurm run adopts its elements still in the queue');
 }
 
 /**

@@ -5,6 +5,8 @@ import { demoCommand } from './demo-command.js';
 import { inspectCommand } from './inspect-command.js';
 import { resourcesCommand } from './resources-command.js';
 import { runCommand } from './run-command.js';
+import { slurmElementCommand } from './slurm-element-command.js';
+import { slurmScriptCommand } from './slurm-script-command.js';
 import { statusCommand } from './status-command.js';
 import { synthCommand } from './synth-command.js';
 import { workerCommand } from './worker-command.js';
@@ -25,7 +27,9 @@ const program = new Command('plateflow')
   .addCommand(convertCommand())
   .addCommand(resourcesCommand())
   .addCommand(workerCommand())
-  .addCommand(statusCommand());
+  .addCommand(statusCommand())
+  .addCommand(slurmScriptCommand())
+  .addCommand(slurmElementCommand(), { hidden: true });
 
 // Subcommands added with addCommand do not inherit these settings; without exitOverride commander
 // would call process.exit(1) itself for bad usage, where DESIGN §3 wants 2.

@@ -10,6 +10,7 @@ import { isPlateflowError } from '../errors.js';
 import type { Executor } from '../execution/executor.js';
 import { EXECUTOR_KINDS, createExecutor, type ExecutorKind } from '../execution/executors/index.js';
 import { BULLMQ_EXECUTOR_HELP, addBullmqOptions, bullmqExecutorFromFlags, type BullmqFlags } from './bullmq-options.js';
+import { SLURM_EXECUTOR_HELP, addSlurmOptions, slurmExecutorFromFlags, type SlurmFlags } from './slurm-options.js';
 import { availableCpus } from '../execution/resources/cpus.js';
 import type { GpuInfo } from '../execution/resources/gpus.js';
 import { parseBytes, parseDuration } from '../execution/resources/units.js';
@@ -38,8 +39,8 @@ export interface PipelineFlags {
   quiet: boolean;
 }
 
-export interface ExecutorFlags extends BullmqFlags {
-  executor: ExecutorKind | 'bullmq';
+export interface ExecutorFlags extends BullmqFlags, SlurmFlags {
+  executor: ExecutorKind | 'bullmq' | 'slurm';
   workers?: number;
   timeout?: number;
   retries: number;
@@ -96,8 +97,8 @@ export function addPipelineOptions(command: Command): Command {
 export function addExecutorOptions(command: Command): Command {
   const withExecutors = command
     .addOption(
-      new Option('--executor <kind>', `threads: worker threads (default, lowest overhead); processes: long-lived child processes (crash-prone or leaky native code); subprocess: a fresh process per task (hard isolation); serial: one task at a time, in order, in one worker thread; ${BULLMQ_EXECUTOR_HELP}`)
-        .choices([...EXECUTOR_KINDS, 'bullmq'])
+      new Option('--executor <kind>', `threads: worker threads (default, lowest overhead); processes: long-lived child processes (crash-prone or leaky native code); subprocess: a fresh process per task (hard isolation); serial: one task at a time, in order, in one worker thread; ${BULLMQ_EXECUTOR_HELP}; ${SLURM_EXECUTOR_HELP}`)
+        .choices([...EXECUTOR_KINDS, 'bullmq', 'slurm'])
         .default('threads'),
     )
     .option('--workers <n>', 'at most this many workers (default: available CPUs, see `plateflow resources`)', positiveInt('--workers'))
@@ -106,11 +107,12 @@ export function addExecutorOptions(command: Command): Command {
     .option('--fail-fast', 'after the first task that fails, start no more tasks', false)
     .option('--worker-memory <size>', 'memory per worker, e.g. 2GB: heap limit (threads) or RSS limit (processes, subprocess); a worker over it is killed', flag(parseBytes, '--worker-memory'))
     .option('--gpu-memory-per-task <size>', 'GPU memory one task needs, e.g. 4GB: sets how many tasks share a GPU (default: one per GPU)', flag(parseBytes, '--gpu-memory-per-task'));
-  return addBullmqOptions(withExecutors);
+  return addSlurmOptions(addBullmqOptions(withExecutors));
 }
 
 export function executorFromFlags(flags: ExecutorFlags & Pick<PipelineFlags, 'json' | 'quiet'>, gpus: readonly GpuInfo[]): Executor {
   if (flags.executor === 'bullmq') return bullmqExecutorFromFlags(flags);
+  if (flags.executor === 'slurm') return slurmExecutorFromFlags(flags);
   return createExecutor(flags.executor, {
     ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
     ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout } : {}),
@@ -125,8 +127,8 @@ export function executorFromFlags(flags: ExecutorFlags & Pick<PipelineFlags, 'js
 
 /** Workers the preflight should plan for: what the executor will use at most (it never exceeds the CPUs). */
 export function plannedWorkers(flags: ExecutorFlags): number {
-  // bullmq: tasks run on the workers' machines; only one task's worth is planned for here.
-  return flags.executor === 'serial' || flags.executor === 'bullmq' ? 1 : Math.min(flags.workers ?? Infinity, availableCpus());
+  // bullmq, slurm: tasks run on other machines; only one task's worth is planned for here.
+  return flags.executor === 'serial' || flags.executor === 'bullmq' || flags.executor === 'slurm' ? 1 : Math.min(flags.workers ?? Infinity, availableCpus());
 }
 
 export function compileFlags(flags: PipelineFlags): {

@@ -194,19 +194,29 @@ export function encodePlan(plan: TaskPlan): { readonly text: string; readonly ha
  */
 export function decodeTaskJob(data: unknown): { readonly job: TaskJobData; readonly plan: TaskPlan } {
   const job = parseOrThrow(taskJobSchema, data, 'job data');
-  if (sha256(job.plan) !== job.planHash) throw new PipelineError('E_PLAN_INVALID', 'job data: the plan does not match its planHash (corrupted or altered in Redis)', { task: job.taskId });
+  const plan = decodePlanText(job.plan, job.planHash, 'job data', job.taskId);
+  if (plan.taskId !== job.taskId) throw new PipelineError('E_PLAN_INVALID', `plan: taskId "${plan.taskId}" differs from the job's "${job.taskId}"`, { task: job.taskId });
+  return { job, plan };
+}
+
+/**
+ * A plan's text (from a job or a file) checked against its hash and the plan schema, deep-frozen.
+ * @param where what the text came from, for messages
+ * @throws PipelineError E_PLAN_INVALID naming the first bad field
+ */
+export function decodePlanText(text: string, planHash: string, where: string, task?: string): TaskPlan {
+  const context = task !== undefined ? { task } : {};
+  if (sha256(text) !== planHash) throw new PipelineError('E_PLAN_INVALID', `${where}: the plan does not match its planHash (corrupted or altered)`, context);
   let raw: unknown;
   try {
-    raw = decodeJson(job.plan);
+    raw = decodeJson(text);
   } catch (err) {
-    throw new PipelineError('E_PLAN_INVALID', `job plan: ${(err as Error).message}`, { task: job.taskId }, { cause: err });
+    throw new PipelineError('E_PLAN_INVALID', `${where}: ${(err as Error).message}`, context, { cause: err });
   }
   // Validated, but used as decoded: no schema here transforms or defaults anything, and the
   // decoded object keeps the coordinator's key order.
   parseOrThrow(taskPlanSchema, raw, 'plan');
-  const plan = raw as TaskPlan;
-  if (plan.taskId !== job.taskId) throw new PipelineError('E_PLAN_INVALID', `plan: taskId "${plan.taskId}" differs from the job's "${job.taskId}"`, { task: job.taskId });
-  return { job, plan: deepFreeze(plan) };
+  return deepFreeze(raw as TaskPlan);
 }
 
 export function encodeResult(result: TaskResult, planHash: string, worker: string): JobReturn {

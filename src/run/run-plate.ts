@@ -98,7 +98,19 @@ export async function sweepAfterInterrupt(roots: readonly string[]): Promise<voi
   for (const root of roots) await sweepOutputFolder(root, { includeOwn: true });
 }
 
-async function discoverAndRun(plateDir: string, options: RunPlateOptions, executor: Executor): Promise<PlateRun> {
+/** A plate discovered and its pipeline compiled into one frozen plan per task, before anything runs. */
+export interface PlannedPlate {
+  readonly plate: PlateIndex;
+  readonly coordinator: Coordinator;
+  readonly tasks: ReadonlyMap<string, TaskPlan>;
+  readonly outputRoot: string;
+}
+
+/**
+ * Discovery and compilation of `runPlate`, without running: what `plateflow slurm-script` shows.
+ * @throws DiscoveryError, PipelineError as runPlate does
+ */
+export async function planPlate(plateDir: string, options: Omit<RunPlateOptions, 'executor'>): Promise<PlannedPlate> {
   const plate = await discoverPlate(path.resolve(plateDir), {
     ...(options.format ? { format: options.format } : {}),
     ...(options.pattern ? { pattern: options.pattern } : {}),
@@ -125,7 +137,11 @@ async function discoverAndRun(plateDir: string, options: RunPlateOptions, execut
     ...(options.warn ? { warn: options.warn } : {}),
   });
   const tasks = await coordinator.createTasks(options.axisFilter);
-  const outputRoot = coordinator.compiled!.outputRoot;
+  return { plate, coordinator, tasks, outputRoot: coordinator.compiled!.outputRoot };
+}
+
+async function discoverAndRun(plateDir: string, options: RunPlateOptions, executor: Executor): Promise<PlateRun> {
+  const { plate, coordinator, tasks, outputRoot } = await planPlate(plateDir, options);
   const lock = await lockOutputFolder(outputRoot, { ...(options.warn ? { warn: options.warn } : {}) });
   try {
     const resume = await findFinishedTasks([...tasks.values()]);

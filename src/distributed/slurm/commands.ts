@@ -214,6 +214,16 @@ export async function submitBatch(script: string, args: readonly string[], opts:
 }
 
 /**
+ * Has sbatch check `script` and `args` without submitting anything (`--test-only`): a bad option,
+ * a partition that does not exist or limits the partition cannot meet are `E_SLURM_REJECTED` with
+ * sbatch's message, before any task is queued.
+ */
+export async function testSubmit(script: string, opts: SubmitOptions = {}): Promise<void> {
+  const ran = await run('sbatch', ['--test-only'], opts, script);
+  if (ran.exitCode !== 0) throw failed(ran, 'E_SLURM_REJECTED', 'sbatch refused the job');
+}
+
+/**
  * The state of every element of the array jobs `jobIds` that Slurm still knows (pending, running,
  * and ended less than MinJobAge ago), from ONE squeue call, one entry per element: pending ranges
  * are expanded. Jobs that are not arrays are left out (plateflow submits every task as an array

@@ -1,0 +1,127 @@
+/**
+ * The slurm executor on the real one-node cluster: byte-identical to a serial run, an element
+ * scancelled mid-task retried, memory over --slurm-mem killed with its cause, Ctrl-C leaving
+ * nothing queued, a killed coordinator adopting its arrays, bad options refused before anything runs.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createSlurmExecutor } from '../dist/distributed/slurm/executor.js';
+import { runPlate } from '../dist/run/run-plate.js';
+import { synthesizePlate } from '../dist/synth/plate.js';
+import { sameOutputs, waitFor } from './bullmq-helpers.js';
+import { CLI, REPO, STANDARD, cli, lastJsonLine, tempDir, writePipeline } from './helpers.js';
+import { SLURM_AVAILABLE, elementOf, ensureSlurmCluster, queuedElements, submissionsOf } from './slurm-helpers.js';
+
+const STEPS = path.join(REPO, 'test', 'fixtures', 'steps');
+const slowly = { timeout: 240_000 };
+
+describe.skipIf(!SLURM_AVAILABLE)('slurm executor on a real cluster', () => {
+  let dir: string;
+  let plate: string;
+
+  beforeAll(async () => {
+    ensureSlurmCluster();
+    dir = await tempDir('plateflow-slurm-');
+    plate = (await synthesizePlate(path.join(dir, 'plate'), { wells: 4, sites: 1, channels: 2, z: 2, size: 48, seed: 11 })).root;
+  });
+
+  /** max projection, then `fn` on every stack (a test fixture from test/fixtures/steps). */
+  const withStep = (file: string, fn: string, kwargs: Record<string, unknown>) =>
+    writePipeline(path.join(dir, `${fn}-${Object.keys(kwargs).join('-')}-${Date.now()}.json`), {
+      modules: [path.join(STEPS, file)],
+      steps: [
+        { name: 'project', func: 'max_projection', variableComponents: ['z'], backend: 'memory' },
+        { name: 'step', func: [[fn, kwargs]], backend: 'disk' },
+      ],
+    });
+
+  it('a plate through Slurm arrays equals the serial run byte for byte', slowly, async () => {
+    await runPlate(plate, { pipeline: STANDARD, out: path.join(dir, 'serial') });
+    const executor = createSlurmExecutor({ pollIntervalMs: 200 });
+    const run = await runPlate(plate, { pipeline: STANDARD, out: path.join(dir, 'slurm'), executor }).finally(() => executor.close());
+    expect(run.totals).toMatchObject({ tasks: 4, ok: 4, failed: 0 });
+    const { differ, files } = await sameOutputs(path.join(dir, 'serial'), path.join(dir, 'slurm'));
+    expect(differ.filter((f) => !f.startsWith('.plateflow/'))).toEqual([]);
+    expect(files.filter((f) => f.endsWith('.tif'))).toHaveLength(8);
+    expect(submissionsOf(executor.runDir!)).toEqual([0]);
+    expect(queuedElements(executor.runId)).toEqual([]);
+  });
+
+  it('an element scancelled mid-task ends killed "outside plateflow" and --retries resubmits it; the run completes', slowly, async () => {
+    const announce = path.join(dir, 'announce-scancel');
+    await mkdir(announce);
+    const pipeline = await withStep('spin-once-on-well.mjs', 'spin_once_on_well', { well: 'A02', announce });
+    const executor = createSlurmExecutor({ pollIntervalMs: 200, attempts: 2 });
+    const out = path.join(dir, 'scancel');
+    const running = runPlate(plate, { pipeline, out, executor }).finally(() => executor.close());
+    await waitFor('A02 to spin', () => existsSync(path.join(announce, 'A02.started')), 120_000);
+    execFileSync('scancel', [elementOf(executor.runDir!, 'A02')]);
+    const run = await running;
+    expect(run.totals).toMatchObject({ tasks: 4, ok: 4 });
+    expect(run.outcome.results.get('A02')!.attempts).toBe(2);
+    expect(submissionsOf(executor.runDir!).sort()).toEqual([0, 1]);
+  });
+
+  it('a task over --slurm-mem ends killed with the memory cause; the others finish', slowly, async () => {
+    const pipeline = await withStep('rss-hog-on-well.mjs', 'rss_hog_on_well', { well: 'A03', mb: 900 });
+    const executor = createSlurmExecutor({ pollIntervalMs: 200, mem: '400M' });
+    const run = await runPlate(plate, { pipeline, out: path.join(dir, 'memory'), executor }).finally(() => executor.close());
+    expect(run.totals).toMatchObject({ tasks: 4, ok: 3, failed: 1 });
+    const a03 = run.outcome.results.get('A03')!;
+    expect(a03.status).toBe('killed');
+    expect(a03.error!.message).toMatch(/killed by Slurm for exceeding its memory limit \(--slurm-mem 400M\)/);
+  });
+
+  it('Ctrl-C scancels every element of the run, writes the partial results and exits 130', slowly, async () => {
+    const announce = path.join(dir, 'announce-ctrl-c');
+    await mkdir(announce);
+    const pipeline = await withStep('wait-for-file.mjs', 'wait_for_file', { well: '*', announce, release: path.join(dir, 'never') });
+    const out = path.join(dir, 'ctrl-c');
+    const child = spawn(process.execPath, [CLI, 'run', plate, '-p', pipeline, '-o', out, '--executor', 'slurm', '--run-id', 'ctrl-c-run', '--quiet'], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // On 2 cores two elements run at once; the others wait in the queue.
+    await waitFor('two elements to run', () => readdirSync(announce).filter((f) => f.endsWith('.started')).length >= 2, 120_000);
+    expect(queuedElements('ctrl-c-run').length).toBe(4);
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    await waitFor('the queue to forget the run', () => queuedElements('ctrl-c-run').length === 0, 60_000);
+    expect(existsSync(path.join(out, 'results.json'))).toBe(true);
+  });
+
+  it('a coordinator killed with -9 and restarted with the same --run-id adopts its elements: nothing is submitted twice', slowly, async () => {
+    const announce = path.join(dir, 'announce-adopt');
+    const release = path.join(dir, 'release-adopt');
+    await mkdir(announce);
+    const pipeline = await withStep('wait-for-file.mjs', 'wait_for_file', { well: '*', announce, release });
+    const out = path.join(dir, 'adopt');
+    const args = ['run', plate, '-p', pipeline, '-o', out, '--executor', 'slurm', '--run-id', 'adopt-run', '--json'];
+    const first = spawn(process.execPath, [CLI, ...args], { stdio: 'ignore' });
+    const firstExit = new Promise((resolve) => first.once('exit', resolve));
+    await waitFor('two elements to run', () => readdirSync(announce).filter((f) => f.endsWith('.started')).length >= 2, 120_000);
+    first.kill('SIGKILL');
+    await firstExit;
+    expect(queuedElements('adopt-run').length).toBe(4);
+    await writeFile(release, '');
+    const second = cli(args, { timeout: 180_000 });
+    expect(second.code, second.stderr).toBe(0);
+    expect(lastJsonLine(second.stdout)).toMatchObject({ tasks: 4, ok: 4 });
+    expect(submissionsOf(path.join(out, '.plateflow', 'slurm', 'adopt-run'))).toEqual([0]);
+    // Each task ran exactly once: one announcement per well.
+    expect(readdirSync(announce).filter((f) => f.endsWith('.started')).sort()).toEqual(['A01.started', 'A02.started', 'A03.started', 'A04.started']);
+  });
+
+  it('bad options and a missing partition are refused before anything is submitted (exit 2, sbatch\'s message)', slowly, async () => {
+    const nope = cli(['run', plate, '-p', STANDARD, '-o', path.join(dir, 'nope'), '--executor', 'slurm', '--slurm-partition', 'no_such_partition']);
+    expect(nope.code, nope.stderr).toBe(2);
+    expect(nope.stderr).toMatch(/\[E_SLURM_REJECTED\].*(invalid partition|no_such_partition)/i);
+    const bad = cli(['run', plate, '-p', STANDARD, '-o', path.join(dir, 'bad'), '--executor', 'slurm', '--slurm-option=--array=1-3']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--array is set by plateflow/);
+    const noSlurm = cli(['run', plate, '-p', STANDARD, '-o', path.join(dir, 'no-slurm'), '--executor', 'slurm'], { env: { PATH: path.dirname(process.execPath) } });
+    expect(noSlurm.code).toBe(2);
+    expect(noSlurm.stderr).toMatch(/\[E_SLURM_UNAVAILABLE\]/);
+  });
+});
