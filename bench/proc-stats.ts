@@ -121,16 +121,18 @@ export class BridgeSampler {
   readonly #seen = new Map<number, BridgeUse>();
   readonly #timer = setInterval(() => this.#sample(), 100);
   readonly #childrenAtStart = endedChildrenCpuMs();
+  /** What bridges already running (a warm pool's) had used before: not this run's. */
+  readonly #cpuAtStart = new Map(bridgePids().map((pid) => [pid, cpuMs(pid) ?? 0]));
   #result: BridgeUse[] | undefined;
 
   /**
-   * CPU ms of every Python process started since this sampler was, once they have all exited: a
+   * CPU ms the Python processes used since this sampler started, once they have all exited: a
    * reaped one is in our children's time; one nobody reaped yet (a zombie whose worker thread
    * ended first) still shows its own.
    */
   pythonCpuMs(): number {
     let total = endedChildrenCpuMs() - this.#childrenAtStart;
-    for (const pid of this.#seen.keys()) total += cpuMs(pid) ?? 0;
+    for (const pid of this.#seen.keys()) total += (cpuMs(pid) ?? 0) - (this.#cpuAtStart.get(pid) ?? 0);
     return total;
   }
 

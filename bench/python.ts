@@ -8,8 +8,10 @@
  *
  * The pipeline is examples/standard.json with only the chain swapped: the Z max projection stays
  * the built-in `max_projection` (written to disk, as the peer writes its projections), since the
- * issue asks for the chain as Python. Two references run in the same rounds: the chain as one
- * `py:` call (what the three crossings between its steps cost) and the built-in chain.
+ * issue asks for the chain as Python. Three references run in the same rounds: the same pipeline
+ * on a warm pool (the executor's second run, as in `plateflow batch`: its Python processes have
+ * started and imported before the clock, as the peer's imports are done before its clock), the
+ * chain as one `py:` call (what the three crossings between its steps cost) and the built-in chain.
  *
  * Clocks as in bench:plate: the peer's starts after its imports; ours after `executor.start()`,
  * so each round's fresh pool starts its Python processes (and their imports) on the clock. The
@@ -74,6 +76,7 @@ const asOneCall = (chain: readonly Call[]): Call[] => {
   return [[py('count_nuclei'), Object.assign({}, ...chain.map(([, kwargs]) => kwargs)) as Record<string, unknown>]];
 };
 const PY_STEPS = 'plateflow py: chain ×2';
+const PY_WARM = 'plateflow py: chain ×2, warm';
 const PY_ONE_CALL = 'plateflow py: one call ×2';
 const BUILT_IN = 'plateflow built-in ×2';
 const PEER = 'python peer threads ×2';
@@ -113,15 +116,22 @@ try {
       await rm(out, { recursive: true, force: true });
     }
   };
-  const ours = async (label: string, pipeline: string): Promise<Measured> => {
+  const ours = async (label: string, pipeline: string, pool: 'fresh' | 'warm' = 'fresh'): Promise<Measured> => {
     const executor = createExecutor('threads', { workers: 2, forwardOutput: true });
     const out = fresh();
-    const sampler = new BridgeSampler();
+    let sampler: BridgeSampler | undefined;
     let measured: Omit<Measured, 'pythonCpuMs'>;
     try {
-      // From discovery to the last result, after the workers loaded their code; the Python
-      // processes start (and import scipy, scikit-image) on the clock (see the header).
+      // From discovery to the last result, after the workers loaded their code; a fresh pool's
+      // Python processes start (and import scipy, scikit-image) on the clock, a warm pool's were
+      // started by an unclocked run before (see the header).
       await executor.start?.();
+      if (pool === 'warm') {
+        const first = fresh();
+        await pf.runPlate(plate, { pipeline, out: first, executor, python: PYTHON });
+        await rm(first, { recursive: true, force: true });
+      }
+      sampler = new BridgeSampler();
       const cpu = process.cpuUsage();
       const started = performance.now();
       const run = await pf.runPlate(plate, { pipeline, out, executor, python: PYTHON });
@@ -131,7 +141,7 @@ try {
       const bridges = sampler.stop();
       measured = { label, imagesPerSecond: run.totals.images / seconds, counts: objectCounts(run), ownCpuMs: (own.user + own.system) / 1000, ...(bridges.length > 0 ? { bridges } : {}) };
     } finally {
-      sampler.stop();
+      sampler?.stop();
       await executor.close();
       await rm(out, { recursive: true, force: true });
     }
@@ -147,29 +157,30 @@ try {
     // Interleaved so drift in machine load hits every contender alike.
     record(await peer());
     record(await ours(PY_STEPS, steps));
+    record(await ours(PY_WARM, steps, 'warm'));
     record(await ours(PY_ONE_CALL, oneCall));
     record(await ours(BUILT_IN, builtin));
   }
   const rate = (label: string) => median(samples.get(label)!.map((m) => m.imagesPerSecond));
   for (const [label, list] of samples) {
     const all = list.map((m) => m.imagesPerSecond.toFixed(1)).join(' ');
-    console.log(`  ${label.padEnd(26)} ${rate(label).toFixed(1).padStart(7)} images/s (median of ${list.length}: ${all})`);
+    console.log(`  ${label.padEnd(30)} ${rate(label).toFixed(1).padStart(7)} images/s (median of ${list.length}: ${all})`);
   }
   console.log('  CPU per run, median ms: this process (its threads) while on the clock + the Python processes');
   for (const [label, list] of samples) {
     const own = list[0]!.ownCpuMs === undefined ? '-' : median(list.map((m) => m.ownCpuMs!)).toFixed(0);
     const what = label === PEER ? ' (its whole process, imports included)' : '';
-    console.log(`  ${label.padEnd(26)} ${own.padStart(6)} + ${median(list.map((m) => m.pythonCpuMs)).toFixed(0).padStart(5)}${what}`);
+    console.log(`  ${label.padEnd(30)} ${own.padStart(6)} + ${median(list.map((m) => m.pythonCpuMs)).toFixed(0).padStart(5)}${what}`);
   }
   const reference = samples.get(PEER)![0]!.counts;
   const countsMatch = [...samples.values()].flat().every((m) => sameCounts(m.counts, reference));
   const vsPeer = (label: string) => rate(label) / rate(PEER);
   const ratio = vsPeer(PY_STEPS);
-  console.log(`  ÷ peer: py: chain ${ratio.toFixed(2)}, py: one call ${vsPeer(PY_ONE_CALL).toFixed(2)}, built-in ${vsPeer(BUILT_IN).toFixed(2)}; ${Object.keys(reference).length} counts compared`);
-  for (const [round, m] of samples.get(PY_STEPS)!.entries()) {
-    const each = m.bridges!.map((b) => `RSS peak ${mib(b.peakKiB)} end ${mib(b.endKiB)}, arena ${kib(b.arenaBytes)}`).join('; ');
-    console.log(`  round ${round + 1} bridges: ${each}`);
-  }
+  console.log(`  ÷ peer: py: chain ${ratio.toFixed(2)}, warm ${vsPeer(PY_WARM).toFixed(2)}, one call ${vsPeer(PY_ONE_CALL).toFixed(2)}, built-in ${vsPeer(BUILT_IN).toFixed(2)}; ${Object.keys(reference).length} counts compared`);
+  // A warm pool's bridges end their second run: twice the tasks of a fresh pool's.
+  const bridgesOf = (label: string, round: number) => samples.get(label)![round]!.bridges!.map((b) => `RSS peak ${mib(b.peakKiB)} end ${mib(b.endKiB)}, arena ${kib(b.arenaBytes)}`).join('; ');
+  console.log('  Python processes (bridges) of the py: chain runs, after one run of the pool | after two:');
+  for (let round = 0; round < rounds; round++) console.log(`  round ${round + 1}: ${bridgesOf(PY_STEPS, round)} | ${bridgesOf(PY_WARM, round)}`);
   console.log(`  /dev/shm: at start ${describeShm(shmAtStart)}; after all plate runs ${describeShm(shmSnapshot())}`);
   const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
   console.log(`  load average (1, 5, 15 min): at start ${load(loadAtStart)}, at end ${load(os.loadavg())}`);
@@ -181,8 +192,9 @@ try {
 console.log(summary);
 
 /**
- * `calls` identity round trips of a 512² uint16 plane through one PythonWorker after a warm-up;
- * prints the spread and what the process holds every quarter; returns the median ms per call.
+ * `calls` identity round trips of a 512² uint16 plane through one PythonWorker after a warm-up
+ * (and as many between them into a reused array); prints the spreads and what the process holds
+ * every quarter; returns the median ms per call as plateflow makes it.
  */
 async function roundTrip(): Promise<number> {
   const worker = new PythonWorker({ executable: PYTHON });
@@ -201,20 +213,34 @@ async function roundTrip(): Promise<number> {
     console.log(`Round trip, identity on a ${SIDE}² uint16 plane (${PYTHON}, pid ${pid}):`);
     console.log(`  first call ${first.toFixed(0)} ms: the process starts and imports python_steps.py (numpy, scipy, scikit-image)`);
     console.log(held(WARM_UP));
-    const ms: number[] = [];
-    for (let i = 1; i <= calls; i++) {
+    // Each call as plateflow makes it (the result in a fresh array), alternating with one whose
+    // result goes into a reused array (PythonCallOptions.allocate, which a worker's buffer pool
+    // could serve): what fresh memory costs per call, with drift in machine load hitting both.
+    const reused = new Uint16Array(SIDE * SIDE);
+    const timed = async (options: Worker.PythonCallOptions) => {
       const started = performance.now();
-      await worker.call(target, stack, {});
-      ms.push(performance.now() - started);
-      if (i % Math.ceil(calls / 4) === 0 || i === calls) console.log(held(WARM_UP + i));
+      await worker.call(target, stack, {}, options);
+      return performance.now() - started;
+    };
+    const fresh: number[] = [];
+    const pooled: number[] = [];
+    for (let i = 1; i <= calls; i++) {
+      fresh.push(await timed({}));
+      pooled.push(await timed({ allocate: () => reused as never }));
+      if (i % Math.ceil(calls / 4) === 0) console.log(held(WARM_UP + 2 * i));
     }
-    const sorted = [...ms].sort((a, b) => a - b);
-    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-    console.log(`  ${calls} calls: median ${median(ms).toFixed(3)} ms, p10 ${at(0.1).toFixed(3)}, p90 ${at(0.9).toFixed(3)}, max ${at(1).toFixed(3)}`);
-    return median(ms);
+    console.log(`  ${calls} calls, each result in a fresh array: ${spread(fresh)}`);
+    console.log(`  ${calls} calls between them, each result into one reused array: ${spread(pooled)}`);
+    return median(fresh);
   } finally {
     await worker.close();
   }
+}
+
+function spread(ms: readonly number[]): string {
+  const sorted = [...ms].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  return `median ${median(ms).toFixed(3)} ms, p10 ${at(0.1).toFixed(3)}, p90 ${at(0.9).toFixed(3)}, max ${at(1).toFixed(3)}`;
 }
 
 /** examples/standard.json with its count_nuclei chain for channel 1 rewritten by `rewrite`. */
