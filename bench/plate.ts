@@ -13,7 +13,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { importPlateflow, importDist, median, packageRoot, runPython } from './lib.js';
+import { importPlateflow, importDist, makePlate, median, objectCounts, packageRoot, runPeer, sameCounts, type PlateMeasure } from './lib.js';
 import type * as Executors from '../dist/execution/executors/index.js';
 
 interface Variant {
@@ -23,10 +23,8 @@ interface Variant {
   readonly size: number;
 }
 
-interface Measured {
+interface Measured extends PlateMeasure {
   readonly label: string;
-  readonly imagesPerSecond: number;
-  readonly counts: Record<string, number>;
 }
 
 const args = process.argv.slice(2);
@@ -45,7 +43,7 @@ let summary = '';
 try {
   for (const variant of variants) {
     const plate = path.join(work, `plate-${variant.size}`);
-    runPython('make_plate.py', [plate, '--wells', String(variant.wells), '--sites', String(variant.sites), '--channels', '2', '--z', '3', '--size', String(variant.size), '--seed', '1']);
+    makePlate(plate, variant);
     console.log(`\n${variant.label}: ${plate}`);
 
     let outN = 0;
@@ -55,8 +53,7 @@ try {
     const python = async (mode: 'threads' | 'serial'): Promise<Measured> => {
       const out = fresh();
       try {
-        const r = runPython('peer_pipeline.py', [plate, out, '--mode', mode, '--workers', '2']);
-        return { label: `python ${mode}`, imagesPerSecond: r.images_per_s as number, counts: r.counts as Record<string, number> };
+        return { label: `python ${mode}`, ...runPeer(plate, out, mode) };
       } finally {
         await rm(out, { recursive: true, force: true });
       }
@@ -75,11 +72,7 @@ try {
         const run = await pf.runPlate(plate, { pipeline, out, executor });
         const seconds = (performance.now() - started) / 1000;
         if (run.totals.failed > 0) throw new Error(`plateflow ${kind} had failures`);
-        const counts: Record<string, number> = {};
-        for (const r of run.outcome.results.values()) {
-          for (const m of r.measurements) if (m.values.object_count !== undefined) counts[`${m.components.well}_s${m.components.site}`] = m.values.object_count;
-        }
-        return { label: `plateflow ${kind} ×${workers}`, imagesPerSecond: run.totals.images / seconds, counts };
+        return { label: `plateflow ${kind} ×${workers}`, imagesPerSecond: run.totals.images / seconds, counts: objectCounts(run) };
       } finally {
         await executor.close();
         await rm(out, { recursive: true, force: true });
@@ -110,9 +103,4 @@ try {
   await rm(work, { recursive: true, force: true });
 }
 console.log(summary);
-
-function sameCounts(a: Record<string, number>, b: Record<string, number>): boolean {
-  const keys = Object.keys(b);
-  return keys.length === Object.keys(a).length && keys.every((k) => a[k] === b[k]);
-}
 
