@@ -169,6 +169,15 @@ function checkIds(name: SlurmCommand, ids: readonly string[]): (number | undefin
   });
 }
 
+/** The task ids of a list in a command's output; one that does not parse is that command's failure. */
+function taskIdsIn(ran: Ran, spec: string): number[] {
+  try {
+    return expandTaskIds(spec);
+  } catch (err) {
+    throw failed(ran, 'E_SLURM_COMMAND', path.basename(ran.command), (err as Error).message);
+  }
+}
+
 /** The limits plateflow needs from `scontrol show config`. */
 export async function readSlurmConfig(opts: SlurmCommandOptions = {}): Promise<SlurmConfig> {
   const ran = await run('scontrol', ['show', 'config'], opts);
@@ -241,10 +250,11 @@ export async function queueStates(jobIds: readonly string[], opts: SlurmCommandO
   }
   const states: ElementState[] = [];
   for (const line of ran.stdout.split('\n')) {
-    if (line.trim() === '') continue;
+    // Blank lines, and the "CLUSTER: name" line squeue adds when SLURM_CLUSTERS is set.
+    if (line.trim() === '' || line.startsWith('CLUSTER: ')) continue;
     const [jobId, tasks, state, ...reason] = line.split('|');
     if (tasks === undefined || state === undefined) throw failed(ran, 'E_SLURM_COMMAND', 'squeue', `unexpected line ${JSON.stringify(line)}`);
-    for (const taskId of expandTaskIds(tasks)) states.push({ jobId: jobId!.trim(), taskId, state: state.trim(), reason: reason.join('|').trim() });
+    for (const taskId of taskIdsIn(ran, tasks)) states.push({ jobId: jobId!.trim(), taskId, state: state.trim(), reason: reason.join('|').trim() });
   }
   return states.sort(byJobThenTask);
 }
@@ -268,7 +278,7 @@ export async function showJob(id: string, opts: SlurmCommandOptions = {}): Promi
     if (!ownId) continue;
     const arrayId = fields.get('ArrayJobId');
     // A pending range is one record ("ArrayTaskId=2-5%1"); it stands for each of its elements.
-    const taskIds: (number | null)[] = arrayId ? expandTaskIds(fields.get('ArrayTaskId') ?? '') : [null];
+    const taskIds: (number | null)[] = arrayId ? taskIdsIn(ran, fields.get('ArrayTaskId') ?? '') : [null];
     const { exitCode, signal } = parseExitCode(fields.get('ExitCode'));
     const stdErr = fields.get('StdErr');
     const stdOut = fields.get('StdOut');
