@@ -213,10 +213,12 @@ export async function listFiles(dir: string): Promise<string[]> {
 export async function sameOutputs(a: string, b: string, ignore: readonly string[] = ['results.json', 'report.html']): Promise<{ files: string[]; differ: string[]; litter: string[] }> {
   // Temp files of writers killed mid-write (never renamed, so never read) are reported apart.
   const isTemp = (f: string) => tempFileOwner(path.basename(f)) !== undefined;
-  const fa = (await listFiles(a)).filter((f) => !ignore.includes(f) && !isTemp(f));
+  // "dir/" ignores everything under dir.
+  const ignored = (f: string) => ignore.some((i) => (i.endsWith('/') ? f.startsWith(i) : f === i));
+  const fa = (await listFiles(a)).filter((f) => !ignored(f) && !isTemp(f));
   const all = await listFiles(b);
   const litter = all.filter(isTemp);
-  const fb = all.filter((f) => !ignore.includes(f) && !isTemp(f));
+  const fb = all.filter((f) => !ignored(f) && !isTemp(f));
   const differ: string[] = [];
   if (JSON.stringify(fa) !== JSON.stringify(fb)) differ.push(`file lists differ: ${JSON.stringify(fa)} vs ${JSON.stringify(fb)}`);
   for (const f of fa) {
