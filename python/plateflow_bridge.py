@@ -325,9 +325,9 @@ def measurement_rows(measurements, planes):
     return out
 
 
-def place(arena, result, after):
-    """Puts the function's result in the arena; returns the reply fields describing it."""
-    np = numpy()
+def as_output(result):
+    """A function's return value as plateflow keeps it: a (Z, Y, X) array in a plateflow dtype, and
+    its measurement rows (None without). The conversion a chain's next function sees, too."""
     measurements = None
     if isinstance(result, tuple):
         if len(result) != 2:
@@ -336,38 +336,61 @@ def place(arena, result, after):
     array = as_stack(result)
     dtype = output_dtype(array)
     rows = None if measurements is None else measurement_rows(measurements, array.shape[0])
-    offset = None
-    if array.dtype == np.dtype(dtype) and array.flags.c_contiguous:
-        # Already in the arena in its final form (the input itself, or a slice of whole planes of it).
-        offset = arena.offset_of(array)
+    if array.dtype != numpy().dtype(dtype):
+        array = array.astype(dtype)
+    return array, rows
+
+
+def place(arena, array, after):
+    """Puts the chain's final array in the arena (where it already lies, if it does: the input itself
+    or whole planes of it); returns the reply's description of it."""
+    offset = arena.offset_of(array) if array.flags.c_contiguous else None
     if offset is None:
         offset = -(-after // ALIGN) * ALIGN
-        arena.reserve(offset + array.size * np.dtype(dtype).itemsize)
-        np.copyto(arena.array(offset, dtype, array.shape), array, casting="unsafe")
-    return {"output": {"offset": offset, "dtype": dtype, "shape": list(array.shape)}, "measurements": rows}
+        arena.reserve(offset + array.nbytes)
+        numpy().copyto(arena.array(offset, array.dtype, array.shape), array)
+    return {"offset": offset, "dtype": str(array.dtype), "shape": list(array.shape)}
 
 
 # --- Requests ----------------------------------------------------------------------------------
 
 
+def at_call(failure, index):
+    failure.report["index"] = index
+    return failure
+
+
 def handle_call(request, loader, arena):
-    fn = loader.function(request["target"])
+    """Runs a chain of functions on one stack: each gets the previous one's output, converted as
+    plateflow would store it, so a chain crosses into Python once, not once per function."""
+    calls = request["calls"]
+    functions = []
+    for index, call in enumerate(calls):
+        try:
+            functions.append(loader.function(call["target"]))
+        except Failure as failure:
+            raise at_call(failure, index)
     if arena is None:
         raise Failure("bridge", {"message": "this process was started without an arena"})
     numpy()
     arena.sync()
     spec = request["input"]
     stack = arena.array(spec["offset"], spec["dtype"], spec["shape"])
-    try:
-        result = fn(stack, **request["kwargs"])
-    except BaseException as exc:  # SystemExit and KeyboardInterrupt from user code are its errors too
-        raise Failure("raised", exception_report(exc))
-    try:
-        return place(arena, result, spec["offset"] + stack.nbytes)
-    except Failure:
-        raise
-    except Exception as exc:  # e.g. an object whose __array__ raises, a number too big for a float
-        raise result_failure("returned a value plateflow cannot read (%s: %s)" % (type(exc).__name__, exc))
+    end_of_input = spec["offset"] + stack.nbytes
+    steps = []
+    for index, (fn, call) in enumerate(zip(functions, calls)):
+        try:
+            result = fn(stack, **call["kwargs"])
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt from user code are its errors too
+            raise at_call(Failure("raised", exception_report(exc)), index)
+        try:
+            stack, rows = as_output(result)
+        except Failure as failure:
+            raise at_call(failure, index)
+        except Exception as exc:  # e.g. an object whose __array__ raises, a number too big for a float
+            raise at_call(result_failure("returned a value plateflow cannot read (%s: %s)" % (type(exc).__name__, exc)), index)
+        steps.append({"planes": stack.shape[0], "measurements": rows})
+    return {"output": place(arena, stack, end_of_input), "steps": steps}
 
 
 def handle_probe(request, loader):

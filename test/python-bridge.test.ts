@@ -100,6 +100,30 @@ describe.skipIf(!HAS_NUMPY)('Python bridge', () => {
     expect(worker.pid).toBe(before);
   });
 
+  it('a chain crosses once: each function sees the previous output as plateflow stores it, each reports its own measurements', async () => {
+    const r = await worker.callChain(
+      [
+        { target: fn('as_dtype'), kwargs: { dtype: 'float64' } },
+        { target: fn('report_dtype'), kwargs: {} },
+        { target: fn('first_plane_2d'), kwargs: {} },
+        { target: fn('report_dtype'), kwargs: {} },
+      ],
+      stack,
+    );
+    expect(r.stack.dtype).toBe('float32');
+    expect(r.stack.shape).toEqual([1, 4, 5]);
+    expect(r.steps.map((s) => s.planes)).toEqual([3, 3, 1, 1]);
+    expect(r.steps[1]!.measurements).toEqual([0, 1, 2].map(() => ({ itemsize: 4, is_float: 1, planes: 3 })));
+    expect(r.steps[3]!.measurements).toEqual([{ itemsize: 4, is_float: 1, planes: 1 }]);
+    expect(r.steps[0]!.measurements).toBeUndefined();
+  });
+
+  it('an error in a chain names the function that failed', async () => {
+    const err = await rejection(worker.callChain([{ target: fn('identity'), kwargs: {} }, { target: fn('fail'), kwargs: {} }, { target: fn('identity'), kwargs: {} }], stack));
+    expect(isPlateflowError(err, 'E_PYTHON_RAISED')).toBe(true);
+    expect((err as unknown as { context: { fn: string } }).context.fn).toMatch(/bridge_cases\.py:fail$/);
+  });
+
   it('an exception carries the traceback with the file and line', async () => {
     const err = await rejection(worker.call(fn('as_dtype'), stack, { dtype: 'no_such_dtype' }));
     expect(isPlateflowError(err, 'E_PYTHON_RAISED')).toBe(true);

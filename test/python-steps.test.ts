@@ -70,6 +70,22 @@ describe.skipIf(!HAS_PYTHON)('Python steps', () => {
     expect(rows[0]).toMatch(/^A01,bright,py:.*pipeline_steps\.py:count_bright,well-A01_site-1_channel-1,/);
   });
 
+  it('consecutive Python functions of a chain: one crossing, each function\'s measurements under its own name, an error naming the one that failed', async () => {
+    const pipeline = (second: readonly [string, Record<string, unknown>]) => ({
+      steps: [
+        { name: 'project', func: 'max_projection', variableComponents: ['z'], backend: 'memory' },
+        { name: 'python', func: [['py:' + STEPS + ':count_bright', { threshold: 1000 }], second], backend: 'disk' },
+      ],
+    });
+    const both = await run(pipeline(['py:' + STEPS + ':whoami', {}]), 'two-py');
+    expect(statuses(both)).toEqual(['ok', 'ok', 'ok', 'ok']);
+    const fns = new Set([...both.outcome.results.values()].flatMap((t) => t.measurements.map((m) => `${m.fn.split(':').pop()} ${Object.keys(m.values).join(',')}`)));
+    expect([...fns].sort()).toEqual(['count_bright bright', 'whoami pid,omp_threads']);
+    const failing = await run(pipeline(['py:' + STEPS + ':raise_once', { flag: path.join(dir, 'two-py-raise.flag') }]), 'two-py-raise');
+    const failed = [...failing.outcome.results.values()].find((t) => t.status === 'error')!;
+    expect(failed.error!.context?.fn).toMatch(/pipeline_steps\.py:raise_once$/);
+  });
+
   it.each(['threads', 'processes', 'subprocess', 'serial'] as const)('byte-identical outputs and measurements on %s', async (kind) => {
     const pipeline = projectThen(['py:' + STEPS + ':count_bright', { threshold: 1500 }]);
     const reference = await run(pipeline, 'same-threads', 'threads');

@@ -11,10 +11,11 @@
  * @module
  */
 import { workerData } from 'node:worker_threads';
-import type { TaskPlan } from '../compiler/plan.js';
-import type { ImageFunction } from '../processing/types.js';
+import type { FuncCall, TaskPlan } from '../compiler/plan.js';
+import { isPlateflowError } from '../errors.js';
+import type { Allocate, ImageStack } from '../image.js';
 import { parsePythonRef } from '../python/target.js';
-import { PythonWorker } from '../python/worker.js';
+import { PythonWorker, type ChainOutput } from '../python/worker.js';
 import type { ThreadWorkerData } from './thread-entry.js';
 
 const workers = new Map<string, PythonWorker>();
@@ -30,12 +31,24 @@ function workerFor(executable: string): PythonWorker {
   return worker;
 }
 
-/** The function behind a `py:` reference of this plan, run by this worker's Python process. */
-export function pythonFunction(ref: string, plan: TaskPlan): ImageFunction<Readonly<Record<string, unknown>>> {
-  const target = parsePythonRef(ref, '/');
-  if (plan.python === null) throw new Error(`plan of task ${plan.taskId} has a Python step (${ref}) but no interpreter`);
+/**
+ * Runs consecutive `py:` calls of a chain in this worker's Python process, in one crossing.
+ * @throws as PythonWorker.callChain
+ */
+export function runPythonChain(calls: readonly FuncCall[], plan: TaskPlan, stack: ImageStack, options: { readonly signal?: AbortSignal | undefined; readonly allocate?: Allocate }): Promise<ChainOutput> {
+  if (plan.python === null) throw new Error(`plan of task ${plan.taskId} has a Python step (${calls[0]?.fn}) but no interpreter`);
   const worker = workerFor(plan.python.executable);
-  return (stack, kwargs, ctx) => worker.call(target, stack, kwargs, { ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.allocate ? { allocate: ctx.allocate } : {}), task: plan.taskId });
+  return worker.callChain(
+    calls.map((c) => ({ target: parsePythonRef(c.fn, '/'), kwargs: c.kwargs })),
+    stack,
+    { ...(options.signal ? { signal: options.signal } : {}), ...(options.allocate ? { allocate: options.allocate } : {}), task: plan.taskId },
+  );
+}
+
+/** The call of `calls` an error from {@link runPythonChain} is about (the bridge names it), else the first. */
+export function failedPythonCall(calls: readonly FuncCall[], err: unknown): FuncCall {
+  const fn = isPlateflowError(err) ? err.context.fn : undefined;
+  return calls.find((c) => c.fn === fn) ?? calls[0]!;
 }
 
 /** Ends this worker's Python processes (the in-process serial executor's close). */

@@ -17,7 +17,7 @@ import { resolveInside } from '../storage/safe-path.js';
 import { BufferPool } from './buffer-pool.js';
 import { groupImages, outputComponents } from './group-images.js';
 import { prefetch } from './overlap.js';
-import { pythonFunction } from './python-steps.js';
+import { failedPythonCall, runPythonChain } from './python-steps.js';
 import { isPythonRef } from '../python/target.js';
 import { checkpointStoreFor, lastStepIndex, reusableResult } from './task-checkpoints.js';
 import type { MeasurementRow, StepTiming, TaskResult } from './result.js';
@@ -235,7 +235,7 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
       const inputComponents = group.members.map((m) => m.components);
       const result = chain === null ? { stack: input, components: inputComponents } : await applyChain(plan, step, chain, input, inputComponents, group.common, ctx);
       arrays.push(result.stack.data);
-      if (chain !== null && !builtinChain(chain, ctx.registry)) builtinOnly = false;
+      if (chain !== null && !recyclingChain(chain, ctx.registry)) builtinOnly = false;
       for (let i = 0; i < result.components.length; i++) {
         const components = result.components[i]!;
         const fileName = outputFileName(components, plan.plate.nameComponents);
@@ -319,8 +319,8 @@ async function loadMember(member: FlowImage, ctx: StepContext): Promise<ImageSta
   return member.page === undefined ? stack : { dtype: stack.dtype, shape: [1, stack.shape[1], stack.shape[2]], data: planeOf(stack, member.page) };
 }
 
-function builtinChain(chain: readonly FuncCall[], registry: FunctionRegistry): boolean {
-  return chain.every((call) => !isPythonRef(call.fn) && registry.get(call.fn)?.source === 'builtin');
+function recyclingChain(chain: readonly FuncCall[], registry: FunctionRegistry): boolean {
+  return chain.every((call) => isPythonRef(call.fn) || registry.get(call.fn)?.source === 'builtin');
 }
 
 function causedByKill(err: unknown): boolean {
@@ -339,27 +339,52 @@ async function applyChain(
 ): Promise<{ stack: ImageStack; components: readonly Readonly<Record<string, string>>[] }> {
   let stack = input;
   let components = inputComponents;
-  // Built-in functions never keep their input: between two of them, an intermediate nothing else
-  // can reach goes back to the worker's pool, and so does the group's stack once the chain is done.
-  const recycle = builtinChain(chain, ctx.registry);
-  for (const call of chain) {
-    ctx.signal?.throwIfAborted();
-    const run = isPythonRef(call.fn) ? pythonFunction(call.fn, plan) : ctx.registry.get(call.fn)?.run;
-    if (!run) throw new StepFailedError(plan.taskId, step.name, call.fn, new Error('function is not registered in this worker'));
-    let produced;
-    try {
-      produced = await run(stack, call.kwargs as never, { components, signal: ctx.signal, gpuId: plan.resources.gpuId, allocate: buffers.allocate });
-    } catch (err) {
-      throw new StepFailedError(plan.taskId, step.name, call.fn, err);
-    }
-    const out = isFunctionOutput(produced) ? produced : { stack: produced };
-    components = outputComponents(components, common, step.variableComponents, out.stack.shape[0]);
-    out.measurements?.forEach((values, i) => {
+  // Built-in functions never keep their input, nor does Python (it gets a copy in shared memory):
+  // between two of them, an intermediate nothing else can reach goes back to the worker's pool,
+  // and so does the group's stack once the chain is done.
+  const recycle = recyclingChain(chain, ctx.registry);
+  /** Records one call's output: the components of its planes and its measurements. */
+  const took = (fn: string, planes: number, measurements: readonly Readonly<Record<string, number>>[] | undefined): void => {
+    components = outputComponents(components, common, step.variableComponents, planes);
+    measurements?.forEach((values, i) => {
       const c = components[i];
-      if (c) ctx.measurements.push({ task: plan.taskId, step: step.name, fn: call.fn, image: outputStem(c, plan.plate.nameComponents), components: c, values });
+      if (c) ctx.measurements.push({ task: plan.taskId, step: step.name, fn, image: outputStem(c, plan.plate.nameComponents), components: c, values });
     });
-    if (recycle && stack !== input && out.stack.data.buffer !== stack.data.buffer) buffers.release(stack.data);
-    stack = out.stack;
+  };
+  for (let i = 0; i < chain.length; ) {
+    ctx.signal?.throwIfAborted();
+    const call = chain[i]!;
+    let next: ImageStack;
+    if (isPythonRef(call.fn)) {
+      // Consecutive Python functions cross into Python once: their intermediates stay there.
+      let end = i + 1;
+      while (end < chain.length && isPythonRef(chain[end]!.fn)) end++;
+      const calls = chain.slice(i, end);
+      let produced;
+      try {
+        produced = await runPythonChain(calls, plan, stack, { signal: ctx.signal, allocate: buffers.allocate });
+      } catch (err) {
+        throw new StepFailedError(plan.taskId, step.name, failedPythonCall(calls, err).fn, err);
+      }
+      calls.forEach((c, k) => took(c.fn, produced.steps[k]!.planes, produced.steps[k]!.measurements));
+      next = produced.stack;
+      i = end;
+    } else {
+      const run = ctx.registry.get(call.fn)?.run;
+      if (!run) throw new StepFailedError(plan.taskId, step.name, call.fn, new Error('function is not registered in this worker'));
+      let produced;
+      try {
+        produced = await run(stack, call.kwargs as never, { components, signal: ctx.signal, gpuId: plan.resources.gpuId, allocate: buffers.allocate });
+      } catch (err) {
+        throw new StepFailedError(plan.taskId, step.name, call.fn, err);
+      }
+      const out = isFunctionOutput(produced) ? produced : { stack: produced };
+      took(call.fn, out.stack.shape[0], out.measurements);
+      next = out.stack;
+      i++;
+    }
+    if (recycle && stack !== input && next.data.buffer !== stack.data.buffer) buffers.release(stack.data);
+    stack = next;
   }
   if (recycle && stack.data.buffer !== input.data.buffer) buffers.release(input.data);
   return { stack, components };

@@ -38,7 +38,7 @@ export async function probePython(executable: string, targets: readonly PythonTa
         return new PythonUnavailableError(`the Python interpreter "${executable}" ${why}${said ? `:\n${said}` : ''}`, { python: executable, ...exit });
       },
     );
-    const reply = readReply(body, PROBE_REPLY, `the interpreter "${executable}"`);
+    const reply = readReply(body, PROBE_REPLY, [`the interpreter "${executable}"`]);
     if (reply.numpy === undefined) {
       const why = reply.numpyError ? `${reply.numpyError.type}: ${reply.numpyError.message}` : 'unknown error';
       throw new PythonUnavailableError(`numpy does not import in ${reply.executable} (Python ${reply.python}): ${why}; plateflow's Python steps need it (pip install numpy in that environment)`, { python: executable });

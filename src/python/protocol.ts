@@ -15,8 +15,14 @@ export interface StackSpec {
   readonly shape: readonly [number, number, number];
 }
 
+/** One function of a chain and its keyword arguments. */
+export interface PythonCall {
+  readonly target: PythonTarget;
+  readonly kwargs: Readonly<Record<string, unknown>>;
+}
+
 export type Request =
-  | { readonly id: number; readonly op: 'call'; readonly target: PythonTarget; readonly input: StackSpec; readonly kwargs: Readonly<Record<string, unknown>> }
+  | { readonly id: number; readonly op: 'call'; readonly calls: readonly PythonCall[]; readonly input: StackSpec }
   | { readonly id: number; readonly op: 'probe'; readonly targets: readonly PythonTarget[] };
 
 const frame = z.object({ file: z.string(), line: z.number(), function: z.string(), code: z.string() });
@@ -37,9 +43,13 @@ const failed = z.object({
     frames: z.array(frame).optional(),
     shape: z.array(z.number()).optional(),
     dtype: z.string().optional(),
+    /** Which call of the chain failed; none for a fault of the bridge after the last call. */
+    index: z.number().int().nonnegative().optional(),
   }),
 });
-const called = z.object({ ok: z.literal(true), output: stackSpec, measurements: z.array(z.record(z.string(), measurement)).nullable() });
+/** Per call of the chain: how many planes it returned (the next call's input) and its measurements. */
+const chainStep = z.object({ planes: extent, measurements: z.array(z.record(z.string(), measurement)).nullable() });
+const called = z.object({ ok: z.literal(true), output: stackSpec, steps: z.array(chainStep).min(1) });
 const probed = z.object({
   ok: z.literal(true),
   python: z.string(),
@@ -67,14 +77,15 @@ export function parseEnvelope(line: string): { readonly id: number; readonly bod
 
 /**
  * A call's or probe's reply, or the error it reports (thrown).
- * @param ref the "py:" text the error messages name
+ * @param refs the "py:" texts of the chain's calls: the error names the one that failed (the last
+ *   when the reply does not say)
  * @throws PythonFunctionError, PythonLoadError, PythonResultError, PythonUnavailableError
  */
-export function readReply<T>(body: unknown, schema: z.ZodType<T>, ref: string): T {
+export function readReply<T>(body: unknown, schema: z.ZodType<T>, refs: readonly string[]): T {
   const failure = failed.safeParse(body);
-  if (failure.success) throw replyError(failure.data.error, ref);
+  if (failure.success) throw replyError(failure.data.error, refs[failure.data.error.index ?? refs.length - 1] ?? refs.join(', '));
   const ok = schema.safeParse(body);
-  if (!ok.success) throw new PythonUnavailableError(`the plateflow bridge sent a malformed reply for ${ref}: ${z.prettifyError(ok.error)}`, { fn: ref });
+  if (!ok.success) throw new PythonUnavailableError(`the plateflow bridge sent a malformed reply for ${refs.join(', ')}: ${z.prettifyError(ok.error)}`, { fn: refs.join(', ') });
   return ok.data;
 }
 

@@ -10,13 +10,13 @@
  * Python maps them without a copy.
  */
 import { AbortError } from '../errors.js';
-import { allocate, bytesPerPixel, type Allocate, type DType, type ImageStack } from '../image.js';
+import { allocate, bytesPerPixel, type Allocate, type ImageStack } from '../image.js';
 import { describeChildExit } from '../execution/executors/exit-causes.js';
 import { TaskKilledError } from '../execution/executors/errors.js';
 import type { FunctionOutput } from '../processing/types.js';
 import { Arena } from './arena.js';
 import { BridgeProcess } from './process.js';
-import { CALL_REPLY, readReply } from './protocol.js';
+import { CALL_REPLY, readReply, type PythonCall } from './protocol.js';
 import { pythonRefOf, type PythonTarget } from './target.js';
 
 export interface PythonWorkerOptions {
@@ -37,6 +37,12 @@ export interface PythonCallOptions {
   readonly task?: string;
   /** Where the output array comes from (a task's buffer pool); default a fresh array. */
   readonly allocate?: Allocate;
+}
+
+/** What a chain returns: the last output, and per call its plane count and measurements. */
+export interface ChainOutput {
+  readonly stack: ImageStack;
+  readonly steps: readonly { readonly planes: number; readonly measurements?: readonly Readonly<Record<string, number>>[] }[];
 }
 
 export class PythonWorker {
@@ -62,8 +68,20 @@ export class PythonWorker {
    *   PythonUnavailableError (no interpreter, no room for the arena), TaskKilledError (the process
    *   died under the call), AbortError
    */
-  call(target: PythonTarget, stack: ImageStack, kwargs: Readonly<Record<string, unknown>>, options: PythonCallOptions = {}): Promise<FunctionOutput> {
-    const run = this.#queue.then(() => this.#call(target, stack, kwargs, options));
+  async call(target: PythonTarget, stack: ImageStack, kwargs: Readonly<Record<string, unknown>>, options: PythonCallOptions = {}): Promise<FunctionOutput> {
+    const { stack: out, steps } = await this.callChain([{ target, kwargs }], stack, options);
+    const measurements = steps[0]!.measurements;
+    return measurements ? { stack: out, measurements } : { stack: out };
+  }
+
+  /**
+   * Runs a chain in one crossing: each function gets the previous one's output (converted as
+   * plateflow stores it), and only the last output comes back. `steps` has, per call, its output's
+   * plane count and its measurements. An error names the function that failed (`context.fn`).
+   * @throws as {@link call}
+   */
+  callChain(calls: readonly PythonCall[], stack: ImageStack, options: PythonCallOptions = {}): Promise<ChainOutput> {
+    const run = this.#queue.then(() => this.#call(calls, stack, options));
     this.#queue = run.catch(() => undefined);
     return run;
   }
@@ -75,10 +93,11 @@ export class PythonWorker {
     await this.#stop();
   }
 
-  async #call(target: PythonTarget, stack: ImageStack, kwargs: Readonly<Record<string, unknown>>, options: PythonCallOptions): Promise<FunctionOutput> {
+  async #call(calls: readonly PythonCall[], stack: ImageStack, options: PythonCallOptions): Promise<ChainOutput> {
     if (this.#closed) throw new Error('this Python worker is closed');
     if (options.signal?.aborted) throw new AbortError(options.signal.reason);
-    const ref = pythonRefOf(target);
+    const refs = calls.map((c) => pythonRefOf(c.target));
+    const ref = refs.join(' → ');
     const child = await this.#ready();
     const arena = this.#arena!;
     arena.write(new Uint8Array(stack.data.buffer, stack.data.byteOffset, stack.data.byteLength), 0);
@@ -88,7 +107,7 @@ export class PythonWorker {
     let body: unknown;
     try {
       body = await child.request(
-        (id) => ({ id, op: 'call', target, input: { offset: 0, dtype: stack.dtype, shape: [...stack.shape] }, kwargs }),
+        (id) => ({ id, op: 'call', calls, input: { offset: 0, dtype: stack.dtype, shape: [...stack.shape] } }),
         (exit) => {
           if (options.signal?.aborted) return new AbortError(options.signal.reason);
           const died = describeChildExit(task, exit);
@@ -98,12 +117,11 @@ export class PythonWorker {
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
     }
-    const reply = readReply(body, CALL_REPLY, ref);
+    const reply = readReply(body, CALL_REPLY, refs);
     const { dtype, shape } = reply.output;
-    const data = (options.allocate ?? allocate)(dtype as DType, shape[0] * shape[1] * shape[2]);
+    const data = (options.allocate ?? allocate)(dtype, shape[0] * shape[1] * shape[2]);
     arena.read(new Uint8Array(data.buffer, data.byteOffset, data.length * bytesPerPixel(dtype)), reply.output.offset);
-    const out: ImageStack = { dtype, shape, data } as ImageStack;
-    return reply.measurements ? { stack: out, measurements: reply.measurements } : { stack: out };
+    return { stack: { dtype, shape, data } as ImageStack, steps: reply.steps.map((s) => (s.measurements ? { planes: s.planes, measurements: s.measurements } : { planes: s.planes })) };
   }
 
   /** The live process, starting one (and its arena) when there is none or the last one died. */
