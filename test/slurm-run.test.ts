@@ -4,7 +4,7 @@
  * nothing queued, a killed coordinator adopting its arrays, bad options refused before anything runs.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -115,6 +115,22 @@ describe.skipIf(!SLURM_AVAILABLE)('slurm executor on a real cluster', () => {
     expect(submissionsOf(path.join(out, '.plateflow', 'slurm', 'adopt-run'))).toEqual([0]);
     // Each task ran exactly once: one announcement per well.
     expect(readdirSync(announce).filter((f) => f.endsWith('.started')).sort()).toEqual(['A01.started', 'A02.started', 'A03.started', 'A04.started']);
+  });
+
+  it('more tasks than an array may hold go in several arrays, each numbered from 0; slurm-script shows the split', slowly, async () => {
+    const executor = createSlurmExecutor({ pollIntervalMs: 200, maxArraySize: 3 });
+    const run = await runPlate(plate, { pipeline: STANDARD, out: path.join(dir, 'split'), executor }).finally(() => executor.close());
+    expect(run.totals).toMatchObject({ tasks: 4, ok: 4 });
+    expect(submissionsOf(executor.runDir!).sort()).toEqual([0, 1]);
+    const arrays = [0, 1].map((n) => readFileSync(path.join(executor.runDir!, 'submissions', `${n}.sh`), 'utf8').match(/^#SBATCH --array=(.*)$/m)![1]);
+    expect(arrays).toEqual(['0-2', '0-0']);
+    const script = cli(['slurm-script', plate, '-p', STANDARD, '-o', path.join(dir, 'split-script'), '--slurm-max-array-size', '3', '--slurm-mem', '2G', '--run-id', 'shown']);
+    expect(script.code, script.stderr).toBe(0);
+    expect(script.stdout).toMatch(/^# 4 task\(s\) in 2 array\(s\) of at most 3 \(MaxArraySize \d+, --slurm-max-array-size 3\); the first:\n#!\/bin\/bash\n/);
+    expect(script.stdout).toContain('#SBATCH --array=0-2\n');
+    expect(script.stdout).toContain('#SBATCH --mem=2G\n');
+    expect(script.stdout).toMatch(/slurm-element .*split-script\/\.plateflow\/slurm\/shown 0\n$/);
+    expect(existsSync(path.join(dir, 'split-script', '.plateflow', 'slurm'))).toBe(false);
   });
 
   it('bad options and a missing partition are refused before anything is submitted (exit 2, sbatch\'s message)', slowly, async () => {

@@ -19,6 +19,7 @@ export interface SlurmFlags {
   slurmQos?: string;
   slurmOption: string[];
   slurmArrayParallelism?: number;
+  slurmMaxArraySize?: number;
 }
 
 export const SLURM_EXECUTOR_HELP = 'slurm: every task an element of a Slurm job array (sbatch), results through the output folder, which must be on a filesystem the nodes share (see the --slurm-* options)';
@@ -36,12 +37,13 @@ export function addSlurmOptions(command: Command): Command {
     .option('--slurm-account <name>', 'with --executor slurm: the account to charge')
     .option('--slurm-qos <name>', 'with --executor slurm: the quality of service')
     .option('--slurm-option <option>', 'with --executor slurm: one more sbatch option, e.g. --constraint=avx2 (repeat for more)', collect, [])
-    .option('--slurm-array-parallelism <n>', 'with --executor slurm: at most n elements of one array run at once (sbatch --array=…%n)', positiveInt('--slurm-array-parallelism'));
+    .option('--slurm-array-parallelism <n>', 'with --executor slurm: at most n elements of one array run at once (sbatch --array=…%n)', positiveInt('--slurm-array-parallelism'))
+    .option('--slurm-max-array-size <n>', 'with --executor slurm: at most n tasks per job array (default and upper bound: the cluster\'s MaxArraySize); more tasks go in several arrays', positiveInt('--slurm-max-array-size'));
 }
 
 /** The executor options the --slurm-* flags give (shared by `run`, `batch` and `slurm-script`). */
 export function slurmOptionsFromFlags(flags: SlurmFlags): SlurmExecutorOptions {
-  const { slurmCpusPerTask: cpusPerTask, slurmArrayParallelism: arrayParallelism } = flags;
+  const { slurmCpusPerTask: cpusPerTask, slurmArrayParallelism: arrayParallelism, slurmMaxArraySize: maxArraySize } = flags;
   return {
     ...(flags.runId !== undefined ? { runId: flags.runId } : {}),
     ...(flags.slurmPartition !== undefined ? { partition: flags.slurmPartition } : {}),
@@ -54,6 +56,7 @@ export function slurmOptionsFromFlags(flags: SlurmFlags): SlurmExecutorOptions {
     ...(flags.slurmQos !== undefined ? { qos: flags.slurmQos } : {}),
     ...(flags.slurmOption.length > 0 ? { sbatchOptions: flags.slurmOption } : {}),
     ...(arrayParallelism !== undefined ? { arrayParallelism } : {}),
+    ...(maxArraySize !== undefined ? { maxArraySize } : {}),
   };
 }
 

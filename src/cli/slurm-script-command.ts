@@ -35,16 +35,17 @@ export function slurmScriptCommand(): Command {
       ...(flags.only !== undefined ? { axisFilter: flags.only } : {}),
       ...compileFlags(flags),
     });
-    const maxArraySize = await readSlurmConfig().then(
+    const clusterMax = await readSlurmConfig().then(
       (c) => c.maxArraySize,
       () => undefined,
     );
+    const maxArraySize = clusterMax === undefined ? o.maxArraySize ?? undefined : Math.min(clusterMax, o.maxArraySize ?? clusterMax);
     const perArray = Math.min(tasks.size, maxArraySize ?? tasks.size);
     const arrays = Math.ceil(tasks.size / perArray);
     const note =
       maxArraySize === undefined
         ? `# ${tasks.size} task(s) in one array (the cluster's MaxArraySize could not be read: no Slurm here?)`
-        : `# ${tasks.size} task(s) in ${arrays} array(s) of at most ${perArray} (MaxArraySize ${maxArraySize}); the first:`;
+        : `# ${tasks.size} task(s) in ${arrays} array(s) of at most ${perArray} (MaxArraySize ${clusterMax ?? '?'}${o.maxArraySize !== null ? `, --slurm-max-array-size ${o.maxArraySize}` : ''}); the first:`;
     const script = renderArrayScript({ runId: o.runId, runDir: slurmRunDir(outputRoot, o.runId), submission: 0, elements: perArray, parallelism: o.arrayParallelism, sbatchArgs: o.sbatchArgs, plateflow: o.plateflowCommand ?? defaultPlateflowCommand() });
     process.stdout.write(`${note}\n${script}`);
   });

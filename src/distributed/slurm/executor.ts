@@ -91,7 +91,7 @@ export class SlurmExecutor implements Executor {
         renderArrayScript({ runId: this.#o.runId, runDir: dir, submission: 0, elements: 1, parallelism: this.#o.arrayParallelism, sbatchArgs: this.#o.sbatchArgs, plateflow: this.#o.plateflowCommand ?? defaultPlateflowCommand() }),
         { ...this.#commands, cwd: dir },
       );
-      const runner = new SlurmRunner({ files, options: this.#o, maxArraySize: config.maxArraySize, commands: this.#commands, mem: this.#given.mem ?? this.#given.memPerCpu ?? null, time: this.#given.time ?? null, log });
+      const runner = new SlurmRunner({ files, options: this.#o, maxArraySize: Math.min(config.maxArraySize, this.#o.maxArraySize ?? Number.POSITIVE_INFINITY), commands: this.#commands, mem: this.#given.mem ?? this.#given.memPerCpu ?? null, time: this.#given.time ?? null, log });
       // Slurm queues the elements itself: every task is handed over at once, and their time in
       // the queue is not time running (timeouts are the element's and Slurm's --time).
       return { files, runner, dispatcher: new Dispatcher(runner, { concurrency: Number.POSITIVE_INFINITY }) };

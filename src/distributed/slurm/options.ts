@@ -26,6 +26,8 @@ export interface SlurmExecutorOptions {
   readonly sbatchOptions?: readonly string[];
   /** `%P` of `--array`: at most this many elements of one array run at once. @default no limit */
   readonly arrayParallelism?: number;
+  /** At most this many elements per array (never more than the cluster's MaxArraySize). @default MaxArraySize */
+  readonly maxArraySize?: number;
   /**
    * The run's id, which names its folder of plans and results (`<out>/.plateflow-slurm/<id>`).
    * Give an earlier run's id to adopt its arrays still in the queue and reuse its results.
@@ -59,6 +61,7 @@ export interface ResolvedSlurmOptions {
   readonly resumable: boolean;
   readonly sbatchArgs: readonly string[];
   readonly arrayParallelism: number | null;
+  readonly maxArraySize: number | null;
   readonly attempts: number;
   readonly retryOn: readonly TaskStatus[];
   readonly timeoutMs: number | null;
@@ -84,6 +87,7 @@ export function resolveSlurmOptions(o: SlurmExecutorOptions): ResolvedSlurmOptio
   };
   int('--slurm-cpus-per-task', o.cpusPerTask, 1);
   int('--slurm-array-parallelism', o.arrayParallelism, 1);
+  int('--slurm-max-array-size', o.maxArraySize, 1);
   int('attempts', o.attempts, 1);
   int('timeoutMs', o.timeoutMs, 1);
   int('workerMemoryBytes', o.workerMemoryBytes, 1);
@@ -116,6 +120,7 @@ export function resolveSlurmOptions(o: SlurmExecutorOptions): ResolvedSlurmOptio
     resumable: o.runId !== undefined,
     sbatchArgs: args,
     arrayParallelism: o.arrayParallelism ?? null,
+    maxArraySize: o.maxArraySize ?? null,
     attempts: o.attempts ?? 1,
     retryOn: o.retryErrors ? [...DEFAULT_RETRY_ON, 'error'] : DEFAULT_RETRY_ON,
     timeoutMs: o.timeoutMs ?? null,

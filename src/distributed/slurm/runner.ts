@@ -20,6 +20,7 @@ import type { Attempt, RunnerHandle, TaskRunner } from '../../execution/executor
 import type { TaskResult } from '../../execution/result.js';
 import { cancel, queueStates, showJob, submitBatch, type SlurmCommandOptions } from './commands.js';
 import { endingOf, isLiveState } from './endings.js';
+import { SlurmError } from './errors.js';
 import type { ResolvedSlurmOptions } from './options.js';
 import type { ElementEntry, SlurmRunFiles } from './run-files.js';
 import { defaultPlateflowCommand, renderArrayScript } from './script.js';
@@ -41,6 +42,8 @@ interface Tracked {
 /** A lost element (node failure, preemption) is resubmitted this often before it counts as killed. */
 const MAX_LOSSES = 3;
 const STDERR_TAIL = 2000;
+/** Pauses of 1, 2, 4, 8 and 16 s: a controller restart takes a few seconds. */
+const SUBMIT_RETRIES = 5;
 
 export interface SlurmRunnerOptions {
   readonly files: SlurmRunFiles;
@@ -149,7 +152,7 @@ export class SlurmRunner implements TaskRunner {
     await files.writeSubmission(number, chunk.map((t) => t.entry), { timeoutMs: options.timeoutMs, workerMemoryBytes: options.workerMemoryBytes }, script);
     let jobId: string;
     try {
-      ({ jobId } = await submitBatch(script, [], { ...this.#o.commands, cwd: files.dir }));
+      ({ jobId } = await this.#submitWithRetries(script));
     } catch (err) {
       // Not the tasks' fault, but nothing will run them: `killed`, so retries may try again.
       for (const t of chunk) this.#finish(t, failed(t.plan, err));
@@ -157,6 +160,24 @@ export class SlurmRunner implements TaskRunner {
     }
     await files.recordJobId(number, jobId);
     chunk.forEach((t, index) => (t.element = `${jobId}_${index}`));
+  }
+
+  /**
+   * sbatch, again after a pause while the controller cannot be reached (restarting, briefly
+   * overloaded), but never after a timeout: the job may have been queued then, and a second
+   * submission would run its tasks twice.
+   */
+  async #submitWithRetries(script: string): Promise<{ readonly jobId: string }> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await submitBatch(script, [], { ...this.#o.commands, cwd: this.#o.files.dir });
+      } catch (err) {
+        const retry = err instanceof SlurmError && err.code === 'E_SLURM_UNAVAILABLE' && err.context['timedOut'] !== true && attempt < SUBMIT_RETRIES;
+        if (!retry) throw err;
+        this.#o.log(`sbatch: ${err.message}; trying again`);
+        await new Promise((resolve) => setTimeout(resolve, 1000 * 2 ** attempt));
+      }
+    }
   }
 
   /** Earlier coordinators' elements that Slurm still has queued or running, by task. */
