@@ -13,10 +13,13 @@
  * started and imported before the clock, as the peer's imports are done before its clock), the
  * chain as one `py:` call (what the three crossings between its steps cost) and the built-in chain.
  *
- * Clocks as in bench:plate: the peer's starts after its imports; ours after `executor.start()`,
- * so each round's fresh pool starts its Python processes (and their imports) on the clock. The
- * compile-time probe is not: plateflow answers it once per process and interpreter, so an unclocked
- * warm-up run answers it before round 1 (else round 1 alone would pay it); its cost is printed.
+ * Clocks as in bench:plate: the peer's starts after its imports; ours after `executor.start()` and
+ * `executor.prepare(plans)` (worker threads up with the task code; each thread's Python process
+ * started and the pipeline's modules imported, which runPlate does before its first task), so
+ * neither side's interpreter start-up and imports are on the clock; their cost for a fresh pool is
+ * printed. The compile-time probe is not on the clock either: plateflow answers it once per process
+ * and interpreter, so an unclocked warm-up run answers it before round 1 (else round 1 alone would
+ * pay it); its cost is printed.
  *
  * CPU time is printed beside the rates: this process's (all threads, on the clock) and that of the
  * Python processes (the peer's whole process; plateflow's bridges from start to exit), so where the
@@ -35,6 +38,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type * as RunPlate from '../dist/run/run-plate.js';
 import { importDist, importPlateflow, makePlate, median, objectCounts, OPENBLAS_OVERRIDES, packageRoot, PYTHON, runPeer, sameCounts, type PlateMeasure } from './lib.js';
 import { arenaBytes, BridgeSampler, describeShm, endedChildrenCpuMs, kib, rssKiB, shmSnapshot, type BridgeUse } from './proc-stats.js';
 import type * as Executors from '../dist/execution/executors/index.js';
@@ -85,6 +89,9 @@ const PEER = 'python peer threads ×2';
 for (const name of OPENBLAS_OVERRIDES) delete process.env[name];
 
 const pf = await importPlateflow();
+const { planPlate } = await importDist<typeof RunPlate>('run/run-plate.js');
+/** Python start-up and imports of each pool, before the clock (executor.prepare). */
+const prepareMs: number[] = [];
 const { createExecutor } = await importDist<typeof Executors>('execution/executors/index.js');
 const { PythonWorker } = await importDist<typeof Worker>('python/worker.js');
 const { probePython } = await importDist<typeof Probe>('python/probe.js');
@@ -126,6 +133,10 @@ try {
       // Python processes start (and import scipy, scikit-image) on the clock, a warm pool's were
       // started by an unclocked run before (see the header).
       await executor.start?.();
+      const preparing = performance.now();
+      const planned = await planPlate(plate, { pipeline, out, python: PYTHON });
+      await executor.prepare?.([...planned.tasks.values()]);
+      prepareMs.push(performance.now() - preparing);
       if (pool === 'warm') {
         const first = fresh();
         await pf.runPlate(plate, { pipeline, out: first, executor, python: PYTHON });
@@ -166,6 +177,7 @@ try {
     const all = list.map((m) => m.imagesPerSecond.toFixed(1)).join(' ');
     console.log(`  ${label.padEnd(30)} ${rate(label).toFixed(1).padStart(7)} images/s (median of ${list.length}: ${all})`);
   }
+  console.log(`  executor.prepare (Python processes started, modules imported; 0 for the built-in chain): median ${median(prepareMs).toFixed(0)} ms per pool, outside the clock as the peer's imports are`);
   console.log('  CPU per run, median ms: this process (its threads) while on the clock + the Python processes');
   for (const [label, list] of samples) {
     const own = list[0]!.ownCpuMs === undefined ? '-' : median(list.map((m) => m.ownCpuMs!)).toFixed(0);

@@ -3,6 +3,7 @@
  * Debian's /usr/bin/python3 with numpy, scipy and scikit-image (installed by .ci/run).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -104,6 +105,23 @@ describe.skipIf(!HAS_PYTHON)('Python steps', () => {
     for (const m of Object.values(r.measurements)) expect(m.omp_threads).toBeGreaterThanOrEqual(1);
   });
 
+  it('prepare() starts every thread\'s Python process and imports its modules before the first task; the tasks use them', async () => {
+    const { planPlate } = await import('../dist/run/run-plate.js');
+    const pipeline = await writePipeline(path.join(dir, 'prepare.json'), projectThen(['py:' + STEPS + ':whoami', {}]));
+    const executor = createExecutor('threads', { workers: 2 });
+    try {
+      const planned = await planPlate(plate, { pipeline, out: path.join(dir, 'prepare'), python: PYTHON });
+      await executor.prepare!([...planned.tasks.values()]);
+      const bridges = bridgeProcesses();
+      expect(bridges).toHaveLength(2);
+      const r = await runPlate(plate, { pipeline, out: path.join(dir, 'prepare'), executor, python: PYTHON });
+      const used = new Set(Object.values(r.measurements).map((m) => m.pid));
+      expect([...used].every((pid) => bridges.includes(pid!))).toBe(true);
+    } finally {
+      await executor.close();
+    }
+  });
+
   describe.each(['threads', 'processes'] as const)('on %s, one misbehaving call fails only its task', (kind) => {
     it('an exception: error with the Python traceback (file and line)', async () => {
       const r = await run(projectThen(['py:' + STEPS + ':raise_once', { flag: path.join(dir, `raise-${kind}.flag`) }]), `raise-${kind}`, kind);
@@ -175,6 +193,22 @@ describe.skipIf(!HAS_PYTHON)('Python steps', () => {
     await waitUntilGone(pids);
   });
 });
+
+/** This process's Python bridge processes (children running plateflow_bridge.py), zombies excluded. */
+function bridgeProcesses(): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return fields[0] !== 'Z' && Number(fields[1]) === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('plateflow_bridge.py');
+      } catch {
+        return false;
+      }
+    });
+}
 
 /** The pids `announce_and_sleep` wrote, once `count` of them are there. */
 async function waitForPythonPids(folder: string, count: number): Promise<number[]> {

@@ -19,6 +19,11 @@ export interface StepPattern {
   readonly byGroup: Readonly<Record<string, readonly FuncCall[]>>;
 }
 
+/** Every call of a pattern: the default chain and each group's. */
+export function callsOf(pattern: StepPattern): readonly FuncCall[] {
+  return [...(pattern.default ?? []), ...Object.values(pattern.byGroup).flat()];
+}
+
 export interface StepPlan {
   readonly index: number;
   readonly name: string;

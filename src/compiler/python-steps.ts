@@ -2,7 +2,7 @@ import { PipelineError } from '../errors.js';
 import { defaultPython } from '../python/interpreter.js';
 import { probePython } from '../python/probe.js';
 import { isPythonRef, parsePythonRef, pythonRefOf, type PythonTarget } from '../python/target.js';
-import type { PythonPlan } from './plan.js';
+import { callsOf, type PythonPlan, type TaskPlan } from './plan.js';
 import type { ResolvedStep } from './resolve-steps.js';
 
 /**
@@ -14,7 +14,7 @@ import type { ResolvedStep } from './resolve-steps.js';
 export async function checkPythonSteps(steps: readonly ResolvedStep[], interpreter: string | undefined): Promise<PythonPlan | null> {
   const uses = new Map<string, { step: ResolvedStep; target: PythonTarget }>();
   for (const step of steps) {
-    for (const call of [...(step.pattern.default ?? []), ...Object.values(step.pattern.byGroup).flat()]) {
+    for (const call of callsOf(step.pattern)) {
       if (isPythonRef(call.fn) && !uses.has(call.fn)) uses.set(call.fn, { step, target: parsePythonRef(call.fn, '/') });
     }
   }
@@ -43,4 +43,16 @@ function probePythonOnce(executable: string, targets: readonly PythonTarget[]): 
     probe.catch(() => probes.delete(key));
   }
   return probe;
+}
+
+/** What the plans' Python steps need loaded in every worker: interpreters and the functions each runs. */
+export function pythonNeeds(plans: readonly TaskPlan[]): Map<string, PythonTarget[]> {
+  const needs = new Map<string, Map<string, PythonTarget>>();
+  for (const plan of plans) {
+    if (plan.python === null) continue;
+    const targets = needs.get(plan.python.executable) ?? new Map<string, PythonTarget>();
+    needs.set(plan.python.executable, targets);
+    for (const step of plan.steps) for (const call of callsOf(step.pattern)) if (isPythonRef(call.fn) && !targets.has(call.fn)) targets.set(call.fn, parsePythonRef(call.fn, '/'));
+  }
+  return new Map([...needs].map(([executable, targets]) => [executable, [...targets.values()]]));
 }

@@ -6,7 +6,7 @@ import type { FunctionRegistry } from '../pipeline/registry.js';
 import { formatJsonPath } from '../pipeline/schema.js';
 import type { FuncChain, FuncPattern, FuncRef, PipelineDefinition, StepDefinition } from '../pipeline/types.js';
 import { isPythonRef, parsePythonRef, pythonRefOf } from '../python/target.js';
-import type { FuncCall, StepPattern } from './plan.js';
+import { callsOf, type FuncCall, type StepPattern } from './plan.js';
 
 export interface ResolvedStep {
   readonly index: number;
@@ -55,7 +55,7 @@ export function resolveSteps(pipeline: PipelineDefinition, registry: FunctionReg
     if (groupKeys.length > 0 && groupBy === null) {
       throw new PipelineError('E_PIPELINE_INVALID', `${at('func')}: a per-group map needs a group-by component, but groupBy is null`, { jsonPath: at('func') });
     }
-    const calls = [...(pattern.default ?? []), ...Object.values(pattern.byGroup).flat()];
+    const calls = callsOf(pattern);
     const gpu = calls.some((c) => !isPythonRef(c.fn) && registry.get(c.fn)?.gpu === true);
     const name = step.name ?? defaultStepName(calls);
     const id = uniqueId(`${index + 1}_${slug(name)}`, usedIds);

@@ -7,7 +7,7 @@
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { TaskPlan } from '../compiler/plan.js';
+import { callsOf, type TaskPlan } from '../compiler/plan.js';
 import { isPythonRef, parsePythonRef } from '../python/target.js';
 import { ConfigError, UnsafePathError } from '../errors.js';
 
@@ -127,7 +127,7 @@ export async function assertPlanInsideRoots(plan: TaskPlan, roots: readonly stri
 async function assertPythonInsideRoots(plan: TaskPlan, roots: readonly string[], cache: RealPathCache | undefined): Promise<void> {
   if (plan.python === null) return;
   for (const step of plan.steps) {
-    for (const call of [...(step.pattern.default ?? []), ...Object.values(step.pattern.byGroup).flat()]) {
+    for (const call of callsOf(step.pattern)) {
       if (!isPythonRef(call.fn)) continue;
       const target = parsePythonRef(call.fn, '/');
       if (target.kind === 'file') await assertInsideRoots(`the Python file of step "${step.name}"`, target.file, roots, cache);

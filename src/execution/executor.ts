@@ -49,6 +49,13 @@ export interface Executor {
    * Optional, idempotent and best effort: without it workers start on demand.
    */
   start?(): Promise<void>;
+  /**
+   * Loads in every worker what these plans need beyond the task code: the Python interpreter of
+   * their `py:` steps and the modules those import (seconds for scipy or scikit-image), so no task
+   * waits for them. Optional and best effort: without it the first Python step of each worker
+   * starts its interpreter.
+   */
+  prepare?(plans: readonly TaskPlan[]): Promise<void>;
   /** Idempotent; `force` terminates running work instead of waiting for it. */
   close(options?: { force?: boolean }): Promise<void>;
 }

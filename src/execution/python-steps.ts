@@ -14,7 +14,7 @@ import { workerData } from 'node:worker_threads';
 import type { FuncCall, TaskPlan } from '../compiler/plan.js';
 import { isPlateflowError } from '../errors.js';
 import type { Allocate, ImageStack } from '../image.js';
-import { parsePythonRef } from '../python/target.js';
+import { parsePythonRef, type PythonTarget } from '../python/target.js';
 import { PythonWorker, type ChainOutput } from '../python/worker.js';
 import type { ThreadWorkerData } from './thread-entry.js';
 
@@ -49,6 +49,11 @@ export function runPythonChain(calls: readonly FuncCall[], plan: TaskPlan, stack
 export function failedPythonCall(calls: readonly FuncCall[], err: unknown): FuncCall {
   const fn = isPlateflowError(err) ? err.context.fn : undefined;
   return calls.find((c) => c.fn === fn) ?? calls[0]!;
+}
+
+/** Starts this worker's Python process for `executable` and imports the targets; see Executor.prepare. */
+export function preloadPython(executable: string, targets: readonly PythonTarget[]): Promise<void> {
+  return workerFor(executable).load(targets);
 }
 
 /** Ends this worker's Python processes (the in-process serial executor's close). */

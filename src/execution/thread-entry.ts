@@ -3,6 +3,8 @@
  * package). It runs one plan with the same `runTask` as every executor; user modules are loaded
  * once per thread by `runTask`'s registry cache.
  */
+import type { PythonTarget } from '../python/target.js';
+import { preloadPython } from './python-steps.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { TaskPlan } from '../compiler/plan.js';
 import type { TaskResult } from './result.js';
@@ -15,6 +17,8 @@ import { prepareWorker, runTask } from './run-task.js';
  */
 export interface WarmUpRequest {
   readonly warmUp: { readonly arrived: SharedArrayBuffer; readonly threads: number; readonly timeoutMs: number };
+  /** Also start this interpreter and import these functions' modules (Executor.prepare). */
+  readonly python?: { readonly executable: string; readonly targets: readonly PythonTarget[] };
 }
 
 /**
@@ -35,6 +39,7 @@ export interface TaskRequest {
 export default async function runPlanInThread(message: TaskRequest | WarmUpRequest): Promise<TaskResult | null> {
   if ('warmUp' in message) {
     await prepareWorker();
+    if (message.python) await preloadPython(message.python.executable, message.python.targets).catch(() => undefined);
     awaitOthers(message.warmUp);
     return null;
   }

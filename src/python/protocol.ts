@@ -23,7 +23,8 @@ export interface PythonCall {
 
 export type Request =
   | { readonly id: number; readonly op: 'call'; readonly calls: readonly PythonCall[]; readonly input: StackSpec }
-  | { readonly id: number; readonly op: 'probe'; readonly targets: readonly PythonTarget[] };
+  | { readonly id: number; readonly op: 'probe'; readonly targets: readonly PythonTarget[] }
+  | { readonly id: number; readonly op: 'load'; readonly targets: readonly PythonTarget[] };
 
 const frame = z.object({ file: z.string(), line: z.number(), function: z.string(), code: z.string() });
 const exception = z.object({ type: z.string(), message: z.string(), traceback: z.string().optional(), frames: z.array(frame).optional() });

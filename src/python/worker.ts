@@ -86,6 +86,23 @@ export class PythonWorker {
     return run;
   }
 
+  /**
+   * Starts the Python process now and imports the targets' modules, so the first call pays
+   * neither. Best effort: a target that does not load fails its call later, with its own error.
+   */
+  load(targets: readonly PythonTarget[]): Promise<void> {
+    const run = this.#queue.then(async () => {
+      if (this.#closed) return;
+      const child = await this.#ready();
+      await child.request(
+        (id) => ({ id, op: 'load', targets }),
+        () => new Error('the Python process ended while loading'),
+      );
+    });
+    this.#queue = run.catch(() => undefined);
+    return this.#queue as Promise<void>;
+  }
+
   /** Ends the Python process (it exits when its pipe closes) and releases the arena. */
   async close(): Promise<void> {
     this.#closed = true;

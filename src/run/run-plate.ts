@@ -152,6 +152,8 @@ async function discoverAndRun(plateDir: string, options: RunPlateOptions, execut
     }
     // Even with nothing to run: a run killed while writing results.json left its temp file.
     await sweepOutputFolder(outputRoot, { warn: options.warn });
+    // Python interpreters and their imports load in every worker now, not in each worker's first task.
+    await executor.prepare?.(toRun).catch(() => undefined);
     const outcome: RunOutcome = await coordinator.execute(tasks, executor, { ...options, finished: resume.finished });
     // Workers killed during this run (OOM, crash, timeout, a retried attempt, Ctrl-C) leave temp
     // files; only then is a second walk of the output folder worth it.

@@ -5,6 +5,8 @@
  * `run()` may be called again while earlier runs are in flight; the worker-pool engines hand every
  * run to their one dispatcher, so overlapping runs share the workers.
  */
+import { pythonNeeds } from '../../compiler/python-steps.js';
+import { pythonRefOf, type PythonTarget } from '../../python/target.js';
 import type { TaskPlan } from '../../compiler/plan.js';
 import type { ExecuteOptions, Executor } from '../executor.js';
 import type { TaskResult } from '../result.js';
@@ -24,11 +26,23 @@ export abstract class BaseExecutor implements Executor {
   readonly #active = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
   #starting: Promise<void> | undefined;
+  readonly #prepared = new Set<string>();
 
   start(): Promise<void> {
     if (this.#closing) return Promise.reject(new ExecutorClosedError(this.name));
     this.#starting ??= this.warmUp();
     return this.#starting;
+  }
+
+  /** See {@link Executor.prepare}; each interpreter and set of functions is loaded once. */
+  async prepare(plans: readonly TaskPlan[]): Promise<void> {
+    if (this.#closing) return;
+    for (const [executable, targets] of pythonNeeds(plans)) {
+      const key = JSON.stringify([executable, targets.map(pythonRefOf).sort()]);
+      if (this.#prepared.has(key)) continue;
+      this.#prepared.add(key);
+      await this.preloadPython(executable, targets);
+    }
   }
 
   async run(plans: readonly TaskPlan[], options: ExecuteOptions = {}): Promise<Map<string, TaskResult>> {
@@ -60,6 +74,14 @@ export abstract class BaseExecutor implements Executor {
 
   /** Starts the workers and loads the task code in each; see {@link Executor.start}. */
   protected abstract warmUp(): Promise<void>;
+
+  /**
+   * Starts `executable` in every worker and imports the targets (see {@link Executor.prepare}).
+   * Executors whose workers are processes leave it to the first Python step of each.
+   */
+  protected preloadPython(_executable: string, _targets: readonly PythonTarget[]): Promise<void> {
+    return Promise.resolve();
+  }
 
   /** Runs the plans; `options.signal` already includes the force-close signal. */
   protected abstract execute(plans: readonly TaskPlan[], options: RunOptions): Promise<Map<string, TaskResult>>;

@@ -112,6 +112,13 @@ class SizedExecutor implements Executor {
     return now ? now.executor.start() : this.#inTurn(async () => (await this.#engineWhenIdle(choice)).executor.start());
   }
 
+  /** Prepares the engine these plans will run on (see {@link Executor.prepare}); never waits for a busy one. */
+  async prepare(plans: readonly TaskPlan[]): Promise<void> {
+    if (this.#closing || plans.length === 0) return;
+    const now = this.#waiting === undefined ? this.#engineNow(chooseExecution(this.name, this.#options, plans)) : undefined;
+    await now?.executor.prepare(plans);
+  }
+
   /**
    * An engine for this choice without waiting: the current one if it is of the right kind and at
    * least as big, else a new one in place of an idle current one; undefined while the current one

@@ -7,7 +7,8 @@
  */
 import type { TaskPlan } from '../../compiler/plan.js';
 import type { TaskResult } from '../result.js';
-import { closePythonWorkers } from '../python-steps.js';
+import type { PythonTarget } from '../../python/target.js';
+import { closePythonWorkers, preloadPython as loadPythonHere } from '../python-steps.js';
 import { prepareWorker, runTask } from '../run-task.js';
 import { BaseExecutor, type RunOptions } from './base.js';
 import { Dispatcher, type TaskRunner } from './dispatch.js';
@@ -57,6 +58,10 @@ export class SerialExecutor extends BaseExecutor {
 
   protected warmUp(): Promise<void> {
     return prepareWorker();
+  }
+
+  protected override preloadPython(executable: string, targets: readonly PythonTarget[]): Promise<void> {
+    return loadPythonHere(executable, targets);
   }
 
   /** Tasks ran in this thread, so their Python processes are this thread's: end them with the executor. */

@@ -16,6 +16,7 @@ import type { TaskResult } from '../result.js';
 import type { QueueOrder } from '../scheduler.js';
 import type { TaskRequest, ThreadWorkerData, WarmUpRequest } from '../thread-entry.js';
 import { threadLimits } from '../resources/env-limits.js';
+import type { PythonTarget } from '../../python/target.js';
 import { BaseExecutor, type RunOptions } from './base.js';
 import { executorDispatcher, runPolicy, type Dispatcher, type Attempt, type RunnerHandle } from './dispatch.js';
 import { describeThreadFailure } from './exit-causes.js';
@@ -75,12 +76,24 @@ export class ThreadsExecutor extends BaseExecutor {
     return this.#pool;
   }
 
-  protected async warmUp(): Promise<void> {
+  protected warmUp(): Promise<void> {
+    return this.#everyThread();
+  }
+
+  protected override preloadPython(executable: string, targets: readonly PythonTarget[]): Promise<void> {
+    return this.#everyThread({ executable, targets });
+  }
+
+  /**
+   * One warm-up request per thread: each holds its thread until all have arrived (or a few seconds
+   * passed), so every thread gets exactly one.
+   */
+  async #everyThread(python?: WarmUpRequest['python']): Promise<void> {
     const pool = this.#ensurePool();
     const threads = this.#options.workers;
     const warmUp = { arrived: new SharedArrayBuffer(4), threads, timeoutMs: WARM_UP_WAIT_MS };
     // A thread that fails to start reports through the pool's 'error' event; start() stays best effort.
-    await Promise.allSettled(Array.from({ length: threads }, () => pool.run({ warmUp })));
+    await Promise.allSettled(Array.from({ length: threads }, () => pool.run({ warmUp, ...(python ? { python } : {}) })));
   }
 
   protected execute(plans: readonly TaskPlan[], options: RunOptions): Promise<Map<string, TaskResult>> {
