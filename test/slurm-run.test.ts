@@ -105,6 +105,12 @@ describe.skipIf(!SLURM_AVAILABLE)('slurm executor on a real cluster', () => {
     first.kill('SIGKILL');
     await firstExit;
     expect(queuedElements('adopt-run').length).toBe(4);
+    // Without its coordinator, the run is found by its id (Slurm lists its jobs) and read from its folder.
+    const during = cli(['status', 'adopt-run', '--json']);
+    expect(during.code, during.stderr).toBe(0);
+    const seen = JSON.parse(during.stdout) as { total: number; counts: Record<string, number> };
+    expect(seen.total).toBe(4);
+    expect(seen.counts['active']! + seen.counts['waiting']!).toBe(4);
     await writeFile(release, '');
     const second = cli(args, { timeout: 180_000 });
     expect(second.code, second.stderr).toBe(0);
@@ -113,6 +119,8 @@ describe.skipIf(!SLURM_AVAILABLE)('slurm executor on a real cluster', () => {
     expect(totals).toMatchObject({ tasks: 4, failed: 0 });
     expect(totals.ok + totals.resumed).toBe(4);
     expect(submissionsOf(path.join(out, '.plateflow', 'slurm', 'adopt-run'))).toEqual([0]);
+    const after = cli(['status', out]);
+    expect(after.stdout).toMatch(/^run adopt-run \(queue "slurm"\).*\n  4 task\(s\): 4 done, 0 active, 0 waiting, 0 failed\n  results: ok 4/);
     // Each task ran exactly once: one announcement per well.
     expect(readdirSync(announce).filter((f) => f.endsWith('.started')).sort()).toEqual(['A01.started', 'A02.started', 'A03.started', 'A04.started']);
   });

@@ -95,20 +95,25 @@ export async function getRunStatus(options: RunStatusOptions): Promise<RunStatus
         )),
       );
     }
-    const counts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
-    const statuses: Partial<Record<TaskStatus, number>> = {};
-    for (const e of entries) {
-      counts[e.state]++;
-      if (e.status) statuses[e.status] = (statuses[e.status] ?? 0) + 1;
-    }
-    return { runId, queue: queueName, created: meta.created, updated: meta.updated, ...(meta.cancelled ? { cancelled: meta.cancelled } : {}), total: entries.length, counts, statuses, tasks: entries };
+    return { runId, queue: queueName, created: meta.created, updated: meta.updated, ...(meta.cancelled ? { cancelled: meta.cancelled } : {}), ...tally(entries) };
   } finally {
     await queue?.close().catch(() => {});
     await client.quit().catch(() => client.disconnect());
   }
 }
 
-function finished(base: Pick<TaskStatusEntry, 'taskId' | 'outputRoot' | 'jobId'>, result: { status: TaskStatus; attempts?: number; error?: { message: string } }, worker: string): TaskStatusEntry {
+/** Counts of the entries by state and by result status. */
+export function tally(entries: readonly TaskStatusEntry[]): Pick<RunStatus, 'total' | 'counts' | 'statuses' | 'tasks'> {
+  const counts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
+  const statuses: Partial<Record<TaskStatus, number>> = {};
+  for (const e of entries) {
+    counts[e.state]++;
+    if (e.status) statuses[e.status] = (statuses[e.status] ?? 0) + 1;
+  }
+  return { total: entries.length, counts, statuses, tasks: entries };
+}
+
+export function finished(base: Pick<TaskStatusEntry, 'taskId' | 'outputRoot' | 'jobId'>, result: { status: TaskStatus; attempts?: number; error?: { message: string } }, worker: string): TaskStatusEntry {
   return {
     ...base,
     state: result.status === 'ok' || result.status === 'skipped' ? 'done' : 'failed',

@@ -309,3 +309,14 @@ export async function cancel(ids: readonly string[], opts: SlurmCommandOptions =
   const ran = await run('scancel', [...ids], opts);
   if (ran.exitCode !== 0 && !UNKNOWN_JOB.test(ran.stderr)) throw failed(ran, 'E_SLURM_COMMAND', `scancel ${ids.join(' ')} failed`);
 }
+
+/**
+ * The working directories of the jobs named `name` that Slurm still lists (plateflow runs its
+ * elements in the run folder, so this finds a run from its id alone).
+ */
+export async function workDirsOf(name: string, opts: SlurmCommandOptions = {}): Promise<string[]> {
+  if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new SlurmError('E_SLURM_COMMAND', `squeue: not a job name: ${JSON.stringify(name)}`, { command: 'squeue', args: [name], stderr: '', exitCode: null, timedOut: false });
+  const ran = await run('squeue', ['--noheader', '--states=all', `--name=${name}`, '--format=%Z'], opts);
+  if (ran.exitCode !== 0) throw failed(ran, 'E_SLURM_COMMAND', 'squeue failed');
+  return [...new Set(ran.stdout.split('\n').map((l) => l.trim()).filter(Boolean))];
+}
