@@ -109,6 +109,7 @@ describe.skipIf(!HAS_PYTHON)('Python steps', () => {
     const { planPlate } = await import('../dist/run/run-plate.js');
     const pipeline = await writePipeline(path.join(dir, 'prepare.json'), projectThen(['py:' + STEPS + ':whoami', {}]));
     const executor = createExecutor('threads', { workers: 2 });
+    const zombiesBefore = pythonChildren('Z').length;
     try {
       const planned = await planPlate(plate, { pipeline, out: path.join(dir, 'prepare'), python: PYTHON });
       await executor.prepare!([...planned.tasks.values()]);
@@ -120,6 +121,9 @@ describe.skipIf(!HAS_PYTHON)('Python steps', () => {
     } finally {
       await executor.close();
     }
+    // A graceful close ends them from their threads, which reap them: no zombie is left behind.
+    expect(bridgeProcesses()).toEqual([]);
+    expect(pythonChildren('Z').length).toBe(zombiesBefore);
   });
 
   describe.each(['threads', 'processes'] as const)('on %s, one misbehaving call fails only its task', (kind) => {
@@ -196,6 +200,17 @@ describe.skipIf(!HAS_PYTHON)('Python steps', () => {
 
 /** This process's Python bridge processes (children running plateflow_bridge.py), zombies excluded. */
 function bridgeProcesses(): number[] {
+  return pythonChildren('live').filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('plateflow_bridge.py');
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Children of this process whose command is python…, live or zombies (whose cmdline is gone, not their name). */
+function pythonChildren(which: 'live' | 'Z'): number[] {
   return readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
     .map(Number)
@@ -203,7 +218,8 @@ function bridgeProcesses(): number[] {
       try {
         const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        return fields[0] !== 'Z' && Number(fields[1]) === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('plateflow_bridge.py');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        return Number(fields[1]) === process.pid && name.startsWith('python') && (fields[0] === 'Z') === (which === 'Z');
       } catch {
         return false;
       }

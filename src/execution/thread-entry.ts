@@ -4,7 +4,7 @@
  * once per thread by `runTask`'s registry cache.
  */
 import type { PythonTarget } from '../python/target.js';
-import { preloadPython } from './python-steps.js';
+import { closePythonWorkers, preloadPython } from './python-steps.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { TaskPlan } from '../compiler/plan.js';
 import type { TaskResult } from './result.js';
@@ -19,6 +19,8 @@ export interface WarmUpRequest {
   readonly warmUp: { readonly arrived: SharedArrayBuffer; readonly threads: number; readonly timeoutMs: number };
   /** Also start this interpreter and import these functions' modules (Executor.prepare). */
   readonly python?: { readonly executable: string; readonly targets: readonly PythonTarget[] };
+  /** Instead, end the thread's Python processes (the pool is closing). */
+  readonly closePython?: boolean;
 }
 
 /**
@@ -38,7 +40,8 @@ export interface TaskRequest {
 
 export default async function runPlanInThread(message: TaskRequest | WarmUpRequest): Promise<TaskResult | null> {
   if ('warmUp' in message) {
-    await prepareWorker();
+    if (message.closePython) await closePythonWorkers();
+    else await prepareWorker();
     if (message.python) await preloadPython(message.python.executable, message.python.targets).catch(() => undefined);
     awaitOthers(message.warmUp);
     return null;

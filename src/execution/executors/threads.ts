@@ -81,19 +81,19 @@ export class ThreadsExecutor extends BaseExecutor {
   }
 
   protected override preloadPython(executable: string, targets: readonly PythonTarget[]): Promise<void> {
-    return this.#everyThread({ executable, targets });
+    return this.#everyThread({ python: { executable, targets } });
   }
 
   /**
    * One warm-up request per thread: each holds its thread until all have arrived (or a few seconds
    * passed), so every thread gets exactly one.
    */
-  async #everyThread(python?: WarmUpRequest['python']): Promise<void> {
+  async #everyThread(extra: Omit<WarmUpRequest, 'warmUp'> = {}): Promise<void> {
     const pool = this.#ensurePool();
     const threads = this.#options.workers;
     const warmUp = { arrived: new SharedArrayBuffer(4), threads, timeoutMs: WARM_UP_WAIT_MS };
     // A thread that fails to start reports through the pool's 'error' event; start() stays best effort.
-    await Promise.allSettled(Array.from({ length: threads }, () => pool.run({ warmUp, ...(python ? { python } : {}) })));
+    await Promise.allSettled(Array.from({ length: threads }, () => pool.run({ warmUp, ...extra })));
   }
 
   protected execute(plans: readonly TaskPlan[], options: RunOptions): Promise<Map<string, TaskResult>> {
@@ -131,7 +131,9 @@ export class ThreadsExecutor extends BaseExecutor {
     // Threads die with this process, so nothing can be orphaned; the deadline only bounds close().
     if (!force.aborted) {
       const deadline = AbortSignal.timeout(this.#options.closeTimeoutMs);
-      const done = pool.close({ force: false });
+      // Each thread ends its Python processes and reaps them while its event loop still runs: a
+      // process that outlived its thread would die (PDEATHSIG) but stay a zombie of this process.
+      const done = this.#everyThread({ closePython: true }).then(() => pool.close({ force: false }));
       await Promise.race([done, once(deadline, 'abort'), once(force, 'abort')]).catch(() => {});
     }
     await pool.destroy();
