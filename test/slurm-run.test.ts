@@ -7,7 +7,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlurmExecutor } from '../dist/distributed/slurm/executor.js';
 import { runPlate } from '../dist/run/run-plate.js';
 import { synthesizePlate } from '../dist/synth/plate.js';
@@ -17,10 +17,18 @@ import { SLURM_AVAILABLE, elementOf, ensureSlurmCluster, queuedElements, submiss
 
 const STEPS = path.join(REPO, 'test', 'fixtures', 'steps');
 const slowly = { timeout: 240_000 };
+// Run ids of their own, so that elements a failed earlier test run left in the queue never count.
+const ADOPT = `adopt-${process.pid}`;
+const CTRL_C = `ctrl-c-${process.pid}`;
 
 describe.skipIf(!SLURM_AVAILABLE)('slurm executor on a real cluster', () => {
   let dir: string;
   let plate: string;
+
+  // A test that failed half-way must not leave elements holding the cluster's CPUs.
+  afterAll(() => {
+    for (const run of [ADOPT, CTRL_C]) execFileSync('scancel', [`--name=plateflow-${run}`]);
+  });
 
   beforeAll(async () => {
     ensureSlurmCluster();
@@ -81,14 +89,17 @@ describe.skipIf(!SLURM_AVAILABLE)('slurm executor on a real cluster', () => {
     await mkdir(announce);
     const pipeline = await withStep('wait-for-file.mjs', 'wait_for_file', { well: '*', announce, release: path.join(dir, 'never') });
     const out = path.join(dir, 'ctrl-c');
-    const child = spawn(process.execPath, [CLI, 'run', plate, '-p', pipeline, '-o', out, '--executor', 'slurm', '--run-id', 'ctrl-c-run', '--quiet'], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [CLI, 'run', plate, '-p', pipeline, '-o', out, '--executor', 'slurm', '--run-id', CTRL_C, '--quiet'], { stdio: 'ignore' });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     // On 2 cores two elements run at once; the others wait in the queue.
-    await waitFor('two elements to run', () => readdirSync(announce).filter((f) => f.endsWith('.started')).length >= 2, 120_000);
-    expect(queuedElements('ctrl-c-run').length).toBe(4);
+    await waitFor('two elements to run', () => readdirSync(announce).filter((f) => f.endsWith('.started')).length >= 2, 120_000).catch((err: unknown) => {
+      child.kill('SIGKILL');
+      throw err;
+    });
+    expect(queuedElements(CTRL_C).length).toBe(4);
     child.kill('SIGINT');
     expect(await exited).toBe(130);
-    await waitFor('the queue to forget the run', () => queuedElements('ctrl-c-run').length === 0, 60_000);
+    await waitFor('the queue to forget the run', () => queuedElements(CTRL_C).length === 0, 60_000);
     expect(existsSync(path.join(out, 'results.json'))).toBe(true);
   });
 
@@ -98,15 +109,18 @@ describe.skipIf(!SLURM_AVAILABLE)('slurm executor on a real cluster', () => {
     await mkdir(announce);
     const pipeline = await withStep('wait-for-file.mjs', 'wait_for_file', { well: '*', announce, release });
     const out = path.join(dir, 'adopt');
-    const args = ['run', plate, '-p', pipeline, '-o', out, '--executor', 'slurm', '--run-id', 'adopt-run', '--json'];
+    const args = ['run', plate, '-p', pipeline, '-o', out, '--executor', 'slurm', '--run-id', ADOPT, '--json'];
     const first = spawn(process.execPath, [CLI, ...args], { stdio: 'ignore' });
     const firstExit = new Promise((resolve) => first.once('exit', resolve));
-    await waitFor('two elements to run', () => readdirSync(announce).filter((f) => f.endsWith('.started')).length >= 2, 120_000);
-    first.kill('SIGKILL');
-    await firstExit;
-    expect(queuedElements('adopt-run').length).toBe(4);
+    try {
+      await waitFor('two elements to run', () => readdirSync(announce).filter((f) => f.endsWith('.started')).length >= 2, 120_000);
+    } finally {
+      first.kill('SIGKILL');
+      await firstExit;
+    }
+    expect(queuedElements(ADOPT).length).toBe(4);
     // Without its coordinator, the run is found by its id (Slurm lists its jobs) and read from its folder.
-    const during = cli(['status', 'adopt-run', '--json']);
+    const during = cli(['status', ADOPT, '--json']);
     expect(during.code, during.stderr).toBe(0);
     const seen = JSON.parse(during.stdout) as { total: number; counts: Record<string, number> };
     expect(seen.total).toBe(4);
@@ -118,9 +132,9 @@ describe.skipIf(!SLURM_AVAILABLE)('slurm executor on a real cluster', () => {
     const totals = lastJsonLine(second.stdout) as { tasks: number; ok: number; resumed: number; failed: number };
     expect(totals).toMatchObject({ tasks: 4, failed: 0 });
     expect(totals.ok + totals.resumed).toBe(4);
-    expect(submissionsOf(path.join(out, '.plateflow', 'slurm', 'adopt-run'))).toEqual([0]);
+    expect(submissionsOf(path.join(out, '.plateflow', 'slurm', ADOPT))).toEqual([0]);
     const after = cli(['status', out]);
-    expect(after.stdout).toMatch(/^run adopt-run \(queue "slurm"\).*\n  4 task\(s\): 4 done, 0 active, 0 waiting, 0 failed\n  results: ok 4/);
+    expect(after.stdout).toMatch(/^run adopt-\d+ \(queue "slurm"\).*\n  4 task\(s\): 4 done, 0 active, 0 waiting, 0 failed\n  results: ok 4/);
     // Each task ran exactly once: one announcement per well.
     expect(readdirSync(announce).filter((f) => f.endsWith('.started')).sort()).toEqual(['A01.started', 'A02.started', 'A03.started', 'A04.started']);
   });
