@@ -44,6 +44,7 @@ const MAX_LOSSES = 3;
 const STDERR_TAIL = 2000;
 /** Pauses of 1, 2, 4, 8 and 16 s: a controller restart takes a few seconds. */
 const SUBMIT_RETRIES = 5;
+const WATCH_BURST_MS = 50;
 
 export interface SlurmRunnerOptions {
   readonly files: SlurmRunFiles;
@@ -67,6 +68,7 @@ export class SlurmRunner implements TaskRunner {
   #poller: NodeJS.Timeout | undefined;
   #interval: number;
   #watcher: FSWatcher | undefined;
+  #collectSoon: NodeJS.Timeout | undefined;
   /** Elements of earlier coordinators of this run still queued: adopted instead of resubmitted. */
   #adoptable: Map<string, { readonly element: string; readonly attempt: number; readonly planHash: string }> | undefined;
   /** Highest attempt number each task has in the run folder, so a new element never reuses a result file name. */
@@ -93,6 +95,7 @@ export class SlurmRunner implements TaskRunner {
     this.#poller = undefined;
     this.#watcher?.close();
     this.#watcher = undefined;
+    clearTimeout(this.#collectSoon);
   }
 
   /** Elements still queued or running, `<jobId>_<index>`. */
@@ -250,7 +253,15 @@ export class SlurmRunner implements TaskRunner {
     }
     if (this.#watcher) return;
     try {
-      this.#watcher = watch(path.dirname(this.#o.files.resultFile('x', 0)), () => this.#collectResults());
+      // Events come in bursts (a temp file, then its rename; many elements ending together): one
+      // read of the folder per burst, not one per event.
+      this.#watcher = watch(path.dirname(this.#o.files.resultFile('x', 0)), () => {
+        if (this.#collectSoon) return;
+        this.#collectSoon = setTimeout(() => {
+          this.#collectSoon = undefined;
+          this.#collectResults();
+        }, WATCH_BURST_MS);
+      });
       this.#watcher.on('error', () => undefined);
     } catch {
       // No inotify (some network filesystems): the polls read the folder instead.
@@ -263,7 +274,15 @@ export class SlurmRunner implements TaskRunner {
     let found = false;
     for (const t of [...this.#tracked.values()]) {
       if (!names.has(path.basename(this.#o.files.resultFile(t.entry.task, t.entry.attempt)))) continue;
-      const stored = this.#o.files.readResult(t.entry.task, t.entry.attempt);
+      let stored;
+      try {
+        stored = this.#o.files.readResult(t.entry.task, t.entry.attempt);
+      } catch (err) {
+        // Not a result this version wrote: the task has none, and says why.
+        this.#finish(t, failed(t.plan, err));
+        found = true;
+        continue;
+      }
       if (!stored || stored.planHash !== t.entry.planHash) continue;
       this.#finish(t, stored.result);
       found = true;
