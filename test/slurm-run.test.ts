@@ -155,6 +155,19 @@ describe.skipIf(!SLURM_AVAILABLE)('slurm executor on a real cluster', () => {
     expect(existsSync(path.join(dir, 'split-script', '.plateflow', 'slurm'))).toBe(false);
   });
 
+  it('plateflow batch --executor slurm runs every plate\'s tasks through Slurm and equals the serial batch', slowly, async () => {
+    const second = (await synthesizePlate(path.join(dir, 'plate-b'), { wells: 2, sites: 1, channels: 1, z: 2, size: 32, seed: 5 })).root;
+    const serial = cli(['batch', plate, second, '-p', STANDARD, '-o', path.join(dir, 'batch-serial'), '--executor', 'serial', '--quiet']);
+    expect(serial.code, serial.stderr).toBe(0);
+    const slurm = cli(['batch', plate, second, '-p', STANDARD, '-o', path.join(dir, 'batch-slurm'), '--executor', 'slurm', '--quiet'], { timeout: 200_000 });
+    expect(slurm.code, slurm.stderr).toBe(0);
+    for (const name of ['plate', 'plate-b']) {
+      const { differ, files } = await sameOutputs(path.join(dir, 'batch-serial', name), path.join(dir, 'batch-slurm', name), ['results.json', 'report.html', '.plateflow/slurm/']);
+      expect(differ, name).toEqual([]);
+      expect(files.some((f) => f.endsWith('.tif'))).toBe(true);
+    }
+  });
+
   it('bad options and a missing partition are refused before anything is submitted (exit 2, sbatch\'s message)', slowly, async () => {
     const nope = cli(['run', plate, '-p', STANDARD, '-o', path.join(dir, 'nope'), '--executor', 'slurm', '--slurm-partition', 'no_such_partition']);
     expect(nope.code, nope.stderr).toBe(2);
