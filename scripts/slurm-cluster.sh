@@ -9,6 +9,10 @@
 #   scripts/slurm-cluster.sh status          print the daemons' pids and `sinfo`; exit 1 if the node is not usable
 #   scripts/slurm-cluster.sh restart-slurmd  kill slurmd and start it again (running jobs survive: their
 #                                            slurmstepd processes are separate)
+#   scripts/slurm-cluster.sh smoke           run one trivial job to its end; exit 1 with the diagnosis if
+#                                            it cannot (a node that registers may still fail every launch)
+#   scripts/slurm-cluster.sh diagnose        print what explains a cluster that does not run jobs: node
+#                                            state and reason, the queue with reasons, the daemons' log tails
 #
 # Environment: PLATEFLOW_SLURM_MAX_ARRAY (default 1001, Slurm's own default) sets MaxArraySize, so a
 # test can lower it to exercise array splitting; `start` with a different value rewrites the config
@@ -114,7 +118,9 @@ render_conf() {
   cat <<EOF
 # Written by plateflow scripts/slurm-cluster.sh: a one-node test cluster. Edits are overwritten.
 ClusterName=plateflow
-SlurmctldHost=$host
+# Explicit loopback addresses: the machine's host name need not resolve (no DNS entry, an
+# /etc/hosts without it), and nothing here should listen beyond this machine anyway.
+SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 AuthType=auth/munge
 MpiDefault=none
@@ -149,7 +155,7 @@ SlurmctldPidFile=$CTLD_PID
 SlurmdPidFile=$SLURMD_PID
 SlurmctldLogFile=$LOG_DIR/slurmctld.log
 SlurmdLogFile=$LOG_DIR/slurmd.log
-NodeName=$host CPUs=$cpus RealMemory=$real_mem State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$real_mem State=UNKNOWN
 PartitionName=$PARTITION Nodes=$host Default=YES MaxTime=7-00:00:00 State=UP
 EOF
 }
@@ -273,10 +279,60 @@ cmd_restart_slurmd() {
   say "slurmd restarted: node $(hostname -s) $(node_state)"
 }
 
+cmd_diagnose() {
+  echo "== hostname: $(hostname) ($(hostname -s)); nproc $(nproc); $(free -m | awk '/^Mem:/ { print $2 " MiB" }')"
+  cmd_status 2>&1 || true
+  echo "== sinfo -R"; sinfo -R 2>&1 || true
+  echo "== scontrol show node"; scontrol show node 2>&1 || true
+  echo "== squeue (all states, with reasons)"; squeue --states=all -o '%.12i %.10T %.8M %.30r %j' 2>&1 | head -n 40 || true
+  local log
+  for log in "$LOG_DIR/slurmctld.log" "$LOG_DIR/slurmd.log"; do
+    echo "== tail $log"; tail -n 40 "$log" 2>&1 || true
+  done
+}
+
+# One trivial job, start to end. A job that waits for a busy node (reason Resources or Priority) is
+# waited for, up to WAIT_S seconds; one held back for any other reason for 30 s (a drained or down
+# node, a launch that failed and was requeued held) fails at once, with the diagnosis.
+cmd_smoke() {
+  local out job line state reason stuck_since="" deadline=$((SECONDS + WAIT_S))
+  out=$(mktemp)
+  job=$(cd /tmp && sbatch --parsable --time=2 --job-name=plateflow-smoke --output="$out" --wrap 'echo smoke-ok') || { rm -f "$out"; cmd_diagnose >&2; return 1; }
+  while :; do
+    line=$(squeue -h -j "$job" --states=all -o '%T|%r' 2>/dev/null | head -n1)
+    state=${line%%|*}
+    reason=${line#*|}
+    case "$state" in
+      COMPLETED) grep -q smoke-ok "$out" && break ;;
+      PENDING | CONFIGURING | RUNNING | COMPLETING) ;;
+      "") ;;
+      *) stuck_since=0 ;;
+    esac
+    if [ "$state" = PENDING ]; then
+      case "$reason" in
+        None | Resources | Priority) stuck_since="" ;;
+        *) stuck_since=${stuck_since:-$SECONDS} ;;
+      esac
+    fi
+    if [ $SECONDS -ge $deadline ] || { [ -n "$stuck_since" ] && [ $((SECONDS - stuck_since)) -ge 30 ]; }; then
+      echo "slurm-cluster: smoke job $job did not run to its end (state ${state:-gone}, reason ${reason:-none}); output: $(cat "$out" 2>/dev/null)" >&2
+      cmd_diagnose >&2
+      scancel "$job" 2>/dev/null || true
+      rm -f "$out"
+      return 1
+    fi
+    sleep 0.3
+  done
+  rm -f "$out"
+  say "smoke job $job ran"
+}
+
 case "${1:-}" in
   start) cmd_start ;;
+  smoke) cmd_smoke ;;
+  diagnose) cmd_diagnose ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   restart-slurmd) cmd_restart_slurmd ;;
-  *) echo "usage: $0 start|stop|status|restart-slurmd" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|restart-slurmd|smoke|diagnose" >&2; exit 2 ;;
 esac

@@ -48,7 +48,7 @@ export type { FuncCall, StepPlan, TaskPlan } from './compiler/plan.js';
 
 // execute
 export { Coordinator, type CoordinatorOptions, type RunOutcome } from './execution/coordinator.js';
-export type { ExecuteOptions, Executor, ExecutorDescription, RunEvent } from './execution/executor.js';
+export type { ExecuteOptions, Executor, ExecutorDescription, PrepareContext, RunEvent } from './execution/executor.js';
 export { SerialExecutor } from './execution/executors/serial.js';
 export { createExecutor } from './execution/executors/create.js';
 export type { ExecutorKind, ExecutorOptions } from './execution/executors/options.js';

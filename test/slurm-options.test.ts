@@ -2,8 +2,10 @@
  * What the Slurm executor makes of its options (the sbatch lines every array gets), what it refuses,
  * and how it reads an element that ended without a result.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { TaskPlan } from '../src/compiler/plan.js';
+import { defaultElementMemory, describeDefaultTime } from '../src/distributed/slurm/defaults.js';
 import { endingOf } from '../src/distributed/slurm/endings.js';
 import { resolveSlurmOptions } from '../src/distributed/slurm/options.js';
 import { renderArrayScript, shellWord } from '../src/distributed/slurm/script.js';
@@ -78,5 +80,40 @@ describe('an element that ended without a result', () => {
   it('any other end without a result, or one Slurm forgot: killed, saying so', () => {
     expect(endingOf(record('FAILED', { exitCode: 1 }), context)).toMatchObject({ kind: 'result', result: { status: 'killed', error: { message: 'Slurm element 12_3 ended FAILED (exit code 1) without a result' } } });
     expect(endingOf(undefined, context)).toMatchObject({ kind: 'result', result: { status: 'killed', error: { message: expect.stringContaining('ended without a result') } } });
+  });
+});
+
+describe('what an element asks for when the user does not say', () => {
+  const MIB = 1024 * 1024;
+
+  it('memory: the task peak plus the element process (and Python), × 1.25, in 64 MiB steps, at least 512 MiB', () => {
+    expect(defaultElementMemory(10 * MIB, false).mebibytes).toBe(512);
+    expect(defaultElementMemory(10 * MIB, false).reason).toMatch(/task peak 10 MiB from the preflight estimate \+ 160 MiB for the element's process, × 1\.25, at least 512 MiB/);
+    // (1000 + 160) × 1.25 = 1450 → 1472; with Python (+160) 1650 → 1664.
+    expect(defaultElementMemory(1000 * MIB, false).mebibytes).toBe(1472);
+    expect(defaultElementMemory(1000 * MIB, true)).toMatchObject({ mebibytes: 1664, reason: expect.stringContaining('160 MiB for its Python process') });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 40 }), fc.boolean(), (bytes, python) => {
+        const { mebibytes } = defaultElementMemory(bytes, python);
+        return mebibytes % 64 === 0 && mebibytes * MIB >= bytes * 1.25 && mebibytes >= 512;
+      }),
+    );
+  });
+
+  it('memory given in any form (flag, per CPU, a passed-through --mem option) is never overridden', () => {
+    expect(resolveSlurmOptions({}).memoryGiven).toBe(false);
+    expect(resolveSlurmOptions({ mem: '2G' }).memoryGiven).toBe(true);
+    expect(resolveSlurmOptions({ memPerCpu: '1G' }).memoryGiven).toBe(true);
+    expect(resolveSlurmOptions({ sbatchOptions: ['--mem-per-gpu=8G'] }).memoryGiven).toBe(true);
+    expect(resolveSlurmOptions({ sbatchOptions: ['--mail-type=END'] }).memoryGiven).toBe(false);
+  });
+
+  it('time: names the partition limit that applies', () => {
+    const partitions = [
+      { name: 'debug', isDefault: true, state: 'UP', defaultTime: 'NONE', maxTime: '7-00:00:00' },
+      { name: 'long', isDefault: false, state: 'UP', defaultTime: '1:00:00', maxTime: 'UNLIMITED' },
+    ];
+    expect(describeDefaultTime(partitions, null)).toMatch(/partition debug's time limit \(no DefaultTime, so its MaxTime 7-00:00:00\)/);
+    expect(describeDefaultTime(partitions, 'long')).toMatch(/partition long's time limit \(its DefaultTime 1:00:00\)/);
   });
 });

@@ -46,11 +46,17 @@ describe.skipIf(!SLURM_AVAILABLE)('slurm executor on a real cluster', () => {
       ],
     });
 
-  it('a plate through Slurm arrays equals the serial run byte for byte', slowly, async () => {
+  it('a plate through Slurm arrays equals the serial run byte for byte; --mem defaults from the preflight estimate', slowly, async () => {
     await runPlate(plate, { pipeline: STANDARD, out: path.join(dir, 'serial') });
     const executor = createSlurmExecutor({ pollIntervalMs: 200 });
-    const run = await runPlate(plate, { pipeline: STANDARD, out: path.join(dir, 'slurm'), executor }).finally(() => executor.close());
+    const messages: string[] = [];
+    const onEvent = (event: { type: string; message?: string }) => void (event.type === 'log' && messages.push(event.message!));
+    const run = await runPlate(plate, { pipeline: STANDARD, out: path.join(dir, 'slurm'), executor, preflight: { workers: 1 }, onEvent }).finally(() => executor.close());
     expect(run.totals).toMatchObject({ tasks: 4, ok: 4, failed: 0 });
+    // 48² planes are far below the floor: the request is the floor, said with its reasons.
+    expect(messages).toContainEqual(expect.stringMatching(/^--slurm-mem not given: each element requests --mem=512M \(task peak \d+ MiB from the preflight estimate/));
+    expect(messages).toContainEqual(expect.stringMatching(/^--slurm-time not given: elements get partition debug's time limit \(no DefaultTime, so its MaxTime 7-00:00:00\)/));
+    expect(readFileSync(path.join(executor.runDir!, 'submissions', '0.sh'), 'utf8')).toMatch(/^#SBATCH --mem=512M$/m);
     const { differ, files } = await sameOutputs(path.join(dir, 'serial'), path.join(dir, 'slurm'), ['results.json', 'report.html', '.plateflow/slurm/']);
     expect(differ).toEqual([]);
     expect(files.filter((f) => f.endsWith('.tif'))).toHaveLength(8);

@@ -38,6 +38,12 @@ export interface ExecutorDescription {
   readonly details?: Readonly<Record<string, string | number>>;
 }
 
+/** What the run knows about its tasks before they start, for executors that size their workers. */
+export interface PrepareContext {
+  /** RAM one task needs at its peak (inputs, working copies, worker overhead), from the preflight estimate. */
+  readonly taskPeakBytes?: number;
+}
+
 export interface Executor {
   readonly name: string;
   /** For results.json; without it, `{ kind: name }` is recorded. */
@@ -55,7 +61,7 @@ export interface Executor {
    * waits for them. Optional and best effort: without it the first Python step of each worker
    * starts its interpreter.
    */
-  prepare?(plans: readonly TaskPlan[]): Promise<void>;
+  prepare?(plans: readonly TaskPlan[], context?: PrepareContext): Promise<void>;
   /** Idempotent; `force` terminates running work instead of waiting for it. */
   close(options?: { force?: boolean }): Promise<void>;
 }

@@ -32,6 +32,8 @@ export interface PreflightEstimate {
   readonly workers: number;
   readonly peakFactor: number;
   readonly largestTaskBytes: number;
+  /** RAM one worker needs at its peak: the largest task's inputs × `peakFactor` + the worker's overhead. */
+  readonly taskPeakBytes: number;
   readonly inputBytes: number;
   readonly peakRamBytes: number;
   readonly memoryAvailableBytes: number;
@@ -87,11 +89,13 @@ export async function preflight(plans: readonly TaskPlan[], options: PreflightOp
     diskNeedBytes += taskBytes * 2 * diskStepsToRun(plan);
   }
   const workers = Math.max(1, Math.min(options.workers, plans.length));
-  const peakRamBytes = Math.ceil(largestTaskBytes * peakFactor * workers + WORKER_OVERHEAD_BYTES * workers);
+  const taskPeakBytes = Math.ceil(largestTaskBytes * peakFactor + WORKER_OVERHEAD_BYTES);
+  const peakRamBytes = taskPeakBytes * workers;
   const estimate: PreflightEstimate = {
     workers,
     peakFactor,
     largestTaskBytes,
+    taskPeakBytes,
     inputBytes,
     peakRamBytes,
     memoryAvailableBytes: options.memoryAvailableBytes ?? probeMemory().freeBytes,
@@ -153,7 +157,7 @@ async function sampleBytesPerPixel(plans: readonly TaskPlan[]): Promise<number> 
 }
 
 function emptyEstimate(workers: number): PreflightEstimate {
-  return { workers, peakFactor: 0, largestTaskBytes: 0, inputBytes: 0, peakRamBytes: 0, memoryAvailableBytes: 0, diskNeedBytes: 0, diskAvailableBytes: 0 };
+  return { workers, peakFactor: 0, largestTaskBytes: 0, taskPeakBytes: 0, inputBytes: 0, peakRamBytes: 0, memoryAvailableBytes: 0, diskNeedBytes: 0, diskAvailableBytes: 0 };
 }
 
 /** Free bytes for an unprivileged writer on the file system of `dir` (or its nearest existing parent). */

@@ -146,14 +146,17 @@ async function discoverAndRun(plateDir: string, options: RunPlateOptions, execut
   try {
     const resume = await findFinishedTasks([...tasks.values()]);
     const toRun: TaskPlan[] = [...tasks.values()].filter((plan) => !resume.finished.has(plan.taskId));
+    let taskPeakBytes: number | undefined;
     if (options.preflight && toRun.length > 0) {
       const report = await preflight(toRun, { ...options.preflight, diskStepsToRun: resume.diskStepsToRun });
       for (const w of report.warnings) options.warn?.(`preflight: ${w}`);
+      taskPeakBytes = report.estimate.taskPeakBytes;
     }
     // Even with nothing to run: a run killed while writing results.json left its temp file.
     await sweepOutputFolder(outputRoot, { warn: options.warn });
-    // Python interpreters and their imports load in every worker now, not in each worker's first task.
-    await executor.prepare?.(toRun).catch(() => undefined);
+    // Python interpreters and their imports load in every worker now, not in each worker's first
+    // task; an executor that requests memory per task (Slurm) learns how much the estimate says.
+    await executor.prepare?.(toRun, taskPeakBytes !== undefined ? { taskPeakBytes } : {}).catch(() => undefined);
     const outcome: RunOutcome = await coordinator.execute(tasks, executor, { ...options, finished: resume.finished });
     // Workers killed during this run (OOM, crash, timeout, a retried attempt, Ctrl-C) leave temp
     // files; only then is a second walk of the output folder worth it.

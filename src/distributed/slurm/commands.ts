@@ -42,6 +42,10 @@ export interface PartitionInfo {
   readonly isDefault: boolean;
   /** UP, DOWN, DRAIN or INACTIVE. */
   readonly state: string;
+  /** A job's time limit when it gives none (`NONE`: the MaxTime applies), as scontrol prints it. */
+  readonly defaultTime: string;
+  /** `UNLIMITED` or a time as scontrol prints it. */
+  readonly maxTime: string;
 }
 
 export interface ElementState {
@@ -204,7 +208,7 @@ export async function listPartitions(opts: SlurmCommandOptions = {}): Promise<Pa
   for (const line of ran.stdout.split('\n')) {
     const fields = parseKeyValueRecord(line);
     const name = fields.get('PartitionName');
-    if (name) partitions.push({ name, isDefault: fields.get('Default') === 'YES', state: fields.get('State') ?? '' });
+    if (name) partitions.push({ name, isDefault: fields.get('Default') === 'YES', state: fields.get('State') ?? '', defaultTime: fields.get('DefaultTime') ?? 'NONE', maxTime: fields.get('MaxTime') ?? 'UNLIMITED' });
   }
   return partitions;
 }

@@ -9,11 +9,13 @@
  */
 import { statfsSync } from 'node:fs';
 import type { TaskPlan } from '../../compiler/plan.js';
-import type { ExecuteOptions, Executor, ExecutorDescription } from '../../execution/executor.js';
+import { pythonNeeds } from '../../compiler/python-steps.js';
+import type { ExecuteOptions, Executor, ExecutorDescription, PrepareContext } from '../../execution/executor.js';
 import { Dispatcher } from '../../execution/executors/dispatch.js';
 import { ExecutorClosedError } from '../../execution/executors/errors.js';
 import type { TaskResult } from '../../execution/result.js';
-import { readSlurmConfig, testSubmit, type SlurmCommandOptions } from './commands.js';
+import { listPartitions, readSlurmConfig, testSubmit, type SlurmCommandOptions } from './commands.js';
+import { defaultElementMemory, describeDefaultTime, type ElementMemory } from './defaults.js';
 import { resolveSlurmOptions, type ResolvedSlurmOptions, type SlurmExecutorOptions } from './options.js';
 import { SlurmRunFiles, slurmRunDir } from './run-files.js';
 import { SlurmRunner } from './runner.js';
@@ -35,6 +37,8 @@ export class SlurmExecutor implements Executor {
   readonly #force = new AbortController();
   readonly #active = new Set<Promise<unknown>>();
   #prepared: Promise<Prepared> | undefined;
+  /** Requested per element when the user gives no memory option: the largest of the runs' estimates. */
+  #defaultMemory: ElementMemory | undefined;
   #closing: Promise<void> | undefined;
 
   /** @throws ConfigError E_CONFIG_INVALID for a bad option (nothing runs before the first `run`) */
@@ -54,6 +58,17 @@ export class SlurmExecutor implements Executor {
   }
 
   #dir: string | undefined;
+
+  /**
+   * Sizes the elements' `--mem` from the preflight estimate when no memory option was given (a
+   * cluster's own default is often the whole node, or a few hundred MB: neither fits a plate).
+   * Called once per plate; a later, larger plate raises the request for the arrays submitted after.
+   */
+  async prepare(plans: readonly TaskPlan[], context: PrepareContext = {}): Promise<void> {
+    if (this.#o.memoryGiven || context.taskPeakBytes === undefined || plans.length === 0) return;
+    const memory = defaultElementMemory(context.taskPeakBytes, pythonNeeds(plans).size > 0);
+    if (!this.#defaultMemory || memory.mebibytes > this.#defaultMemory.mebibytes) this.#defaultMemory = memory;
+  }
 
   describe(): ExecutorDescription {
     return { kind: 'slurm', runId: this.#o.runId, ...(this.#dir ? { details: { runDir: this.#dir } } : {}) };
@@ -82,7 +97,10 @@ export class SlurmExecutor implements Executor {
   #prepare(first: TaskPlan, options: ExecuteOptions): Promise<Prepared> {
     this.#prepared ??= (async () => {
       const log = (message: string) => options.onEvent?.({ type: 'log', level: 'warn', message });
+      const info = (message: string) => options.onEvent?.({ type: 'log', level: 'info', message });
       const config = await readSlurmConfig(this.#commands);
+      if (this.#defaultMemory) info(`--slurm-mem not given: each element requests --mem=${this.#defaultMemory.mebibytes}M (${this.#defaultMemory.reason})`);
+      if (this.#given.time === undefined) info(describeDefaultTime(await listPartitions(this.#commands), this.#o.partition));
       const dir = slurmRunDir(first.outputRoot, this.#o.runId);
       warnIfNotShared(first.outputRoot, log);
       const files = new SlurmRunFiles(dir);
@@ -91,7 +109,7 @@ export class SlurmExecutor implements Executor {
         renderArrayScript({ runId: this.#o.runId, runDir: dir, submission: 0, elements: 1, parallelism: this.#o.arrayParallelism, sbatchArgs: this.#o.sbatchArgs, plateflow: this.#o.plateflowCommand ?? defaultPlateflowCommand() }),
         { ...this.#commands, cwd: dir },
       );
-      const runner = new SlurmRunner({ files, options: this.#o, maxArraySize: Math.min(config.maxArraySize, this.#o.maxArraySize ?? Number.POSITIVE_INFINITY), commands: this.#commands, mem: this.#given.mem ?? this.#given.memPerCpu ?? null, time: this.#given.time ?? null, log });
+      const runner = new SlurmRunner({ files, options: this.#o, maxArraySize: Math.min(config.maxArraySize, this.#o.maxArraySize ?? Number.POSITIVE_INFINITY), commands: this.#commands, mem: () => this.#given.mem ?? this.#given.memPerCpu ?? (this.#defaultMemory ? `${this.#defaultMemory.mebibytes}M by default, from the preflight estimate` : null), defaultMem: () => this.#defaultMemory?.mebibytes ?? null, time: this.#given.time ?? null, log });
       // Slurm queues the elements itself: every task is handed over at once, and their time in
       // the queue is not time running (timeouts are the element's and Slurm's --time).
       return { files, runner, dispatcher: new Dispatcher(runner, { concurrency: Number.POSITIVE_INFINITY }) };

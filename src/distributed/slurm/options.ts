@@ -59,6 +59,8 @@ export interface SlurmExecutorOptions {
 export interface ResolvedSlurmOptions {
   readonly runId: string;
   readonly resumable: boolean;
+  /** Whether the user asked for memory (`--slurm-mem`, `--slurm-mem-per-cpu` or a `--mem…` option); else it defaults from the estimate. */
+  readonly memoryGiven: boolean;
   readonly sbatchArgs: readonly string[];
   readonly arrayParallelism: number | null;
   readonly maxArraySize: number | null;
@@ -118,6 +120,7 @@ export function resolveSlurmOptions(o: SlurmExecutorOptions): ResolvedSlurmOptio
   return {
     runId: o.runId === undefined ? newRunId() : assertRunId(o.runId, '--run-id'),
     resumable: o.runId !== undefined,
+    memoryGiven: o.mem !== undefined || o.memPerCpu !== undefined || (o.sbatchOptions ?? []).some((option) => /^--mem(-per-(cpu|gpu))?(=|$)/.test(option)),
     sbatchArgs: args,
     arrayParallelism: o.arrayParallelism ?? null,
     maxArraySize: o.maxArraySize ?? null,

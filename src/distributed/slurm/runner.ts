@@ -51,7 +51,10 @@ export interface SlurmRunnerOptions {
   readonly options: ResolvedSlurmOptions;
   readonly maxArraySize: number;
   readonly commands: SlurmCommandOptions;
-  readonly mem: string | null;
+  /** The memory limit to name when an element is killed for memory (the user's, or the default). */
+  readonly mem: () => string | null;
+  /** `--mem` in MiB to request when the user gave no memory option; null: the cluster's default. */
+  readonly defaultMem: () => number | null;
   readonly time: string | null;
   readonly log: (message: string) => void;
 }
@@ -140,6 +143,11 @@ export class SlurmRunner implements TaskRunner {
     this.#schedulePoll(0);
   }
 
+  #sbatchArgs(): readonly string[] {
+    const mem = this.#o.defaultMem();
+    return mem === null ? this.#o.options.sbatchArgs : [...this.#o.options.sbatchArgs, `--mem=${mem}M`];
+  }
+
   async #submit(chunk: readonly Tracked[]): Promise<void> {
     const { files, options } = this.#o;
     const number = files.nextSubmission();
@@ -149,7 +157,7 @@ export class SlurmRunner implements TaskRunner {
       submission: number,
       elements: chunk.length,
       parallelism: options.arrayParallelism,
-      sbatchArgs: options.sbatchArgs,
+      sbatchArgs: this.#sbatchArgs(),
       plateflow: options.plateflowCommand ?? defaultPlateflowCommand(),
     });
     await files.writeSubmission(number, chunk.map((t) => t.entry), { timeoutMs: options.timeoutMs, workerMemoryBytes: options.workerMemoryBytes }, script);
@@ -326,7 +334,7 @@ export class SlurmRunner implements TaskRunner {
     const finishedCleanly = record !== undefined && record.state.startsWith('COMPLETED');
     // A clean exit always wrote its result: give a shared filesystem time to show it.
     if ((finishedCleanly || record === undefined) && now - t.goneSince < this.#o.options.resultGraceMs) return false;
-    const ending = endingOf(record, { plan: t.plan, element: t.element!, stderrTail: this.#stderrTail(t.element!), mem: this.#o.mem, time: this.#o.time, cancelledByUs: t.cancelledByUs });
+    const ending = endingOf(record, { plan: t.plan, element: t.element!, stderrTail: this.#stderrTail(t.element!), mem: this.#o.mem(), time: this.#o.time, cancelledByUs: t.cancelledByUs });
     if (ending.kind === 'wait') {
       t.goneSince = undefined;
       return false;
