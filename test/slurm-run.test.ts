@@ -3,7 +3,7 @@
  * scancelled mid-task retried, memory over --slurm-mem killed with its cause, Ctrl-C leaving
  * nothing queued, a killed coordinator adopting its arrays, bad options refused before anything runs.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -159,6 +159,27 @@ describe.skipIf(!SLURM_AVAILABLE)('slurm executor on a real cluster', () => {
     expect(script.stdout).toContain('#SBATCH --mem=2G\n');
     expect(script.stdout).toMatch(/slurm-element .*split-script\/\.plateflow\/slurm\/shown 0\n$/);
     expect(existsSync(path.join(dir, 'split-script', '.plateflow', 'slurm'))).toBe(false);
+  });
+
+  it('py: steps run in the elements with the interpreter the plan names: outputs and measurements equal a serial run', slowly, async () => {
+    const python = '/usr/bin/python3';
+    if (spawnSync(python, ['-c', 'import numpy'], { stdio: 'ignore' }).status !== 0) return void console.warn(`skipped: ${python} has no numpy`);
+    const pipeline = await writePipeline(path.join(dir, 'python.json'), {
+      steps: [
+        { name: 'project', func: 'max_projection', variableComponents: ['z'], backend: 'memory' },
+        { name: 'bright', func: [['gaussian_blur', { sigma: 1 }], [`py:${path.join(REPO, 'test', 'fixtures', 'python', 'pipeline_steps.py')}:count_bright`, { threshold: 1000 }]], backend: 'disk' },
+      ],
+    });
+    await runPlate(plate, { pipeline, out: path.join(dir, 'python-serial'), python });
+    const executor = createSlurmExecutor({ pollIntervalMs: 200 });
+    const messages: string[] = [];
+    const onEvent = (event: { type: string; message?: string }) => void (event.type === 'log' && messages.push(event.message!));
+    const run = await runPlate(plate, { pipeline, out: path.join(dir, 'python-slurm'), executor, python, preflight: { workers: 1 }, onEvent }).finally(() => executor.close());
+    expect(run.totals).toMatchObject({ tasks: 4, ok: 4 });
+    expect(messages).toContainEqual(expect.stringContaining('160 MiB for its Python process'));
+    const { differ } = await sameOutputs(path.join(dir, 'python-serial'), path.join(dir, 'python-slurm'), ['results.json', 'report.html', '.plateflow/slurm/']);
+    expect(differ).toEqual([]);
+    expect(readFileSync(path.join(dir, 'python-slurm', 'measurements.csv'), 'utf8')).toBe(readFileSync(path.join(dir, 'python-serial', 'measurements.csv'), 'utf8'));
   });
 
   it('plateflow batch --executor slurm runs every plate\'s tasks through Slurm and equals the serial batch', slowly, async () => {
