@@ -20,6 +20,9 @@
 set -euo pipefail
 
 CONF=/etc/slurm/slurm.conf
+GRES_CONF=/etc/slurm/gres.conf
+FAKE_GPUS=2
+FAKE_GPU_DEV=/dev/plateflow-fake-gpu
 MUNGE_KEY=/etc/munge/munge.key
 MUNGE_PID=/run/munge/munged.pid
 CTLD_PID=/run/slurmctld.pid
@@ -155,14 +158,39 @@ SlurmctldPidFile=$CTLD_PID
 SlurmdPidFile=$SLURMD_PID
 SlurmctldLogFile=$LOG_DIR/slurmctld.log
 SlurmdLogFile=$LOG_DIR/slurmd.log
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$real_mem State=UNKNOWN
+# Two pretend GPUs (gres.conf below): enough for --gres=gpu:N to be scheduled and for Slurm to set
+# CUDA_VISIBLE_DEVICES in the job, which is all plateflow reads; nothing uses the devices.
+GresTypes=gpu
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$real_mem Gres=gpu:$FAKE_GPUS State=UNKNOWN
 PartitionName=$PARTITION Nodes=$host Default=YES MaxTime=7-00:00:00 State=UP
 EOF
 }
 
-# Writes slurm.conf when it differs from what it should be; prints "changed" if it did.
+# The pretend GPUs' device files: character devices like /dev/null (reading or writing them does
+# nothing), made once; slurmd only checks that they exist.
+make_fake_gpus() {
+  local i
+  for i in $(seq 0 $((FAKE_GPUS - 1))); do
+    [ -c "$FAKE_GPU_DEV$i" ] || mknod -m 666 "$FAKE_GPU_DEV$i" c 1 3
+  done
+}
+
+render_gres_conf() {
+  echo "# Written by plateflow scripts/slurm-cluster.sh: pretend GPUs for the Slurm executor's --slurm-gres test."
+  echo "AutoDetect=off"
+  echo "Name=gpu File=$FAKE_GPU_DEV[0-$((FAKE_GPUS - 1))]"
+}
+
+# Writes slurm.conf (and gres.conf) when they differ from what they should be; prints "changed" if so.
 write_conf() {
-  local want
+  local want gres
+  gres=$(render_gres_conf)
+  if [ ! -f "$GRES_CONF" ] || [ "$(cat "$GRES_CONF")" != "$gres" ]; then
+    install -d -m 755 /etc/slurm
+    printf '%s\n' "$gres" >"$GRES_CONF.tmp"
+    mv "$GRES_CONF.tmp" "$GRES_CONF"
+    rm -f "$CONF"
+  fi
   want=$(render_conf)
   if [ -f "$CONF" ] && [ "$(cat "$CONF")" = "$want" ]; then return 0; fi
   install -d -m 755 /etc/slurm
@@ -236,6 +264,7 @@ cmd_start() {
   # 22.05 has no "disabled" cgroup plugin; a cgroup.conf would make slurmd try cgroups.
   [ ! -e /etc/slurm/cgroup.conf ] || die "/etc/slurm/cgroup.conf exists: remove it (this cluster runs without cgroups)"
   start_munge
+  make_fake_gpus
   local changed
   changed=$(write_conf)
   if [ -n "$changed" ]; then

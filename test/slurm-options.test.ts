@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import type { TaskPlan } from '../src/compiler/plan.js';
 import { defaultElementMemory, describeDefaultTime } from '../src/distributed/slurm/defaults.js';
 import { endingOf } from '../src/distributed/slurm/endings.js';
-import { resolveSlurmOptions } from '../src/distributed/slurm/options.js';
+import { gresGpuCount, resolveSlurmOptions } from '../src/distributed/slurm/options.js';
+import { onThisElementsGpu } from '../src/distributed/slurm/element.js';
 import { renderArrayScript, shellWord } from '../src/distributed/slurm/script.js';
 
 describe('Slurm options', () => {
@@ -115,5 +116,28 @@ describe('what an element asks for when the user does not say', () => {
     ];
     expect(describeDefaultTime(partitions, null)).toMatch(/partition debug's time limit \(no DefaultTime, so its MaxTime 7-00:00:00\)/);
     expect(describeDefaultTime(partitions, 'long')).toMatch(/partition long's time limit \(its DefaultTime 1:00:00\)/);
+  });
+});
+
+describe('--slurm-gres and the GPUs plans are compiled for', () => {
+  it('counts the GPUs of a gres list', () => {
+    expect(gresGpuCount(undefined)).toBe(0);
+    expect(gresGpuCount('gpu')).toBe(1);
+    expect(gresGpuCount('gpu:2')).toBe(2);
+    expect(gresGpuCount('gpu:a100:3')).toBe(3);
+    expect(gresGpuCount('gpu:a100')).toBe(1);
+    expect(gresGpuCount('shard:2,gpu:1')).toBe(1);
+    expect(gresGpuCount('license:matlab:1')).toBe(0);
+    expect(() => gresGpuCount('gpu:0')).toThrow(/needs a GPU count ≥ 1/);
+    expect(() => gresGpuCount('gpu:a100:x')).toThrow(/needs a GPU count ≥ 1/);
+  });
+
+  it('an element maps its plan\'s GPU onto the devices Slurm gave it, and refuses when it gave none', () => {
+    const plan = { taskId: 'A01', resources: { weight: 1, gpuId: 1 } } as unknown as TaskPlan;
+    expect(onThisElementsGpu(plan, { CUDA_VISIBLE_DEVICES: '4,6' }).resources.gpuId).toBe(6);
+    expect(onThisElementsGpu(plan, { CUDA_VISIBLE_DEVICES: '3' }).resources.gpuId).toBe(3);
+    expect(() => onThisElementsGpu(plan, {})).toThrow(/planned for a GPU \(--slurm-gres\), but Slurm gave its element none/);
+    const cpu = { taskId: 'A01', resources: { weight: 1, gpuId: null } } as unknown as TaskPlan;
+    expect(onThisElementsGpu(cpu, {})).toBe(cpu);
   });
 });

@@ -182,6 +182,28 @@ describe.skipIf(!SLURM_AVAILABLE)('slurm executor on a real cluster', () => {
     expect(readFileSync(path.join(dir, 'python-slurm', 'measurements.csv'), 'utf8')).toBe(readFileSync(path.join(dir, 'python-serial', 'measurements.csv'), 'utf8'));
   });
 
+  it('--slurm-gres gpu:1 compiles for a GPU this machine lacks; each task runs on the device Slurm gave its element', slowly, async () => {
+    // The test cluster has two pretend GPUs (scripts/slurm-cluster.sh): Slurm schedules them and
+    // sets CUDA_VISIBLE_DEVICES; report_env (a GPU function) measures what its worker saw.
+    const pipeline = await writePipeline(path.join(dir, 'gpu.json'), {
+      modules: [path.join(STEPS, 'report-env.mjs')],
+      steps: [{ name: 'env', func: 'report_env', variableComponents: ['z'], backend: 'disk' }],
+    });
+    const seen = async (gres: string | undefined, out: string) => {
+      const executor = createSlurmExecutor({ pollIntervalMs: 200, ...(gres ? { gres } : {}) });
+      const run = await runPlate(plate, { pipeline, out: path.join(dir, out), executor }).finally(() => executor.close());
+      expect(run.totals).toMatchObject({ tasks: 4, ok: 4 });
+      return [...run.outcome.results.values()].map((r) => r.measurements[0]!);
+    };
+    // Two elements at once get different devices: each worker sees only its own.
+    for (const m of await seen('gpu:1', 'gres-gpu')) {
+      expect(m.fn).toBe('report_env');
+      expect([0, 1]).toContain(m.values.gpu);
+      expect(m.values.cuda).toBe(m.values.gpu);
+    }
+    for (const m of await seen(undefined, 'gres-none')) expect(m).toMatchObject({ fn: 'report_env_cpu', values: { gpu: -1, cuda: -1 } });
+  });
+
   it('plateflow batch --executor slurm runs every plate\'s tasks through Slurm and equals the serial batch', slowly, async () => {
     const second = (await synthesizePlate(path.join(dir, 'plate-b'), { wells: 2, sites: 1, channels: 1, z: 2, size: 32, seed: 5 })).root;
     const serial = cli(['batch', plate, second, '-p', STANDARD, '-o', path.join(dir, 'batch-serial'), '--executor', 'serial', '--quiet']);

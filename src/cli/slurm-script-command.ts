@@ -34,6 +34,7 @@ export function slurmScriptCommand(): Command {
       ...(flags.out ? { out: path.resolve(flags.out) } : {}),
       ...(flags.only !== undefined ? { axisFilter: flags.only } : {}),
       ...compileFlags(flags),
+      gpus: Array.from({ length: o.gpusPerElement }, (_, i) => i),
     });
     const clusterMax = await readSlurmConfig().then(
       (c) => c.maxArraySize,

@@ -46,6 +46,11 @@ export interface PrepareContext {
 
 export interface Executor {
   readonly name: string;
+  /**
+   * The GPUs plans are compiled for when tasks run on other machines that bring their own (Slurm
+   * elements with `--gres=gpu:N`): indices into each worker's devices. Without it, the run's `gpus`.
+   */
+  readonly planningGpus?: readonly number[];
   /** For results.json; without it, `{ kind: name }` is recorded. */
   describe?(): ExecutorDescription;
   run(plans: readonly TaskPlan[], options?: ExecuteOptions): Promise<Map<string, TaskResult>>;

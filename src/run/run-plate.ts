@@ -141,7 +141,7 @@ export async function planPlate(plateDir: string, options: Omit<RunPlateOptions,
 }
 
 async function discoverAndRun(plateDir: string, options: RunPlateOptions, executor: Executor): Promise<PlateRun> {
-  const { plate, coordinator, tasks, outputRoot } = await planPlate(plateDir, options);
+  const { plate, coordinator, tasks, outputRoot } = await planPlate(plateDir, executor.planningGpus ? { ...options, gpus: executor.planningGpus } : options);
   const lock = await lockOutputFolder(outputRoot, { ...(options.warn ? { warn: options.warn } : {}) });
   try {
     const resume = await findFinishedTasks([...tasks.values()]);

@@ -7,6 +7,7 @@
  * Only when Slurm itself ends the element (its memory or time limit, scancel, a node failure) is
  * there no result file; the coordinator then reads the cause from Slurm (endings.ts).
  */
+import type { TaskPlan } from '../../compiler/plan.js';
 import { ConfigError } from '../../errors.js';
 import { createExecutor } from '../../execution/executors/create.js';
 import { SlurmRunFiles } from './run-files.js';
@@ -19,7 +20,7 @@ export async function runElement(dir: string, submission: number, env: NodeJS.Pr
   const { elements, settings } = files.readSubmission(submission);
   const entry = elements[index];
   if (!entry) throw new ConfigError(`submission ${submission} of ${dir} has no element ${index}`);
-  const plan = files.readPlan(entry.task, entry.planHash);
+  const plan = onThisElementsGpu(files.readPlan(entry.task, entry.planHash), env);
   // availableCpus() reads SLURM_CPUS_PER_TASK: the task's thread limits follow the element's allocation.
   const executor = createExecutor('processes', {
     workers: 1,
@@ -33,4 +34,19 @@ export async function runElement(dir: string, submission: number, env: NodeJS.Pr
   } finally {
     await executor.close({ force: true });
   }
+}
+
+/**
+ * A plan's GPU is an index into the devices Slurm gave this element (`--gres=gpu:N` sets
+ * CUDA_VISIBLE_DEVICES to them); the task's worker then sees only that one, as on any executor.
+ * @throws ConfigError when the plan needs a GPU and Slurm gave the element none
+ */
+export function onThisElementsGpu(plan: TaskPlan, env: NodeJS.ProcessEnv): TaskPlan {
+  const wanted = plan.resources.gpuId;
+  if (wanted === null) return plan;
+  const devices = (env['CUDA_VISIBLE_DEVICES'] ?? '').split(',').map((d) => d.trim()).filter((d) => /^\d+$/.test(d));
+  if (devices.length === 0) {
+    throw new ConfigError(`task ${plan.taskId} was planned for a GPU (--slurm-gres), but Slurm gave its element none (CUDA_VISIBLE_DEVICES is ${JSON.stringify(env['CUDA_VISIBLE_DEVICES'] ?? 'unset')})`);
+  }
+  return { ...plan, resources: { ...plan.resources, gpuId: Number(devices[wanted % devices.length]) } };
 }

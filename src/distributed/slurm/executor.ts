@@ -48,6 +48,11 @@ export class SlurmExecutor implements Executor {
     this.#commands = this.#o.slurmBinDir !== null ? { binDir: this.#o.slurmBinDir } : {};
   }
 
+  /** Plans are compiled for the GPUs `--slurm-gres` gives each element (none without it), not this machine's. */
+  get planningGpus(): readonly number[] {
+    return Array.from({ length: this.#o.gpusPerElement }, (_, i) => i);
+  }
+
   get runId(): string {
     return this.#o.runId;
   }

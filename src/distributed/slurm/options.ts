@@ -61,6 +61,8 @@ export interface ResolvedSlurmOptions {
   readonly resumable: boolean;
   /** Whether the user asked for memory (`--slurm-mem`, `--slurm-mem-per-cpu` or a `--mem…` option); else it defaults from the estimate. */
   readonly memoryGiven: boolean;
+  /** GPUs each element gets from `--slurm-gres` (`gpu:2`, `gpu:a100:1`, `gpu`): plans are compiled for that many. */
+  readonly gpusPerElement: number;
   readonly sbatchArgs: readonly string[];
   readonly arrayParallelism: number | null;
   readonly maxArraySize: number | null;
@@ -120,6 +122,7 @@ export function resolveSlurmOptions(o: SlurmExecutorOptions): ResolvedSlurmOptio
   return {
     runId: o.runId === undefined ? newRunId() : assertRunId(o.runId, '--run-id'),
     resumable: o.runId !== undefined,
+    gpusPerElement: gresGpuCount(o.gres),
     memoryGiven: o.mem !== undefined || o.memPerCpu !== undefined || (o.sbatchOptions ?? []).some((option) => /^--mem(-per-(cpu|gpu))?(=|$)/.test(option)),
     sbatchArgs: args,
     arrayParallelism: o.arrayParallelism ?? null,
@@ -135,4 +138,23 @@ export function resolveSlurmOptions(o: SlurmExecutorOptions): ResolvedSlurmOptio
     slurmBinDir: o.slurmBinDir ?? null,
     partition: o.partition ?? null,
   };
+}
+
+/**
+ * GPUs in a `--gres` list: `gpu` (one), `gpu:2`, `gpu:a100:2`; other resources (`shard:2`,
+ * `license:x`) are not GPUs.
+ * @throws ConfigError for a gpu count that is not a positive integer
+ */
+export function gresGpuCount(gres: string | undefined): number {
+  let count = 0;
+  for (const entry of (gres ?? '').split(',').filter(Boolean)) {
+    const [name, ...rest] = entry.split(':');
+    if (name !== 'gpu') continue;
+    const last = rest.at(-1);
+    // A last part of digits is the count; without one, `gpu` or `gpu:<type>` is one GPU.
+    const n = last !== undefined && /^\d+$/.test(last) ? Number(last) : rest.length <= 1 ? 1 : Number.NaN;
+    if (!(n >= 1)) throw new ConfigError(`--slurm-gres ${JSON.stringify(gres)}: "${entry}" needs a GPU count ≥ 1 (gpu, gpu:2 or gpu:<type>:2)`);
+    count += n;
+  }
+  return count;
 }
