@@ -1,3 +1,4 @@
+import { appendFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { preflight, PreflightError } from '../src/run/preflight.js';
@@ -37,6 +38,29 @@ describe('preflight', () => {
     await expect(refuse).rejects.toMatchObject({ code: 'E_RESOURCE', message: expect.stringMatching(/output disk: estimated .* \(100 %\); free space or choose another --out\. Pass --force-run/) });
     const forced = await preflight(plans, { workers: 2, forceRun: true, memoryAvailableBytes: 1, diskAvailableBytes: 1e12 });
     expect(forced.warnings.join()).toMatch(/peak RAM: .*use fewer workers \(now 2\).*continuing because of --force-run/);
+  });
+
+  it('sums every input file of every task exactly, however many stats are in flight at once', async () => {
+    const { estimate } = await preflight(plans, { workers: 1, memoryAvailableBytes: 1e12, diskAvailableBytes: 1e12 });
+    const perTask = plans.map((p) => p.inputs.reduce((sum, r) => sum + statSync(path.join(p.plate.root, r.path)).size, 0));
+    expect(perTask.every((bytes) => bytes > 0)).toBe(true);
+    expect(estimate.inputBytes).toBe(perTask.reduce((a, b) => a + b, 0));
+    expect(estimate.largestTaskBytes).toBe(Math.max(...perTask));
+    expect(estimate.taskPeakBytes).toBe(Math.ceil(estimate.largestTaskBytes * 5 + 64 * MiB));
+  });
+
+  it('above the sampling threshold: a sample of equal sizes stands for all, said in a note; unequal sizes mean every file is stat\'ed', async () => {
+    const exact = await preflight(plans, { workers: 1, memoryAvailableBytes: 1e12, diskAvailableBytes: 1e12 });
+    expect(exact.notes).toEqual([]);
+    const sampled = await preflight(plans, { workers: 1, memoryAvailableBytes: 1e12, diskAvailableBytes: 1e12, sampleAbove: 2 });
+    expect(sampled.notes).toEqual([expect.stringMatching(/^input sizes from 2 of 4 files, all \d+ bytes \(pass --no-preflight/)]);
+    expect(sampled.estimate.inputBytes).toBe(exact.estimate.inputBytes); // the synthetic plate's files are all one size
+    // A sampled file (every second one, from the first) grows: the sizes differ, so every file is stat'ed.
+    const sampledFile = path.join(plans[0]!.plate.root, plans[0]!.inputs[0]!.path);
+    appendFileSync(sampledFile, Buffer.alloc(1000));
+    const mixed = await preflight(plans, { workers: 1, memoryAvailableBytes: 1e12, diskAvailableBytes: 1e12, sampleAbove: 2 });
+    expect(mixed.notes).toEqual([]);
+    expect(mixed.estimate.inputBytes).toBe(exact.estimate.inputBytes + 1000);
   });
 
   it('never counts more workers than tasks', async () => {

@@ -30,6 +30,8 @@ export interface PipelineFlags {
   force: boolean;
   verifyInputs: boolean;
   forceRun: boolean;
+  /** false with --no-preflight. */
+  preflight: boolean;
   memoryDebug: boolean;
   outputFormat: OutputFormat;
   python?: string;
@@ -83,6 +85,7 @@ export function addPipelineOptions(command: Command): Command {
     .option('--from-step <step>', 'recompute from this step (1-based number or name) even where checkpoints match')
     .option('--to-step <step>', 'stop after this step (1-based number or name)')
     .option('--force-run', 'start even when the preflight estimate says RAM or disk will not suffice', false)
+    .option('--no-preflight', 'skip the RAM and disk estimate before the first task (it stats every input file: seconds at a million files)')
     .option('--memory-debug', 'record RSS per task and per step (peak and at end) in results.json', false)
     .addOption(
       new Option('--output-format <format>', `how disk steps store images: tiff files, or one OME-Zarr plate per step (<out>/<step>.zarr; ome-zarr = ome-zarr@${DEFAULT_NGFF_FOR_OUTPUT}; needs --axis well and/or site); one of ${OUTPUT_FORMATS.join(', ')}`)
@@ -209,7 +212,7 @@ export interface CommandSession {
     readonly lenient: boolean;
     readonly format?: string;
     readonly pattern?: string;
-    readonly preflight: { readonly workers: number; readonly forceRun: boolean };
+    readonly preflight: { readonly workers: number; readonly forceRun: boolean } | false;
   } & ReturnType<typeof compileFlags>;
   /** Stops listening for Ctrl-C, closes the executor (forcefully after an interrupt) and the progress display. */
   finish(): Promise<void>;
@@ -234,7 +237,7 @@ export async function startCommandSession(flags: PipelineFlags & ExecutorFlags, 
       ...(flags.format ? { format: flags.format } : {}),
       ...(flags.pattern ? { pattern: flags.pattern } : {}),
       ...compileFlags(flags),
-      preflight: { workers: plannedWorkers(flags), forceRun: flags.forceRun },
+      preflight: flags.preflight ? { workers: plannedWorkers(flags), forceRun: flags.forceRun } : false,
     },
     async finish() {
       interrupt.dispose();

@@ -150,6 +150,7 @@ async function discoverAndRun(plateDir: string, options: RunPlateOptions, execut
     if (options.preflight && toRun.length > 0) {
       const report = await preflight(toRun, { ...options.preflight, diskStepsToRun: resume.diskStepsToRun });
       for (const w of report.warnings) options.warn?.(`preflight: ${w}`);
+      for (const n of report.notes) options.onEvent?.({ type: 'log', level: 'info', message: `preflight: ${n}` });
       taskPeakBytes = report.estimate.taskPeakBytes;
     }
     // Even with nothing to run: a run killed while writing results.json left its temp file.
