@@ -31,6 +31,7 @@ function el(tag, props, children) {
   for (const [k, v] of Object.entries(props || {})) {
     if (k === 'text') e.textContent = v;
     else if (k === 'cls') e.className = v;
+    else if (k === 'bg') e.style.background = v;
     else if (k === 'on') for (const [ev, fn] of Object.entries(v)) e.addEventListener(ev, fn);
     else e.setAttribute(k, v);
   }
@@ -214,10 +215,10 @@ function legend() {
   if (!m) {
     const counts = {};
     for (const p of S.plates) for (const t of p.tasks) counts[t.s] = (counts[t.s] || 0) + 1;
-    box.replaceChildren(...LIVE_ORDER.filter((s) => counts[s]).map((s) => el('span', { 'data-status': s }, [el('i', { style: 'background:' + STATUS_COLORS[s] }), document.createTextNode((LABEL[s] || s) + ' (' + counts[s] + ')')])));
+    box.replaceChildren(...LIVE_ORDER.filter((s) => counts[s]).map((s) => el('span', { 'data-status': s }, [el('i', { bg: STATUS_COLORS[s] }), document.createTextNode((LABEL[s] || s) + ' (' + counts[s] + ')')])));
   } else {
     const r = metricRange(m);
-    box.replaceChildren(el('span', {}, [el('i', { style: 'background:' + PALETTE[0] }), document.createTextNode(isFinite(r.lo) ? fmtNumber(r.lo) : '—')]), el('span', {}, [el('i', { style: 'background:' + PALETTE[PALETTE.length - 1] }), document.createTextNode(isFinite(r.hi) ? fmtNumber(r.hi) : '—')]), el('span', {}, [el('i', { style: 'background:#e4e7eb' }), document.createTextNode('no value yet')]));
+    box.replaceChildren(el('span', {}, [el('i', { bg: PALETTE[0] }), document.createTextNode(isFinite(r.lo) ? fmtNumber(r.lo) : '—')]), el('span', {}, [el('i', { bg: PALETTE[PALETTE.length - 1] }), document.createTextNode(isFinite(r.hi) ? fmtNumber(r.hi) : '—')]), el('span', {}, [el('i', { bg: '#e4e7eb' }), document.createTextNode('no value yet')]));
   }
 }
 
@@ -274,7 +275,7 @@ function renderWorkers() {
     el('td', { cls: 'num', text: w.lastPeakRssMiB !== undefined ? w.lastPeakRssMiB.toFixed(0) + ' MiB' : '—' }),
   ])));
 }
-function badge(status) { return el('span', { cls: 'badge', style: 'background:' + (STATUS_COLORS[status] || '#616e7c'), text: LABEL[status] || status }); }
+function badge(status) { return el('span', { cls: 'badge', bg: (STATUS_COLORS[status] || '#616e7c'), text: LABEL[status] || status }); }
 function addProblem(pr) {
   const li = el('li', { 'data-task': pr.task, on: { click: () => { const p = S.plates.find((q) => q.name === pr.plate); if (p) select(p.index, pr.task); } } }, [
     el('strong', { text: (S.plates.length > 1 ? pr.plate + ' ' : '') + pr.task }), document.createTextNode(' '), badge(pr.status),

@@ -39,7 +39,7 @@ pre.error, pre.logs { margin: 4px 0 0; white-space: pre-wrap; overflow-wrap: any
 pre.logs { max-height: 220px; overflow: auto; color: var(--muted); }
 .thumbs { display: flex; flex-wrap: wrap; gap: 8px; }
 .thumbs figure { margin: 0; width: 160px; }
-.thumbs img { display: block; max-width: 160px; max-height: 160px; image-rendering: pixelated; background: #000; }
+.thumbs img { display: block; width: 128px; height: auto; max-height: 160px; object-fit: contain; image-rendering: pixelated; background: #000; }
 .thumbs figcaption { font-size: 11px; color: var(--muted); overflow-wrap: anywhere; }
 .contrast { display: flex; gap: 8px; align-items: center; font-size: 12px; margin: 6px 0; }
 .contrast input { width: 64px; }

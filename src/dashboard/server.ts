@@ -64,7 +64,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: DashboardSer
     res.writeHead(303, { ...SECURITY_HEADERS, 'Set-Cookie': o.access.setCookie(), Location: '/' });
     return void res.end();
   }
-  if (req.method === 'POST' && url.pathname === '/api/stop') return stop(req, res, o);
+  if (url.pathname === '/api/stop') return req.method === 'POST' ? stop(req, res, o) : send(res, 405, 'text/plain', 'Stop is a POST');
   if (req.method !== 'GET') return send(res, 405, 'text/plain', 'method not allowed');
   switch (url.pathname) {
     case '/':
@@ -73,6 +73,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, o: DashboardSer
       return send(res, 200, 'text/javascript; charset=utf-8', PAGE_SCRIPT);
     case '/app.css':
       return send(res, 200, 'text/css; charset=utf-8', PAGE_STYLE);
+    case '/favicon.ico':
+      res.writeHead(204, SECURITY_HEADERS);
+      return void res.end();
     case '/api/snapshot':
       return json(res, 200, { ...o.state.snapshot(), requestToken: o.access.requestToken });
     case '/api/session':
