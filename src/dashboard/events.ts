@@ -32,10 +32,6 @@ export class EventHub {
     this.#keepAlive.unref();
   }
 
-  get clients(): number {
-    return this.#clients.size;
-  }
-
   /** Takes over `res` as an event stream: headers, the snapshot, then every later update. */
   attach(res: ServerResponse): void {
     res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });

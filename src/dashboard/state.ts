@@ -160,10 +160,6 @@ export class DashboardState {
     this.#now = options.now ?? (() => performance.now() / 1000);
   }
 
-  get dirty(): boolean {
-    return this.#dirty;
-  }
-
   plate(index: number): PlateState | undefined {
     return this.#plates[index];
   }
