@@ -34,7 +34,8 @@ export type ErrorCode =
   | 'E_PYTHON_RESULT'
   | 'E_SLURM_UNAVAILABLE'
   | 'E_SLURM_REJECTED'
-  | 'E_SLURM_COMMAND';
+  | 'E_SLURM_COMMAND'
+  | 'E_DASHBOARD';
 
 export interface ErrorContext {
   readonly file?: string;
@@ -97,6 +98,14 @@ export class UnsafePathError extends PlateflowError {
   constructor(name: string, reason: string) {
     super('E_PATH_UNSAFE', `unsafe path ${JSON.stringify(name)}: ${reason}`, { path: name });
     this.name = 'UnsafePathError';
+  }
+}
+
+/** The live dashboard cannot start or serve: a bad `[HOST:]PORT`, an address in use, a folder with no run in it. */
+export class DashboardError extends PlateflowError {
+  constructor(message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
+    super('E_DASHBOARD', message, context, options);
+    this.name = 'DashboardError';
   }
 }
 

@@ -21,13 +21,14 @@ export function batchCommand(): Command {
   return addExecutorOptions(addPipelineOptions(command)).action(async (plates: string[], flags: BatchFlags) => {
     const started = performance.now();
     const session = await startCommandSession(flags);
-    const { progress, interrupt } = session;
+    const { interrupt } = session;
     const batch = await runBatch(plates, {
       ...session.options,
       out: flags.out,
       ...(flags.channels ? { channels: flags.channels } : {}),
-      warn: (m, plate) => progress.log(m, 'warn', plate),
-      onEvent: (event, plate) => progress.event(event, plate),
+      warn: (m, plate) => session.warn(m, plate),
+      onEvent: (event, plate) => session.onEvent(event, plate),
+      onPlanned: (planned, plate) => session.onPlanned(planned, plate),
     }).finally(() => session.finish());
     if (interrupt.signal.aborted) await sweepAfterInterrupt([flags.out]);
     const seconds = (performance.now() - started) / 1000;

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { convertCommand } from './convert-command.js';
 import { batchCommand } from './batch-command.js';
+import { dashboardCommand } from './dashboard-command.js';
 import { demoCommand } from './demo-command.js';
 import { inspectCommand } from './inspect-command.js';
 import { resourcesCommand } from './resources-command.js';
@@ -28,6 +29,7 @@ const program = new Command('plateflow')
   .addCommand(resourcesCommand())
   .addCommand(workerCommand())
   .addCommand(statusCommand())
+  .addCommand(dashboardCommand())
   .addCommand(slurmScriptCommand())
   .addCommand(slurmElementCommand(), { hidden: true });
 

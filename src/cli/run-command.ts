@@ -17,15 +17,17 @@ export function runCommand(): Command {
     .option('-o, --out <dir>', 'output folder (default: <plate>_plateflow beside the plate)')
     .option('--only <filter>', 'run only these axis values: a list "A01,A02", a range "A01:B12", or one value; a value the plate does not have is an error');
   return addExecutorOptions(addPipelineOptions(command)).action(async (plateDir: string, flags: RunFlags) => {
-    const session = await startCommandSession(flags, [{ name: path.basename(path.resolve(plateDir)) }]);
-    const { progress, interrupt } = session;
+    const name = path.basename(path.resolve(plateDir));
+    const session = await startCommandSession(flags, [{ name }]);
+    const { interrupt } = session;
     const run = await runPlate(plateDir, {
       ...session.options,
       ...(flags.out ? { out: flags.out } : {}),
       // An empty --only is an error (a filter that keeps nothing), not "no filter".
       ...(flags.only !== undefined ? { axisFilter: flags.only } : {}),
-      warn: (m) => progress.log(m, 'warn'),
-      onEvent: progress.listener(),
+      warn: (m) => session.warn(m, name),
+      onEvent: (event) => session.onEvent(event, name),
+      onPlanned: (planned) => session.onPlanned(planned, name),
     }).finally(() => session.finish());
     if (interrupt.signal.aborted) await sweepAfterInterrupt([run.outcome.compiled.outputRoot]);
     printRun(run, flags.json, flags.quiet);

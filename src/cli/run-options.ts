@@ -16,6 +16,10 @@ import type { GpuInfo } from '../execution/resources/gpus.js';
 import { parseBytes, parseDuration } from '../execution/resources/units.js';
 import { probeGpus } from '../execution/resources/gpus.js';
 import { chooseProgressMode, createProgressReporter, type ProgressReporter } from '../report/progress.js';
+import type { RunEvent } from '../execution/executor.js';
+import { parseDashboardAddress, type DashboardAddress } from '../dashboard/index.js';
+import type { PlannedPlate } from '../run/run-plate.js';
+import { startRunDashboard, type RunDashboard } from './dashboard-session.js';
 import { EXIT } from './exit-codes.js';
 import { components, positiveInt } from './options.js';
 
@@ -39,6 +43,7 @@ export interface PipelineFlags {
   toStep?: string;
   json: boolean;
   quiet: boolean;
+  dashboard?: DashboardAddress;
 }
 
 export interface ExecutorFlags extends BullmqFlags, SlurmFlags {
@@ -93,6 +98,7 @@ export function addPipelineOptions(command: Command): Command {
         .default('tiff'),
     )
     .option('--python <path>', 'Python interpreter for py: steps, e.g. a venv\'s bin/python (default: $PLATEFLOW_PYTHON, else python3 on PATH); it needs numpy')
+    .option('--dashboard <[host:]port>', 'serve a live dashboard of the run on this port (0: any free port; host 127.0.0.1 unless given) and print its URL', flag(parseDashboardAddress, '--dashboard'))
     .option('--json', 'print one JSON object at the end (progress: one JSON event per line on stderr)', false)
     .option('-q, --quiet', 'print nothing but errors', false);
 }
@@ -157,24 +163,31 @@ export function compileFlags(flags: PipelineFlags): {
  */
 export interface InterruptHandler {
   readonly signal: AbortSignal;
+  /** What the first Ctrl-C does, asked for another way (the dashboard's Stop button); `by` says by what. */
+  stop(by: string): void;
   dispose(): void;
 }
 
 export function interruptHandler(warn: (message: string) => void): InterruptHandler {
   const controller = new AbortController();
+  const stop = (by: string) => {
+    if (controller.signal.aborted) return;
+    warn(`${by}: stopping; running tasks are being killed and partial results will be written (press Ctrl-C again to exit at once)`);
+    // Aborting the run kills the workers of running tasks; the executor is closed once the run has written its files.
+    controller.abort(new Error(`interrupted by ${by}`));
+  };
   const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) {
       process.stderr.write(`plateflow: second ${signal}: exiting now without waiting for workers or writing results\n`);
       dieBy(signal);
     }
-    warn(`${signal}: stopping; running tasks are being killed and partial results will be written (press Ctrl-C again to exit at once)`);
-    // Aborting the run kills the workers of running tasks; the executor is closed once the run has written its files.
-    controller.abort(new Error(`interrupted by ${signal}`));
+    stop(signal);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   return {
     signal: controller.signal,
+    stop,
     dispose() {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -214,7 +227,11 @@ export interface CommandSession {
     readonly pattern?: string;
     readonly preflight: { readonly workers: number; readonly forceRun: boolean } | false;
   } & ReturnType<typeof compileFlags>;
-  /** Stops listening for Ctrl-C, closes the executor (forcefully after an interrupt) and the progress display. */
+  /** Run events and warnings go to the progress display and, with `--dashboard`, to the dashboard. */
+  onEvent(event: RunEvent, plate?: string): void;
+  warn(message: string, plate?: string): void;
+  onPlanned(planned: PlannedPlate, plate: string): void;
+  /** Stops listening for Ctrl-C, closes the executor (forcefully after an interrupt), the dashboard and the progress display. */
   finish(): Promise<void>;
 }
 
@@ -224,6 +241,14 @@ export async function startCommandSession(flags: PipelineFlags & ExecutorFlags, 
   const gpus = (await probeGpus()).gpus;
   const executor = executorFromFlags(flags, gpus);
   const interrupt = interruptHandler((m) => progress.log(m, 'warn'));
+  let dashboard: RunDashboard | undefined;
+  try {
+    dashboard = flags.dashboard ? await startRunDashboard(flags.dashboard, { title: plates?.[0]?.name ?? 'batch', interrupt, progress, json: flags.json }) : undefined;
+  } catch (err) {
+    interrupt.dispose();
+    await executor.close();
+    throw err;
+  }
   return {
     progress,
     interrupt,
@@ -239,9 +264,21 @@ export async function startCommandSession(flags: PipelineFlags & ExecutorFlags, 
       ...compileFlags(flags),
       preflight: flags.preflight ? { workers: plannedWorkers(flags), forceRun: flags.forceRun } : false,
     },
+    onEvent(event, plate) {
+      progress.event(event, plate);
+      dashboard?.event(event, plate);
+    },
+    warn(message, plate) {
+      progress.log(message, 'warn', plate);
+      dashboard?.event({ type: 'log', level: 'warn', message }, plate);
+    },
+    onPlanned(planned, plate) {
+      dashboard?.plan(planned, plate);
+    },
     async finish() {
       interrupt.dispose();
       await executor.close({ force: interrupt.signal.aborted });
+      await dashboard?.close();
       progress.close();
     },
   };

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { DiscoveryError, isPlateflowError } from '../errors.js';
 import type { Executor, ExecutorDescription, RunEvent } from '../execution/executor.js';
 import { defaultExecutor } from '../execution/executors/create.js';
-import { runPlate, type PlateRun, type RunPlateOptions } from './run-plate.js';
+import { runPlate, type PlannedPlate, type PlateRun, type RunPlateOptions } from './run-plate.js';
 import { discoverPlate } from '../microscopes/discover.js';
 import type { RunDocument } from '../report/document.js';
 import { writeReport } from '../report/html.js';
@@ -13,7 +13,7 @@ import { sweepOutputFolder } from './temp-sweep.js';
 import { expandPlateArguments, plateOutputNames } from './plates.js';
 import { describeSaveFailure, type SaveFailure } from './save-failure.js';
 
-export interface BatchOptions extends Omit<RunPlateOptions, 'out' | 'filters' | 'onEvent' | 'warn'> {
+export interface BatchOptions extends Omit<RunPlateOptions, 'out' | 'filters' | 'onEvent' | 'warn' | 'onPlanned'> {
   /** Batch output folder: one sub-folder per plate, plus the combined results.json and report.html. */
   readonly out: string;
   /** Channels every plate must have (strict) or that are run where present (lenient). */
@@ -22,6 +22,8 @@ export interface BatchOptions extends Omit<RunPlateOptions, 'out' | 'filters' | 
   readonly onPlate?: (plate: string, index: number, total: number) => void;
   /** Run events of every plate, with the plate's output name (events of two plates interleave). */
   readonly onEvent?: (event: RunEvent, plate: string) => void;
+  /** Each plate once planned (see `RunPlateOptions.onPlanned`), with the plate's output name. */
+  readonly onPlanned?: (planned: PlannedPlate, plate: string) => void;
   /** Warnings, with the plate's output name when they concern one plate. */
   readonly warn?: (message: string, plate?: string) => void;
 }
@@ -145,6 +147,7 @@ async function runPlates(
       out: path.join(options.out, name),
       ...(channels ? { filters: { channel: channels } } : {}),
       warn: (message) => options.warn?.(message, name),
+      onPlanned: (planned) => options.onPlanned?.(planned, name),
       onEvent: (event) => {
         if (event.type === 'run:all-started') queued();
         options.onEvent?.(event, name);

@@ -47,6 +47,11 @@ export interface RunPlateOptions extends ExecuteOptions {
   /** The Python interpreter for `py:` steps; see `CompileOptions.python`. */
   readonly python?: string;
   readonly warn?: (message: string) => void;
+  /**
+   * Called once the plate is discovered, its tasks compiled and its output folder locked, before
+   * any task is dispatched: what a live view needs to lay out the plate (e.g. the dashboard).
+   */
+  readonly onPlanned?: (planned: PlannedPlate) => void;
 }
 
 export interface PlateRun {
@@ -141,9 +146,11 @@ export async function planPlate(plateDir: string, options: Omit<RunPlateOptions,
 }
 
 async function discoverAndRun(plateDir: string, options: RunPlateOptions, executor: Executor): Promise<PlateRun> {
-  const { plate, coordinator, tasks, outputRoot } = await planPlate(plateDir, executor.planningGpus ? { ...options, gpus: executor.planningGpus } : options);
+  const planned = await planPlate(plateDir, executor.planningGpus ? { ...options, gpus: executor.planningGpus } : options);
+  const { plate, coordinator, tasks, outputRoot } = planned;
   const lock = await lockOutputFolder(outputRoot, { ...(options.warn ? { warn: options.warn } : {}) });
   try {
+    options.onPlanned?.(planned);
     const resume = await findFinishedTasks([...tasks.values()]);
     const toRun: TaskPlan[] = [...tasks.values()].filter((plan) => !resume.finished.has(plan.taskId));
     let taskPeakBytes: number | undefined;
