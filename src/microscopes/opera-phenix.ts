@@ -52,9 +52,12 @@ async function index(root: string, listing: PlateListing, opts: IndexOptions = {
   const indexFile = findPhenixIndex(listing);
   if (indexFile === undefined) return undefined;
   const abs = path.join(root, ...indexFile.split('/'));
+  const text = await readFile(abs, 'utf8');
+  // An empty index (a placeholder left by a copy) describes nothing; the file names still do.
+  if (text.trim() === '') return { ...byName(listing, new Set()), skipped: [{ path: indexFile, reason: 'empty index file; components taken from file names' }] };
   let read;
   try {
-    read = readPhenixIndex(parseXml(await readFile(abs, 'utf8')), indexFile);
+    read = readPhenixIndex(parseXml(text), indexFile);
   } catch (err) {
     const reason = `not a readable Opera Phenix index: ${(err as Error).message}`;
     if (!opts.lenient) {
