@@ -153,7 +153,9 @@ print(json.dumps({'shapes': shapes, 'level1_ok': bool((np.floor(mean + 0.5) == a
     delete doc['multiscales'][0]['metadata'];
     await writeFile(file, JSON.stringify(doc));
     const v = validate(out);
-    expect(v.errors.map((e) => [e.document, e.schema])).toEqual([['B/3/0', 'strict_image']]);
+    expect(v.errors.length).toBeGreaterThan(0);
+    expect(new Set(v.errors.map((e) => `${e.document} ${e.schema}`))).toEqual(new Set(['B/3/0 strict_image']));
+    expect(v.errors.map((e) => e.message).join('\n')).toMatch(/'type' is a required property/);
   });
 });
 
