@@ -19,7 +19,7 @@ export const url = (e: Entry) =>
 
 /** An index in the shape Harmony 5 writes: channel settings in Maps, positions on each image. */
 export function indexXml(entries: readonly Entry[], opts: { channelNamesOnImages?: boolean } = {}): string {
-  const names: Record<number, string> = { 1: 'HOECHST 33342', 2: 'Alexa 488' };
+  const names: Record<number, string> = { 1: 'HOECHST 33342', 2: 'Alexa 488 – tubulin' };
   const image = (e: Entry) => `    <Image Version="1">
       <id>${e.row}${e.col}K1F${e.field}P${e.plane}R${e.channel}</id>
       <State>Ok</State>

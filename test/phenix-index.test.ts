@@ -46,7 +46,7 @@ describe('Opera Phenix Index.idx.xml', () => {
     expect(index.grid).toEqual({ rows: 8, columns: 12 });
     const a = index.acquisition!;
     expect(a.source).toBe('Images/Index.idx.xml');
-    expect(a.channels).toEqual({ '1': 'HOECHST 33342', '2': 'Alexa 488' });
+    expect(a.channels).toEqual({ '1': 'HOECHST 33342', '2': 'Alexa 488 – tubulin' });
     expect(a.wavelengths).toEqual({ '1': 456, '2': 525 });
     expect(a.pixelSize).toEqual({ x: 0.299, y: 0.299, z: 2, unit: 'micrometer' });
     expect(a.sites).toEqual({ '1': { x: 0, y: -100 }, '2': { x: 650, y: -100 } });
@@ -74,7 +74,7 @@ describe('Opera Phenix Index.idx.xml', () => {
     const entries = GRID.slice(0, 4);
     const dir = await phenixPlate(root, 'older', entries, indexXml(entries, { channelNamesOnImages: true }).replace(/<Maps>[\s\S]*<\/Maps>/, ''), entries.slice(0, 3).map(url));
     const index = await discoverPlate(dir);
-    expect(index.acquisition?.channels).toEqual({ '1': 'HOECHST 33342', '2': 'Alexa 488' });
+    expect(index.acquisition?.channels).toEqual({ '1': 'HOECHST 33342', '2': 'Alexa 488 – tubulin' });
     expect(index.acquisition?.pixelSize).toMatchObject({ x: 0.65, y: 0.65 });
     expect(index.images).toHaveLength(3);
     expect(index.skipped).toEqual([{ path: `Images/${url(entries[3]!)}`, reason: 'listed in Images/Index.idx.xml but missing on disk' }]);
@@ -112,10 +112,10 @@ describe('Opera Phenix Index.idx.xml', () => {
     expect(json.code).toBe(0);
     const out = lastJsonLine(json.stdout);
     expect(out['format']).toBe('OperaPhenix');
-    expect(out['channels']).toEqual({ '1': 'HOECHST 33342', '2': 'Alexa 488' });
+    expect(out['channels']).toEqual({ '1': 'HOECHST 33342', '2': 'Alexa 488 – tubulin' });
     expect(out['pixelSize']).toEqual({ x: 0.299, y: 0.299, z: 2, unit: 'micrometer' });
     const text = cli(['inspect', dir]);
-    expect(text.stdout).toMatch(/channel\s+2\s+1 \(HOECHST 33342\) 2 \(Alexa 488\)/);
+    expect(text.stdout).toMatch(/channel\s+2\s+1 \(HOECHST 33342\) 2 \(Alexa 488 – tubulin\)/);
     expect(text.stdout).toContain('pixel:   0.299 × 0.299 µm, z step 2 µm');
     const bad = await phenixPlate(root, 'inspect-bad', GRID.slice(0, 1), '<EvaluationInputData><Images>');
     const failed = cli(['inspect', bad]);

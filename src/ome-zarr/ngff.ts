@@ -264,7 +264,7 @@ export function imageAttributes(version: NgffVersion, spec: ImageSpec): Record<s
       ],
     })),
     type: 'local_mean',
-    metadata: { description: 'each level is the mean of 2×2 blocks in y and x of the level before; t, c and z are not reduced', method: 'plateflow downsample2x', version: '1' },
+    metadata: { description: 'each level is the mean of 2x2 blocks in y and x of the level before; t, c and z are not reduced', method: 'plateflow downsample2x', version: '1' },
   };
   const max = DTYPE_MAX[spec.dtype];
   const omero = {
