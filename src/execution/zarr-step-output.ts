@@ -23,6 +23,9 @@
  * lists every file of the task's positions with its size (what resume verifies) and every plane
  * (what a resumed task reloads through the zarr backend).
  *
+ * Each position gets the default multiscale levels (`ome-zarr/pyramid.ts`: below 1024 px), and the
+ * source plate's channel names and voxel size (`plan.plate.acquisition`) as labels and scales.
+ *
  * @module
  */
 import type { Dirent } from 'node:fs';
