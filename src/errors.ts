@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'E_FORMAT_UNKNOWN'
   | 'E_UNMATCHED_FILES'
   | 'E_PLATE_NOT_FOUND'
+  | 'E_METADATA_INVALID'
   | 'E_PIPELINE_INVALID'
   | 'E_FUNCTION_UNKNOWN'
   | 'E_KWARGS_INVALID'
@@ -72,9 +73,12 @@ export class ConfigError extends PlateflowError {
   }
 }
 
-/** Raised by discovery: empty folder, no format fits, unmatched files in strict mode. */
+/**
+ * Raised by discovery: empty folder, no format fits, unmatched files in strict mode, an instrument
+ * metadata file (e.g. Opera Phenix `Index.idx.xml`) that cannot be read in strict mode.
+ */
 export class DiscoveryError extends PlateflowError {
-  constructor(code: 'E_DISCOVERY_EMPTY' | 'E_FORMAT_UNKNOWN' | 'E_UNMATCHED_FILES' | 'E_PLATE_NOT_FOUND', message: string, context: ErrorContext = {}) {
+  constructor(code: 'E_DISCOVERY_EMPTY' | 'E_FORMAT_UNKNOWN' | 'E_UNMATCHED_FILES' | 'E_PLATE_NOT_FOUND' | 'E_METADATA_INVALID', message: string, context: ErrorContext = {}) {
     super(code, message, context);
     this.name = 'DiscoveryError';
   }

@@ -33,7 +33,7 @@ export { applyFilter, type KeyFilter } from './components/filters.js';
 export { naturalCompare } from './components/natural-sort.js';
 export { clearComponentCache, discoverPlate, type DiscoverOptions } from './microscopes/discover.js';
 export { formatNames } from './microscopes/registry.js';
-export type { ImageRecord, PlateGrid, PlateIndex, SkippedFile } from './microscopes/types.js';
+export type { AcquisitionMetadata, ImageRecord, PixelSize, PlateGrid, PlateIndex, SkippedFile, StagePosition } from './microscopes/types.js';
 
 // pipeline and compile
 export { loadPipelineFile, type LoadedPipeline } from './pipeline/load.js';

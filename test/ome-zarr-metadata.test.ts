@@ -17,7 +17,7 @@ async function layout(name: string, ngff: '0.4' | '0.5'): Promise<string> {
   await OmeZarrPlateWriter.create(
     out,
     [
-      { well: 'B03', field: '0', shape: { t: 1, c: 2, z: 4, y: 8, x: 6 }, dtype: 'uint16', channelLabels: ['DAPI', 'GFP'], scale: [1, 1, 2, 0.65, 0.65] },
+      { well: 'B03', field: '0', shape: { t: 1, c: 2, z: 4, y: 8, x: 6 }, dtype: 'uint16', channelLabels: ['DAPI', 'GFP'], pixelSize: { x: 0.65, y: 0.65, z: 2, unit: 'micrometer' } },
       { well: 'B03', field: '1', shape: { t: 1, c: 2, z: 4, y: 8, x: 6 }, dtype: 'uint16', channelLabels: ['DAPI', 'GFP'] },
       { well: 'A12', field: '0', shape: { t: 1, c: 2, z: 4, y: 8, x: 6 }, dtype: 'uint16', channelLabels: ['DAPI', 'GFP'] },
     ],
@@ -37,17 +37,20 @@ function checkPlate(plate: Record<string, any>): void {
   ]);
   for (const w of plate['wells']) expect(w.path).toMatch(WELL_PATH);
   expect(plate['field_count']).toBe(2);
-  expect(plate['acquisitions']).toEqual([{ id: 0, maximumfieldcount: 2 }]);
+  expect(plate['acquisitions']).toEqual([{ id: 0, name: plate['name'], maximumfieldcount: 2 }]);
+  expect(plate['name']).toMatch(/^v0[45]$/);
 }
 
 function checkImage(ms: Record<string, any>, omero: Record<string, any>): void {
   expect(ms['axes']).toEqual([
     { name: 't', type: 'time' },
     { name: 'c', type: 'channel' },
-    { name: 'z', type: 'space' },
-    { name: 'y', type: 'space' },
-    { name: 'x', type: 'space' },
+    { name: 'z', type: 'space', unit: 'micrometer' },
+    { name: 'y', type: 'space', unit: 'micrometer' },
+    { name: 'x', type: 'space', unit: 'micrometer' },
   ]);
+  expect(ms['type']).toBe('local_mean');
+  expect(ms['metadata']).toMatchObject({ method: 'plateflow downsample2x' });
   expect(ms['datasets']).toEqual([{ path: '0', coordinateTransformations: [{ type: 'scale', scale: [1, 1, 2, 0.65, 0.65] }] }]);
   expect(omero['channels']).toHaveLength(2);
   for (const ch of omero['channels']) {

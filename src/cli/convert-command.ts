@@ -12,6 +12,7 @@ interface ConvertFlags {
   lenient: boolean;
   overwrite: boolean;
   concurrency?: number;
+  levels?: number;
   quiet: boolean;
   json: boolean;
 }
@@ -36,6 +37,7 @@ export function convertCommand(): Command {
     .option('--pattern <pattern>', 'source file-name pattern with named groups')
     .option('--lenient', 'skip and report unmatched image files instead of failing', false)
     .option('--overwrite', 'replace <out> if it exists', false)
+    .addOption(new Option('--levels <n>', 'multiscale levels per position, each 2× smaller (default: enough to get below 1024 px)').argParser(positiveInt('--levels')))
     .addOption(new Option('--concurrency <n>', 'positions converted at once (default: 2 × available CPUs)').argParser(positiveInt('--concurrency')))
     .option('--json', 'print the result as one JSON object', false)
     .option('-q, --quiet', 'print nothing but errors', false)
@@ -48,6 +50,7 @@ export function convertCommand(): Command {
         overwrite: flags.overwrite,
         discover: { lenient: flags.lenient, ...(flags.format ? { format: flags.format } : {}), ...(flags.pattern ? { pattern: flags.pattern } : {}) },
         ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
+        ...(flags.levels ? { levels: flags.levels } : {}),
         ...(progress ? { onProgress: progress.update } : {}),
       });
       progress?.finish();

@@ -123,7 +123,7 @@ export async function compile(pipeline: PipelineDefinition, plate: PlateIndex, o
       formatVersion: PLAN_FORMAT_VERSION,
       taskId,
       axis,
-      plate: { root: plate.root, format: plate.format, componentOrder, nameComponents, grid: plate.grid ?? null },
+      plate: { root: plate.root, format: plate.format, componentOrder, nameComponents, grid: plate.grid ?? null, ...(plate.acquisition ? { acquisition: plate.acquisition } : {}) },
       inputs,
       inputsKey: inputsKey(plate.root, inputs),
       steps,

@@ -1,4 +1,4 @@
-import type { ImageRecord, PlateGrid } from '../microscopes/types.js';
+import type { AcquisitionMetadata, ImageRecord, PlateGrid } from '../microscopes/types.js';
 import type { BackendKind, Kwargs } from '../pipeline/types.js';
 import type { OutputFormat } from './output-format.js';
 
@@ -89,6 +89,8 @@ export interface TaskPlan {
      */
     readonly nameComponents: readonly string[];
     readonly grid: PlateGrid | null;
+    /** The source's channel names, pixel size, …, carried into OME-Zarr and `plateflow_metadata.json`. */
+    readonly acquisition?: AcquisitionMetadata;
   };
   readonly inputs: readonly ImageRecord[];
   /**

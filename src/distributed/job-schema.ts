@@ -16,6 +16,7 @@ import { PipelineError } from '../errors.js';
 import type { TaskResult, TaskStatus } from '../execution/result.js';
 import { assertSafeRelativePath, assertSafeSegment } from '../storage/safe-path.js';
 import { JsonCodecError, decodeJson, encodeJson } from './json-codec.js';
+import { acquisitionSchema } from '../microscopes/acquisition-schema.js';
 
 /** Version of the job envelope; a worker refuses envelopes it does not know. */
 export const JOB_FORMAT_VERSION = 1;
@@ -78,6 +79,7 @@ export const taskPlanSchema = z
       componentOrder: z.array(name),
       nameComponents: z.array(name),
       grid: z.strictObject({ rows: z.number().int().min(1), columns: z.number().int().min(1) }).nullable(),
+      acquisition: acquisitionSchema.optional(),
     }),
     inputs: z.array(z.strictObject({ path: relativePath, components: stringMap, page: z.number().int().min(0).optional() })),
     inputsKey: z.string().regex(/^[0-9a-f]{16}$/),

@@ -165,7 +165,14 @@ function metadataEntries(plan: TaskPlan, step: StepPlan, ran: StepWritten): Subd
   const zarr = ran.planes !== undefined;
   const files: Record<string, Readonly<Record<string, string>>> = zarr ? zarrMetadataFiles(step, ran.planes!) : {};
   if (!zarr) for (const f of ran.written) files[path.posix.basename(f.path)] = f.components;
-  const base = { handler: zarr ? OME_ZARR_FORMAT : 'plateflow', sourceFormat: plan.plate.format, backend: zarr ? 'zarr' : 'disk', main: step.main, grid: plan.plate.grid } as const;
+  const base = {
+    handler: zarr ? OME_ZARR_FORMAT : 'plateflow',
+    sourceFormat: plan.plate.format,
+    backend: zarr ? 'zarr' : 'disk',
+    main: step.main,
+    grid: plan.plate.grid,
+    ...(plan.plate.acquisition ? { acquisition: plan.plate.acquisition } : {}),
+  } as const;
   return { subdir: path.basename(step.outputDir!), base, files };
 }
 

@@ -23,6 +23,9 @@
  * lists every file of the task's positions with its size (what resume verifies) and every plane
  * (what a resumed task reloads through the zarr backend).
  *
+ * Each position gets the default multiscale levels (`ome-zarr/pyramid.ts`: below 1024 px), and the
+ * source plate's channel names and voxel size (`plan.plate.acquisition`) as labels and scales.
+ *
  * @module
  */
 import type { Dirent } from 'node:fs';
@@ -38,6 +41,7 @@ import { allocate, dtypeOf, planeOf, type DType, type PixelArray } from '../imag
 import { mapLimit } from '../ome-zarr/concurrency.js';
 import { positionPath, type PositionSpec } from '../ome-zarr/layout.js';
 import { addPosition } from '../ome-zarr/plate-writer.js';
+import { levelCount, pyramidArrays, writePlaneLevels } from '../ome-zarr/pyramid.js';
 import type { FileManager } from '../storage/file-manager.js';
 import { isTempName } from '../storage/zarr-io.js';
 
@@ -114,6 +118,8 @@ export async function writeZarrStep(plan: TaskPlan, step: StepPlan, refs: readon
   const stepDir = path.basename(root);
   const fail = (message: string) => new StepFailedError(plan.taskId, step.name, undefined, new ConfigError(`${message}; write this step with --output-format tiff instead`, { step: step.name }));
   const positions = planPositions(refs, fail);
+  const acquisition = plan.plate.acquisition;
+  const names = acquisition?.channels ?? {};
 
   const arrays = await mapLimit(
     positions,
@@ -139,7 +145,9 @@ export async function writeZarrStep(plan: TaskPlan, step: StepPlan, refs: readon
         field: pos.rel.split('/')[2]!,
         shape: { ...sizes, y, x },
         dtype,
-        channelLabels: pos.values.c,
+        channelLabels: pos.values.c.map((c) => names[c] ?? c),
+        levels: levelCount(y, x),
+        ...(acquisition?.pixelSize ? { pixelSize: acquisition.pixelSize } : {}),
         plateflow: {
           well: pos.well,
           site: pos.site,
@@ -162,16 +170,17 @@ export async function writeZarrStep(plan: TaskPlan, step: StepPlan, refs: readon
     PLANE_CONCURRENCY,
     async ({ array, p }) => {
       const stack = await files.load('memory', p.ref.memoryKey, signal ? { signal } : {});
-      await array.writePlane([p.index.t, p.index.c, p.index.z], asDType(planeOf(stack, 0), array.dtype));
+      await writePlaneLevels(array, [p.index.t, p.index.c, p.index.z], asDType(planeOf(stack, 0), array.dtype));
     },
     signal,
   );
 
   const written: CheckpointFile[] = [];
   for (const [i, pos] of positions.entries()) {
-    const array = arrays[i]!;
-    const ours = new Set(pos.planes.flatMap((p) => array.planeChunkKeys([p.index.t, p.index.c, p.index.z])));
-    await removeStaleChunks(array.dir, ours);
+    for (const level of await pyramidArrays(arrays[i]!)) {
+      const ours = new Set(pos.planes.flatMap((p) => level.planeChunkKeys([p.index.t, p.index.c, p.index.z])));
+      await removeStaleChunks(level.dir, ours);
+    }
     for (const file of await listFiles(path.join(root, pos.rel))) {
       const bytes = (await stat(file)).size;
       written.push({ path: path.relative(path.dirname(root), file).split(path.sep).join('/'), bytes, components: {} });

@@ -9,6 +9,7 @@ import { applyFilter, type KeyFilter } from '../components/filters.js';
 import { STANDARD_COMPONENTS } from '../components/names.js';
 import { naturalCompare, sortValues } from '../components/natural-sort.js';
 import { inferGrid } from '../components/wells.js';
+import { deepFreeze } from '../compiler/plan.js';
 import { ConfigError, DiscoveryError, StorageError } from '../errors.js';
 import { detectFormat } from './detect.js';
 import { imageFiles, isTiffPath, type FormatHandler, type HandlerIndex, type PlateListing } from './handler.js';
@@ -16,7 +17,7 @@ import { listPlate } from './listing.js';
 import { createPatternHandler } from './pattern.js';
 import { createPlateflowOutputHandler } from './plateflow-output.js';
 import { FORMAT_HANDLERS, getFormatHandler, PATTERN_FORMAT } from './registry.js';
-import type { ImageRecord, PlateGrid, PlateIndex, SkippedFile } from './types.js';
+import type { AcquisitionMetadata, ImageRecord, PlateGrid, PlateIndex, SkippedFile } from './types.js';
 
 export interface DiscoverOptions {
   /** Format name (or alias) to use instead of detection, e.g. 'ImageXpress', 'opera'. */
@@ -158,7 +159,7 @@ async function scan(root: string, choice: HandlerChoice, lenient: boolean): Prom
   }
   if (!hasImages && !handler.index) throw empty();
 
-  const indexed: HandlerIndex = (await handler.index?.(root, listing)) ?? parseEach(handler, listing);
+  const indexed: HandlerIndex = (await handler.index?.(root, listing, { lenient })) ?? parseEach(handler, listing);
   const skipped: SkippedFile[] = [...(listing.skipped ?? []), ...(indexed.skipped ?? [])];
   if (indexed.unmatched.length > 0) {
     if (!lenient) throw unmatchedError(root, handler, indexed.unmatched);
@@ -176,7 +177,8 @@ async function scan(root: string, choice: HandlerChoice, lenient: boolean): Prom
   }
   const grid = (await readGrid(handler, root, listing)) ?? indexed.grid ?? inferGrid(kept.map((r) => r.components['well']!).filter(Boolean));
   skipped.sort((a, b) => naturalCompare(a.path, b.path));
-  return buildIndex(root, indexed.format ?? handler.name, kept, skipped, grid);
+  const acquisition = indexed.acquisition ?? (await handler.acquisition?.(root, listing, kept));
+  return buildIndex(root, indexed.format ?? handler.name, kept, skipped, grid, acquisition);
 }
 
 function parseEach(handler: FormatHandler, listing: PlateListing): HandlerIndex {
@@ -297,6 +299,7 @@ function buildIndex(
   images: readonly ImageRecord[],
   skipped: readonly SkippedFile[],
   grid: PlateGrid | undefined,
+  acquisition: AcquisitionMetadata | undefined,
 ): PlateIndex {
   const components: Record<string, readonly string[]> = {};
   for (const [c, v] of Object.entries(componentValues(images))) components[c] = Object.freeze(v);
@@ -307,6 +310,7 @@ function buildIndex(
     components: Object.freeze(components),
     skipped: Object.freeze(skipped.map((s) => Object.freeze({ ...s }))),
     ...(grid ? { grid: Object.freeze({ rows: grid.rows, columns: grid.columns }) } : {}),
+    ...(acquisition ? { acquisition: deepFreeze(structuredClone(acquisition)) } : {}),
   });
 }
 
@@ -337,5 +341,5 @@ function filterIndex(base: PlateIndex, filters: Readonly<Record<string, KeyFilte
     });
   }
   // Records stay sorted and are shared with the cached index; only the arrays around them are new.
-  return buildIndex(base.root, base.format, images, base.skipped, base.grid);
+  return buildIndex(base.root, base.format, images, base.skipped, base.grid, base.acquisition);
 }

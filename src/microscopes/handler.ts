@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ImageRecord, PlateGrid, SkippedFile } from './types.js';
+import type { AcquisitionMetadata, ImageRecord, PlateGrid, SkippedFile } from './types.js';
 
 /** Every (non-hidden) file under a plate root, as POSIX paths relative to the root, sorted. */
 export interface PlateListing {
@@ -33,6 +33,14 @@ export interface HandlerIndex {
    * OME-Zarr plate is indexed by the plateflow handler, but its records are zarr planes.
    */
   readonly format?: string;
+  /** What the metadata says beyond components (channel names, pixel size, …). */
+  readonly acquisition?: AcquisitionMetadata;
+}
+
+/** How discovery was asked to run, for handlers that read metadata files. */
+export interface IndexOptions {
+  /** Report an unreadable metadata file as skipped and fall back to file names, instead of failing. */
+  readonly lenient?: boolean;
 }
 
 export interface FormatHandler {
@@ -57,7 +65,13 @@ export interface FormatHandler {
    * file. Discovery then uses this result as is (plus sorting, duplicate checks and filters);
    * undefined means "no metadata here: parse the files one by one".
    */
-  index?(root: string, listing: PlateListing): Promise<HandlerIndex | undefined>;
+  index?(root: string, listing: PlateListing, options?: IndexOptions): Promise<HandlerIndex | undefined>;
+  /**
+   * For formats whose images are named by file names but whose acquisition metadata lives in
+   * other files (a plate file, TIFF tags): read it, given the plate's records. Never fails
+   * discovery for metadata alone: unreadable metadata is left out.
+   */
+  acquisition?(root: string, listing: PlateListing, images: readonly ImageRecord[]): Promise<AcquisitionMetadata | undefined>;
   /** Plate grid from a plate file (e.g. ImageXpress `.HTD`), when the format has one. */
   grid?(root: string, listing: PlateListing): Promise<PlateGrid | undefined>;
 }

@@ -8,6 +8,8 @@
  *
  * Values: wells are normalized to `A01` form (so `A1` and `A01` are one well); site and channel
  * lose leading zeros; `z` and `timepoint` come from the file name, else from the folders, else `'1'`.
+ * Channel names, wavelengths and pixel size come from the `.HTD` and MetaXpress TIFF tags
+ * (`metaxpress.ts`).
  *
  * @module
  */
@@ -16,7 +18,8 @@ import path from 'node:path';
 import { normalizeWellId } from '../components/wells.js';
 import { baseName, detectByParsing, stripZeros, type FormatHandler, type PlateListing } from './handler.js';
 import { parseHtd } from './htd.js';
-import type { PlateGrid } from './types.js';
+import { imageXpressAcquisition } from './metaxpress.js';
+import type { AcquisitionMetadata, ImageRecord, PlateGrid } from './types.js';
 
 const GUID = '[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}';
 // The prefix group is lazy-optional (`??`) so a name is first read without a prefix: otherwise
@@ -80,6 +83,10 @@ async function grid(root: string, listing: PlateListing): Promise<PlateGrid | un
   return parseHtd(text).grid;
 }
 
+function acquisition(root: string, listing: PlateListing, images: readonly ImageRecord[]): Promise<AcquisitionMetadata | undefined> {
+  return imageXpressAcquisition(root, images, findHtd(listing));
+}
+
 export const imageXpressHandler: FormatHandler = Object.freeze({
   name: 'ImageXpress',
   aliases: ['ix', 'metaxpress', 'imagexpress'],
@@ -89,4 +96,5 @@ export const imageXpressHandler: FormatHandler = Object.freeze({
   detect: (listing: PlateListing) => detectByParsing(imageXpressHandler, listing),
   parse,
   grid,
+  acquisition,
 });

@@ -23,7 +23,7 @@ import { normalizeWellId } from '../components/wells.js';
 import { ZarrError } from '../errors.js';
 import { isImageDType, leadingAxes, openOmeZarrPlate, type OmeZarrPosition } from '../ome-zarr/plate-reader.js';
 import type { DetectResult, FormatHandler, HandlerIndex, PlateListing } from './handler.js';
-import type { ImageRecord, SkippedFile } from './types.js';
+import type { AcquisitionMetadata, ImageRecord, SkippedFile } from './types.js';
 
 export const OME_ZARR_FORMAT = 'OME-Zarr';
 
@@ -116,7 +116,27 @@ async function index(root: string): Promise<HandlerIndex> {
     }
     images.push(...recordsOf(position));
   }
-  return { images, unmatched };
+  const first = plate.positions[0];
+  const acquisition = first ? acquisitionOf(trustedPosition(first)) : undefined;
+  return { images, unmatched, ...(acquisition ? { acquisition } : {}) };
+}
+
+/**
+ * Channel names (the `omero` labels, keyed by channel value, when they say more than the value)
+ * and voxel size of the plate, from its first position: plateflow writes them the same on all.
+ */
+function acquisitionOf(position: OmeZarrPosition): AcquisitionMetadata | undefined {
+  const cAxis = position.axes.indexOf('c');
+  const channels: Record<string, string> = {};
+  if (cAxis >= 0) {
+    position.channelLabels.forEach((label, i) => {
+      const value = axisValue(position, 'c', i);
+      if (label !== value && label !== '') channels[value] = label;
+    });
+  }
+  const named = Object.keys(channels).length > 0;
+  if (!named && !position.pixelSize) return undefined;
+  return { source: 'OME-Zarr multiscales and omero metadata', ...(named ? { channels } : {}), ...(position.pixelSize ? { pixelSize: position.pixelSize } : {}) };
 }
 
 export const omeZarrHandler: FormatHandler = Object.freeze({

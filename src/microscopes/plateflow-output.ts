@@ -24,6 +24,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_COMPONENT_VALUE, STANDARD_COMPONENTS } from '../components/names.js';
 import { ConfigError, DiscoveryError } from '../errors.js';
+import { acquisitionSchema } from './acquisition-schema.js';
 import type { PlateflowMetadata } from '../storage/metadata-types.js';
 import { assertSafeRelativePath } from '../storage/safe-path.js';
 import { baseName, isTiffPath, type DetectResult, type FormatHandler, type HandlerIndex, type PlateListing } from './handler.js';
@@ -47,6 +48,7 @@ const metadataSchema = z.object({
       backend: z.enum(['disk', 'zarr']),
       main: z.boolean(),
       grid: gridSchema.nullable(),
+      acquisition: acquisitionSchema.optional(),
       components: z.record(z.string(), z.array(z.string())),
       files: z.record(z.string(), z.record(z.string(), z.string())),
     }),
@@ -131,7 +133,8 @@ function makeIndex(wantedSubdirectory: string | undefined) {
     const metadata = await readMetadata(root);
     const subdir = assertSafeRelativePath(chooseSubdirectory(metadata, root, wantedSubdirectory));
     const entry = metadata.subdirectories[subdir]!;
-    if (entry.backend === 'zarr') return indexZarrSubdirectory(root, subdir, listing, entry.grid);
+    const acquisition = entry.acquisition ? { acquisition: entry.acquisition } : {};
+    if (entry.backend === 'zarr') return { ...(await indexZarrSubdirectory(root, subdir, listing, entry.grid)), ...acquisition };
     const onDisk = new Set(listing.files);
     const images: ImageRecord[] = [];
     const skipped: SkippedFile[] = [];
@@ -152,7 +155,7 @@ function makeIndex(wantedSubdirectory: string | undefined) {
       if (components) images.push({ path: f, components });
       else unmatched.push({ path: f, reason: `not listed in ${METADATA_FILE} and not named like well-A01_site-1_channel-1.tif` });
     }
-    return { images, unmatched, skipped, ...(entry.grid ? { grid: entry.grid } : {}) };
+    return { images, unmatched, skipped, ...(entry.grid ? { grid: entry.grid } : {}), ...acquisition };
   };
 }
 

@@ -32,4 +32,45 @@ export interface PlateIndex {
    */
   readonly skipped: readonly SkippedFile[];
   readonly grid?: PlateGrid;
+  /** What the microscope's own metadata says (channel names, pixel size, …), when it says anything. */
+  readonly acquisition?: AcquisitionMetadata;
+}
+
+/**
+ * Physical size of one voxel, in micrometres: `x`, `y` from the instrument's spatial calibration,
+ * `z` the step between planes (absent for single-plane plates or when the source does not say).
+ */
+export interface PixelSize {
+  readonly x: number;
+  readonly y: number;
+  readonly z?: number;
+  readonly unit: 'micrometer';
+}
+
+/** A stage position in micrometres (Opera Phenix `PositionX/Y/Z`, converted from metres). */
+export interface StagePosition {
+  readonly x?: number;
+  readonly y?: number;
+  readonly z?: number;
+}
+
+/**
+ * Acquisition metadata read from the microscope's own files (Opera Phenix `Index.idx.xml`,
+ * ImageXpress `.HTD` and MetaXpress TIFF descriptions, an OME-Zarr plate's multiscales). Every
+ * field is optional: a source says what it says, nothing is guessed. Keys are component values.
+ */
+export interface AcquisitionMetadata {
+  /** Where it came from, e.g. `Images/Index.idx.xml`, for people reading outputs. */
+  readonly source?: string;
+  /** Channel value → name, e.g. `{ '1': 'HOECHST 33342' }`. */
+  readonly channels?: Readonly<Record<string, string>>;
+  /** Channel value → main emission (or MetaXpress) wavelength in nanometres. */
+  readonly wavelengths?: Readonly<Record<string, number>>;
+  readonly pixelSize?: PixelSize;
+  /** Site value → stage position of that field (the first plane's). */
+  readonly sites?: Readonly<Record<string, StagePosition>>;
+  /** z value → focus position of that plane, relative to the instrument's reference. */
+  readonly planes?: Readonly<Record<string, number>>;
+  /** Timepoint value → seconds since the measurement started. */
+  readonly timepoints?: Readonly<Record<string, number>>;
 }

@@ -6,6 +6,9 @@
  * channel and z values, so every position has the same shape (a plane the source lacks stays at
  * the fill value 0 and is counted in `missing`). The source's component values are kept in the
  * `plateflow` image attributes, so discovering the converted plate gives back the same components.
+ * What the source's metadata says (channel names, voxel size, field positions) goes into the
+ * `omero` labels and each level's scale and translation; every position gets the same number of
+ * multiscale levels (`pyramid.ts`).
  *
  * All metadata is written first (by this coordinator, once); positions are then filled in
  * parallel — TIFF reads and zlib compression overlap on the libuv pool — with a progress callback
@@ -19,12 +22,13 @@ import { naturalCompare } from '../components/natural-sort.js';
 import { parseWell } from '../components/wells.js';
 import { AbortError, ConfigError } from '../errors.js';
 import { discoverPlate, type DiscoverOptions } from '../microscopes/discover.js';
-import type { ImageRecord, PlateIndex } from '../microscopes/types.js';
+import type { ImageRecord, PixelSize, PlateIndex } from '../microscopes/types.js';
 import { mapLimit } from './concurrency.js';
 import { availableCpus } from '../execution/resources/cpus.js';
 import type { PositionSpec } from './layout.js';
 import type { NgffVersion } from './ngff.js';
 import { OmeZarrPlateWriter, type PlateWriteOptions } from './plate-writer.js';
+import { levelCount } from './pyramid.js';
 import { planeReader } from './source-planes.js';
 
 export interface ConvertProgress {
@@ -40,6 +44,8 @@ export interface ConvertOptions extends PlateWriteOptions {
   readonly discover?: DiscoverOptions;
   /** Positions converted at once. @defaultValue 2 × available CPUs */
   readonly concurrency?: number;
+  /** Multiscale levels per position (2× means in y and x). @defaultValue enough for the last level to be below 1024 pixels a side */
+  readonly levels?: number;
   readonly onProgress?: (progress: ConvertProgress) => void;
   readonly signal?: AbortSignal;
 }
@@ -50,6 +56,10 @@ export interface ConvertResult {
   readonly out: string;
   readonly ngff: NgffVersion;
   readonly positions: number;
+  /** Multiscale levels per position. */
+  readonly levels: number;
+  /** Voxel size written into the multiscales, when the source said. */
+  readonly pixelSize?: PixelSize;
   /** Planes written. */
   readonly planes: number;
   /** Planes of the TCZ grid the source did not have (left at 0). */
@@ -87,12 +97,23 @@ export async function convertPlate(source: string | PlateIndex, out: string, opt
     const first = await reader.read(plate.images[0]!, opts.signal);
     const [, y, x] = first.shape;
     const dtype = first.dtype;
+    const acquisition = plate.acquisition;
+    const names = acquisition?.channels ?? {};
+    let levels: number;
+    try {
+      levels = levelCount(y, x, opts.levels);
+    } catch (err) {
+      throw new ConfigError((err as Error).message, { option: 'levels' });
+    }
     const specs: PositionSpec[] = jobs.map((j) => ({
       well: j.well,
       field: j.field,
       shape: { t: timepoints.length, c: channels.length, z: zs.length, y, x },
       dtype,
-      channelLabels: channels,
+      channelLabels: channels.map((c) => names[c] ?? c),
+      levels,
+      ...(acquisition?.pixelSize ? { pixelSize: acquisition.pixelSize } : {}),
+      ...(acquisition?.sites?.[j.site] ? { origin: { ...acquisition.sites[j.site], ...(acquisition.planes?.[zs[0]!] !== undefined ? { z: acquisition.planes[zs[0]!] } : {}) } } : {}),
       plateflow: { well: j.well, site: j.site, timepoints: [...timepoints], channels: [...channels], z: [...zs], source: plate.format },
     }));
     const writer = await OmeZarrPlateWriter.create(outAbs, specs, opts);
@@ -130,6 +151,8 @@ export async function convertPlate(source: string | PlateIndex, out: string, opt
       out: outAbs,
       ngff: writer.ngff,
       positions: jobs.length,
+      levels,
+      ...(acquisition?.pixelSize ? { pixelSize: acquisition.pixelSize } : {}),
       planes: total,
       missing: planes - total,
       seconds: (performance.now() - started) / 1000,
@@ -173,5 +196,6 @@ function isInside(child: string, parent: string): boolean {
 
 /** One line for people: what was converted, where, how much, how fast. */
 export function describeConvert(r: ConvertResult): string {
-  return `${r.sourceFormat} plate ${r.source} → OME-Zarr ${r.ngff} ${r.out}: ${r.positions} positions, ${r.planes} planes${r.missing > 0 ? ` (${r.missing} missing, left at 0)` : ''} in ${r.seconds.toFixed(2)} s`;
+  const scale = r.pixelSize ? `, ${r.pixelSize.x} × ${r.pixelSize.y}${r.pixelSize.z !== undefined ? ` × ${r.pixelSize.z}` : ''} µm` : '';
+  return `${r.sourceFormat} plate ${r.source} → OME-Zarr ${r.ngff} ${r.out}: ${r.positions} positions × ${r.levels} level${r.levels === 1 ? '' : 's'}${scale}, ${r.planes} planes${r.missing > 0 ? ` (${r.missing} missing, left at 0)` : ''} in ${r.seconds.toFixed(2)} s`;
 }

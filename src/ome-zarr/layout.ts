@@ -11,6 +11,7 @@ import { naturalCompare } from '../components/natural-sort.js';
 import { normalizeWellId, parseWell, rowIndex, rowLetters, wellId } from '../components/wells.js';
 import { ConfigError } from '../errors.js';
 import type { DType } from '../image.js';
+import type { PixelSize, StagePosition } from '../microscopes/types.js';
 import type { PlateflowImageAttrs } from './ngff.js';
 
 /** Sizes of the five axes of a position's array. */
@@ -33,7 +34,12 @@ export interface PositionSpec {
   readonly channelLabels?: readonly string[];
   /** Y×X chunk size. @defaultValue the whole plane, or 2048×2048 tiles above 4096 pixels a side */
   readonly chunkYX?: readonly [number, number];
-  readonly scale?: readonly number[];
+  /** Physical voxel size, for the multiscales' units and scales. */
+  readonly pixelSize?: PixelSize;
+  /** Multiscale levels (2× means in y and x); see `pyramid.ts`. @defaultValue 1 */
+  readonly levels?: number;
+  /** Stage position of the field (µm), written as a translation. */
+  readonly origin?: StagePosition;
   readonly plateflow?: PlateflowImageAttrs;
 }
 

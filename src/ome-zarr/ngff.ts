@@ -21,6 +21,7 @@
 import { z } from 'zod';
 import { ZarrError } from '../errors.js';
 import type { DType } from '../image.js';
+import type { PixelSize, StagePosition } from '../microscopes/types.js';
 import { assertSafeRelativePath } from '../storage/safe-path.js';
 import type { ZarrVersion } from '../storage/zarr-format.js';
 import { isObject } from '../storage/zarr-io.js';
@@ -181,7 +182,8 @@ function withNamespace(version: NgffVersion, key: string, value: Record<string, 
 }
 
 export interface PlateSpec {
-  readonly name?: string;
+  /** Required by the strict NGFF plate schema; also names the plate's one acquisition. */
+  readonly name: string;
   readonly rows: readonly string[];
   readonly columns: readonly string[];
   readonly wells: readonly { readonly row: string; readonly column: string }[];
@@ -191,12 +193,13 @@ export interface PlateSpec {
 /** Root-group attributes of a plate. Wells are listed in the order given. */
 export function plateAttributes(version: NgffVersion, spec: PlateSpec): Record<string, unknown> {
   const plate = {
-    ...(spec.name !== undefined ? { name: spec.name } : {}),
+    name: spec.name,
     rows: spec.rows.map((name) => ({ name })),
     columns: spec.columns.map((name) => ({ name })),
     wells: spec.wells.map((w) => ({ path: `${w.row}/${w.column}`, rowIndex: spec.rows.indexOf(w.row), columnIndex: spec.columns.indexOf(w.column) })),
     field_count: spec.fieldCount,
-    acquisitions: [{ id: 0, maximumfieldcount: spec.fieldCount }],
+    // The strict schemas want every acquisition named; plateflow writes one, named after the plate.
+    acquisitions: [{ id: 0, name: spec.name, maximumfieldcount: spec.fieldCount }],
   };
   return withNamespace(version, 'plate', plate);
 }
@@ -208,23 +211,60 @@ export function wellAttributes(version: NgffVersion, fields: readonly string[]):
 export interface ImageSpec {
   readonly name: string;
   readonly dtype: DType;
+  /** `omero` channel labels: the channel names when the source has them, else the channel values. */
   readonly channelLabels: readonly string[];
-  /** Physical scale per axis (t, c, z, y, x). @defaultValue all 1 */
-  readonly scale?: readonly number[];
+  /** Physical voxel size; the axes get units and the scales get values only when it is known. */
+  readonly pixelSize?: PixelSize;
+  /** Multiscale levels `0` … `levels - 1`, each 2× smaller in y and x (see `pyramid.ts`). @defaultValue 1 */
+  readonly levels?: number;
+  /** Stage position of the field (µm), written as each level's translation when the pixel size is known. */
+  readonly origin?: StagePosition;
   readonly plateflow?: PlateflowImageAttrs;
 }
 
 const COLORS = ['0000FF', '00FF00', 'FF0000', 'FF00FF', '00FFFF', 'FFFF00', 'FFFFFF'];
 const DTYPE_MAX: Readonly<Record<DType, number>> = { uint8: 255, uint16: 65535, uint32: 4294967295, int32: 2147483647, float32: 1 };
 
-/** Image-group attributes: one multiscale (level `0`, TCZYX) and the `omero` channel list. */
+/** Twelve significant digits, so 0.1 µm × 8 is written 0.8, not 0.8000000000000002. */
+const tidy = (v: number): number => Number(v.toPrecision(12));
+
+/** TCZYX axes, with `micrometer` on the spatial axes whose size is known. */
+function axesFor(pixelSize: PixelSize | undefined): Axis[] {
+  return TCZYX_AXES.map((a) => {
+    const known = a.name === 'z' ? pixelSize?.z !== undefined : a.type === 'space' && pixelSize !== undefined;
+    return known ? { ...a, unit: 'micrometer' } : { ...a };
+  });
+}
+
+/**
+ * Image-group attributes: one multiscale (TCZYX, one dataset per level, scaled by the voxel size
+ * and 2^level in y and x) and the `omero` channel list. The fields the strict NGFF schemas ask for
+ * (`name`, `type`, `metadata`, and in 0.4 `version`) are always written.
+ */
 export function imageAttributes(version: NgffVersion, spec: ImageSpec): Record<string, unknown> {
-  const scale = spec.scale ? [...spec.scale] : [1, 1, 1, 1, 1];
+  const p = spec.pixelSize;
+  const levels = spec.levels ?? 1;
+  // A position in micrometres only means something on axes that are in micrometres.
+  const o = spec.origin;
+  const positioned = p !== undefined && o !== undefined && (o.x !== undefined || o.y !== undefined);
+  // A level-n pixel is the mean of 2^n level-0 pixels, so its centre sits (2^n - 1)/2 pixels further on.
+  const translation = (level: number): number[] => {
+    const shift = (2 ** level - 1) / 2;
+    return [0, 0, p!.z !== undefined ? (o!.z ?? 0) : 0, tidy((o!.y ?? 0) + shift * p!.y), tidy((o!.x ?? 0) + shift * p!.x)];
+  };
   const multiscale = {
     ...(version === '0.4' ? { version } : {}),
     name: spec.name,
-    axes: TCZYX_AXES.map((a) => ({ ...a })),
-    datasets: [{ path: '0', coordinateTransformations: [{ type: 'scale', scale }] }],
+    axes: axesFor(p),
+    datasets: Array.from({ length: levels }, (_, level) => ({
+      path: String(level),
+      coordinateTransformations: [
+        { type: 'scale', scale: [1, 1, p?.z ?? 1, tidy((p?.y ?? 1) * 2 ** level), tidy((p?.x ?? 1) * 2 ** level)] },
+        ...(positioned ? [{ type: 'translation', translation: translation(level) }] : []),
+      ],
+    })),
+    type: 'local_mean',
+    metadata: { description: 'each level is the mean of 2x2 blocks in y and x of the level before; t, c and z are not reduced', method: 'plateflow downsample2x', version: '1' },
   };
   const max = DTYPE_MAX[spec.dtype];
   const omero = {

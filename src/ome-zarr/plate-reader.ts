@@ -13,7 +13,8 @@ import type { ZarrVersion } from '../storage/zarr-format.js';
 import { readArrayHeader, readGroup } from '../storage/zarr-io.js';
 import { mapLimit } from './concurrency.js';
 import { wellIdOf } from './layout.js';
-import { parseImage, parsePlate, parseWell, type PlateflowImageAttrs } from './ngff.js';
+import { parseImage, parsePlate, parseWell, type MultiscaleMetadata, type PlateflowImageAttrs } from './ngff.js';
+import type { PixelSize } from '../microscopes/types.js';
 
 export interface OmeZarrPosition {
   /** Canonical well id from the row and column names (`B` + `3` → `B03`), e.g. `B03`. */
@@ -32,6 +33,8 @@ export interface OmeZarrPosition {
   /** The array's data type; images need one of plateflow's dtypes. */
   readonly dataType: string;
   readonly channelLabels: readonly string[];
+  /** Voxel size from the first dataset's scale, when the spatial axes carry length units. */
+  readonly pixelSize: PixelSize | undefined;
   /** plateflow's record of the source component values, when plateflow wrote the plate. */
   readonly plateflow: PlateflowImageAttrs | undefined;
 }
@@ -96,6 +99,7 @@ export async function openOmeZarrPlate(root: string): Promise<OmeZarrPlate> {
       shape: header.shape,
       dataType: header.dataType,
       channelLabels: labels,
+      pixelSize: pixelSizeOf(image.multiscale),
       plateflow: image.plateflow,
     };
   });
@@ -117,4 +121,21 @@ export function isImageDType(dataType: string): dataType is DType {
 /** Leading (non-YX) axes of a position, with their sizes, in array order. */
 export function leadingAxes(position: OmeZarrPosition): { name: string; size: number }[] {
   return position.axes.slice(0, -2).map((name, i) => ({ name, size: position.shape[i]! }));
+}
+
+/** Micrometres per unit, for the NGFF (UDUNITS-2) length units a microscope image uses. */
+const MICROMETRES: Readonly<Record<string, number>> = { micrometer: 1, nanometer: 1e-3, millimeter: 1e3, angstrom: 1e-4, meter: 1e6 };
+
+function pixelSizeOf(ms: MultiscaleMetadata): PixelSize | undefined {
+  const scale = ms.datasets[0]!.coordinateTransformations.find((t) => t.type === 'scale')?.scale;
+  const size = (name: string): number | undefined => {
+    const i = ms.axes.findIndex((a) => a.name.toLowerCase() === name);
+    const factor = i < 0 ? undefined : MICROMETRES[ms.axes[i]!.unit ?? ''];
+    const v = factor === undefined || scale === undefined ? undefined : scale[i];
+    return v === undefined || !(v > 0) ? undefined : Number((v * factor!).toPrecision(12));
+  };
+  const x = size('x');
+  const y = size('y');
+  const z = size('z');
+  return x !== undefined && y !== undefined ? { x, y, ...(z !== undefined ? { z } : {}), unit: 'micrometer' } : undefined;
 }

@@ -25,6 +25,7 @@ import { readGroup, writeGroup } from '../storage/zarr-io.js';
 import { mapLimit } from './concurrency.js';
 import { checkField, defaultChunkYX, positionPath, sortColumns, sortRows, wellGroup, type PositionSpec } from './layout.js';
 import { imageAttributes, parsePlate, parseWell, plateAttributes, wellAttributes, zarrVersionOf, type NgffVersion } from './ngff.js';
+import { levelShape, writePlaneLevels } from './pyramid.js';
 
 export interface PlateWriteOptions {
   /** @defaultValue '0.4' (zarr v2), the version most tools read today */
@@ -137,9 +138,10 @@ export class OmeZarrPlateWriter {
     return arr;
   }
 
+  /** Writes a plane of a position, and its reduced copies into the position's other multiscale levels. */
   async writePlane(well: string, field: string, plane: PlaneIndex, data: PixelArray): Promise<void> {
     const arr = await this.array(well, field);
-    await arr.writePlane([plane.t, plane.c, plane.z], data);
+    await writePlaneLevels(arr, [plane.t, plane.c, plane.z], data);
   }
 }
 
@@ -160,12 +162,14 @@ async function prepareRoot(root: string, overwrite: boolean): Promise<void> {
   await rm(root, { recursive: true, force: true });
 }
 
-/** Image group attributes + the level-0 array of one position. */
+/** Image group attributes + the level arrays of one position; returns level 0. */
 async function createPositionArrays(root: string, p: PositionSpec, ngff: NgffVersion, opts: PlateWriteOptions): Promise<ZarrArray> {
   const dir = path.join(root, positionPath(p.well, checkField(p.field)));
   const { t, c, z, y, x } = p.shape;
   const labels = p.channelLabels ?? Array.from({ length: c }, (_, i) => String(i + 1));
   if (labels.length !== c) throw new ConfigError(`position ${p.well}/${p.field} has ${c} channels but ${labels.length} channel labels`);
+  const levels = p.levels ?? 1;
+  if (!Number.isInteger(levels) || levels < 1) throw new ConfigError(`position ${p.well}/${p.field}: levels must be a positive integer, got ${levels}`);
   const version = zarrVersionOf(ngff);
   const durable = { durable: opts.durable === true };
   await writeGroup(
@@ -175,24 +179,32 @@ async function createPositionArrays(root: string, p: PositionSpec, ngff: NgffVer
       name: `${p.well}_${p.field}`,
       dtype: p.dtype,
       channelLabels: labels,
-      ...(p.scale ? { scale: p.scale } : {}),
+      levels,
+      ...(p.pixelSize ? { pixelSize: p.pixelSize } : {}),
+      ...(p.origin ? { origin: p.origin } : {}),
       ...(p.plateflow ? { plateflow: p.plateflow } : {}),
     }),
     durable,
   );
   const [cy, cx] = p.chunkYX ?? defaultChunkYX(y, x);
-  return ZarrArray.create(
-    path.join(dir, '0'),
-    {
-      shape: [t, c, z, y, x],
-      chunks: [1, 1, 1, Math.min(cy, y), Math.min(cx, x)],
-      dtype: p.dtype,
-      compression: opts.compression ?? 'gzip',
-      level: opts.level ?? 1,
-      dimensionNames: ['t', 'c', 'z', 'y', 'x'],
-    },
-    { version, ...durable },
+  const arrays = await Promise.all(
+    Array.from({ length: levels }, (_, level) => {
+      const [ly, lx] = levelShape(y, x, level);
+      return ZarrArray.create(
+        path.join(dir, String(level)),
+        {
+          shape: [t, c, z, ly, lx],
+          chunks: [1, 1, 1, Math.min(cy, ly), Math.min(cx, lx)],
+          dtype: p.dtype,
+          compression: opts.compression ?? 'gzip',
+          level: opts.level ?? 1,
+          dimensionNames: ['t', 'c', 'z', 'y', 'x'],
+        },
+        { version, ...durable },
+      );
+    }),
   );
+  return arrays[0]!;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { PlateGrid } from '../microscopes/types.js';
+import type { AcquisitionMetadata, PlateGrid } from '../microscopes/types.js';
 
 /**
  * `plateflow_metadata.json` at the root of every output folder. It makes the folder a valid input
@@ -19,6 +19,8 @@ export interface SubdirectoryMetadata {
   /** True for the pipeline's main (final materialized) output. */
   readonly main: boolean;
   readonly grid: PlateGrid | null;
+  /** The source plate's channel names, pixel size, positions, …, when its metadata had any. */
+  readonly acquisition?: AcquisitionMetadata;
   /** Naturally sorted values per component, over all files. */
   readonly components: Readonly<Record<string, readonly string[]>>;
   /** File name (relative to the sub-directory) → its component values. */

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { naturalCompare, sortValues } from '../components/natural-sort.js';
+import { acquisitionSchema } from '../microscopes/acquisition-schema.js';
 import { StorageError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
 import { withFileLock, type FileLockOptions } from './lock.js';
@@ -27,6 +28,7 @@ const subdirectorySchema = z.object({
   backend: z.enum(['disk', 'zarr']),
   main: z.boolean(),
   grid: z.object({ rows: z.number().int().nonnegative(), columns: z.number().int().nonnegative() }).nullable(),
+  acquisition: acquisitionSchema.optional(),
   components: z.record(z.string(), z.array(z.string())),
   files: z.record(z.string(), stringRecord),
 });

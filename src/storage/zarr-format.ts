@@ -119,5 +119,8 @@ export function chunkKey(version: ZarrVersion, coords: readonly number[]): strin
 
 /** JSON as Zarr implementations write it (indented, trailing newline), as bytes. */
 export function encodeJson(value: unknown): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(value, null, 2) + '\n');
+  // Non-ASCII as \u escapes, as Python's json writes it: zarr-python 2 decodes metadata as ASCII,
+  // and a channel named "Alexa 488 µ" must not make a plate unreadable there.
+  const text = JSON.stringify(value, null, 2).replace(/[\u0080-\uffff]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return new TextEncoder().encode(text + '\n');
 }
