@@ -21,6 +21,8 @@ function expectedValue(dtype: DType, p: number, y: number, x: number): number {
     case 'uint32': return 5 + p * 1000003 + y * 123456789 + x * 7654321;
     case 'int32': return (y * 16 + x - 96) * 1234567 - p * 7;
     case 'float32': return (y * 16 + x) * 0.5 - 40.25 + p * 1000;
+    case 'int16': return y * 16 + x - 100;
+    default: throw new Error(`no fixture formula for ${dtype}`);
   }
 }
 
@@ -47,6 +49,7 @@ const CASES: ReadonlyArray<readonly [string, DType, number, boolean]> = [
   ['int32-be.tif', 'int32', 1, true],
   ['float32.tif', 'float32', 1, true],
   ['float32-be.tif', 'float32', 1, true],
+  ['int16.tif', 'int16', 1, true],
   ['multipage-uint16.tif', 'uint16', 3, true],
   ['multistrip-uint16.tif', 'uint16', 1, true],
   ['deflate-uint16.tif', 'uint16', 2, true],
@@ -59,10 +62,10 @@ const CASES: ReadonlyArray<readonly [string, DType, number, boolean]> = [
   ['packbits-uint8.tif', 'uint8', 1, true],
   ['packbits-uint16.tif', 'uint16', 1, true],
   ['pyramid-uint16.tif', 'uint16', 1, true],
-  ['tiled-uint16.tif', 'uint16', 1, false],
-  ['tiled-lzw-uint16.tif', 'uint16', 1, false],
-  ['tiled-lzw-pred-uint16.tif', 'uint16', 1, false],
-  ['tiled-deflate-float32.tif', 'float32', 2, false],
+  ['tiled-uint16.tif', 'uint16', 1, true],
+  ['tiled-lzw-uint16.tif', 'uint16', 1, true],
+  ['tiled-lzw-pred-uint16.tif', 'uint16', 1, true],
+  ['tiled-deflate-float32.tif', 'float32', 2, true],
   ['bigtiff-uint16.tif', 'uint16', 2, false],
 ];
 
@@ -76,7 +79,7 @@ describe('readTiff on fixtures written by tifffile and libtiff', () => {
   // (values off by 256), which is one more reason BE files stay on our own path.
   const GEOTIFF_WRONG = new Set(['deflate-pred-uint16-be.tif']);
   it.each(CASES.filter((c) => c[3] && !GEOTIFF_WRONG.has(c[0])))('%s decodes the same through the geotiff fallback', async (name, dtype, pages) => {
-    expectFormula(await decodeWithGeotiff(await bytesOf(name), name, undefined), dtype, pages);
+    expectFormula(await decodeWithGeotiff(await bytesOf(name), name, {}), dtype, pages);
   });
 });
 
@@ -160,13 +163,13 @@ describe('bad input raises TiffError naming the file', () => {
     await expectTiffError(decodeTiff(bytes.subarray(0, ifd + 20), 'x.tif'), /^x\.tif: truncated: IFD 0 ends at byte \d+ but the file has \d+ bytes$/);
   });
 
-  it('sample layouts plateflow has no dtype for', async () => {
-    await expectTiffError(decodeTiff(await bytesOf('int16.tif'), 'x.tif'), /unsupported sample layout: page 0 is 16-bit signed integer/);
-    await expectTiffError(decodeTiff(await bytesOf('rgb-uint8.tif'), 'x.tif'), /unsupported sample layout: page 0 is 8-bit unsigned integer, 3 samples per pixel/);
+  it('a colour file read without choosing a sample', async () => {
+    await expectTiffError(decodeTiff(await bytesOf('rgb-uint8.tif'), 'x.tif'), /page 0 has 3 samples per pixel and no sample was chosen/);
+    await expectTiffError(decodeTiff(await bytesOf('rgb-uint8.tif'), 'x.tif', { sample: 3 }), /sample 3 was asked for, but page 0 has 3 samples per pixel/);
   });
 
   it('pages of different size', async () => {
-    await expectTiffError(decodeTiff(await bytesOf('mixed-pages.tif'), 'x.tif'), /page 1 is 8×8 uint16 but page 0 is 16×12 uint16; all pages must share size and dtype/);
+    await expectTiffError(decodeTiff(await bytesOf('mixed-pages.tif'), 'x.tif'), /page 1 is 8×8 uint16 but page 0 is 16×12 uint16; all pages must share size, dtype and samples per pixel/);
   });
 
   it('corrupt compressed strips', async () => {

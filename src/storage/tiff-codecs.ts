@@ -152,13 +152,40 @@ export function lzwDecode(src: Uint8Array, dst: Uint8Array): number {
   }
 }
 
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /**
- * Undo horizontal differencing (Predictor 2) in place, row by row. Typed-array stores wrap
- * modulo the element size exactly as the encoder's subtraction did, for signed and unsigned types.
+ * Undo horizontal differencing (Predictor 2) in place, row by row, on samples already in host
+ * byte order. `stride` is the samples per pixel of the block (each sample differs from the same
+ * sample of the previous pixel). Typed-array stores wrap modulo the element size exactly as the
+ * encoder's subtraction did, for signed and unsigned types.
  */
-export function undoHorizontalPredictor(plane: PixelArray, width: number, height: number): void {
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    for (let x = row + 1; x < row + width; x++) plane[x] = plane[x]! + plane[x - 1]!;
+export function undoHorizontalPredictor(data: PixelArray, rowLength: number, rows: number, stride: number): void {
+  for (let y = 0; y < rows; y++) {
+    const row = y * rowLength;
+    for (let x = row + stride; x < row + rowLength; x++) data[x] = data[x]! + data[x - stride]!;
+  }
+}
+
+/**
+ * Undo the floating-point predictor (Predictor 3, Adobe Photoshop TIFF Technical Note 3) in place:
+ * each row was split into byte planes, most significant byte first, then byte-differenced with a
+ * stride of the samples per pixel. The result is in host byte order whatever the file's order is,
+ * so it must not be byte-swapped afterwards.
+ */
+export function undoFloatPredictor(bytes: Uint8Array, rowLength: number, rows: number, stride: number, bytesPerSample: number): void {
+  const rowBytes = rowLength * bytesPerSample;
+  const tmp = new Uint8Array(rowBytes);
+  for (let y = 0; y < rows; y++) {
+    const row = bytes.subarray(y * rowBytes, (y + 1) * rowBytes);
+    for (let i = stride; i < rowBytes; i++) row[i] = (row[i]! + row[i - stride]!) & 0xff;
+    tmp.set(row);
+    for (let s = 0; s < rowLength; s++) {
+      for (let b = 0; b < bytesPerSample; b++) {
+        // Byte plane b holds byte b counted from the most significant end.
+        const hostByte = HOST_LITTLE_ENDIAN ? bytesPerSample - 1 - b : b;
+        row[s * bytesPerSample + hostByte] = tmp[b * rowLength + s]!;
+      }
+    }
   }
 }
