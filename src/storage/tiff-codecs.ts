@@ -17,6 +17,28 @@ export const COMPRESSION = { none: 1, lzw: 5, deflate: 8, adobeDeflate: 32946, p
 /** Compressions the fast path decodes itself; anything else goes to geotiff. */
 export const FAST_COMPRESSIONS: ReadonlySet<number> = new Set(Object.values(COMPRESSION));
 
+/** What geotiff decodes beyond those in Node: JPEG, LERC, Zstandard (its WebP decoder needs a browser). */
+const FALLBACK_COMPRESSIONS: ReadonlySet<number> = new Set([7, 34887, 50000]);
+
+const COMPRESSION_NAMES: Readonly<Record<number, string>> = {
+  1: 'none', 2: 'CCITT RLE', 3: 'CCITT Group 3', 4: 'CCITT Group 4', 5: 'LZW', 6: 'old-style JPEG', 7: 'JPEG',
+  8: 'Deflate', 32773: 'PackBits', 32946: 'Deflate', 33003: 'JPEG 2000 (Aperio)', 33005: 'JPEG 2000 (Aperio)',
+  34712: 'JPEG 2000', 34887: 'LERC', 34925: 'LZMA', 50000: 'Zstandard', 50001: 'WebP', 50002: 'JPEG XL', 52546: 'JPEG XL',
+};
+
+/** True when the fast path or geotiff can decode `compression`. */
+export function isReadableCompression(compression: number): boolean {
+  return FAST_COMPRESSIONS.has(compression) || FALLBACK_COMPRESSIONS.has(compression);
+}
+
+/** "JPEG 2000 (Compression 34712)", for messages. */
+export function describeCompression(compression: number): string {
+  const name = COMPRESSION_NAMES[compression];
+  return name === undefined ? `unknown compression ${compression}` : `${name} (Compression ${compression})`;
+}
+
+export const READABLE_COMPRESSIONS = 'plateflow reads uncompressed, LZW, Deflate, PackBits, JPEG, LERC and Zstandard TIFFs';
+
 /** Decode one strip into `dst` (exactly the strip's expected byte length). Returns bytes written. */
 export function decodeStrip(compression: number, src: Uint8Array, dst: Uint8Array): number {
   switch (compression) {

@@ -4,7 +4,7 @@ import type { ReadBuffer } from './backend.js';
 import { AbortError, PlateflowError, StorageError, TiffError } from '../errors.js';
 import { bytesPerPixel, viewOf, type DType, type ImageStack } from '../image.js';
 import { decodeBlock, planBlocks, type Block } from './tiff-blocks.js';
-import { COMPRESSION, FAST_COMPRESSIONS } from './tiff-codecs.js';
+import { COMPRESSION, describeCompression, FAST_COMPRESSIONS, isReadableCompression, READABLE_COMPRESSIONS } from './tiff-codecs.js';
 import { decodeWithGeotiff } from './tiff-fallback.js';
 import { SUPPORTED_LAYOUTS, describeSamples, dtypeFor, parseTiffLayout, type TiffPage } from './tiff-ifd.js';
 import { allocatePlanes, PageWriter, planSamples, type SampleChoice } from './tiff-samples.js';
@@ -170,13 +170,18 @@ function checkedDtype(p: TiffPage, file: string): DType {
       `unsupported sample layout: page ${p.index} is ${describeSamples(p.bitsPerSample, p.sampleFormat, p.samplesPerPixel)} (${SUPPORTED_LAYOUTS})`,
     );
   }
-  if (p.photometric === PHOTOMETRIC_YCBCR) {
-    throw new TiffError(file, `unsupported sample layout: page ${p.index} is YCbCr colour (PhotometricInterpretation 6); save it as RGB`);
+  if (!isReadableCompression(p.compression)) {
+    throw new TiffError(file, `unsupported compression: page ${p.index} uses ${describeCompression(p.compression)} (${READABLE_COMPRESSIONS})`);
+  }
+  // JPEG's decoder turns YCbCr back into RGB; for any other compression the samples would be Y, Cb, Cr.
+  if (p.photometric === PHOTOMETRIC_YCBCR && p.compression !== COMPRESSION_JPEG) {
+    throw new TiffError(file, `unsupported sample layout: page ${p.index} is YCbCr colour (PhotometricInterpretation 6) without JPEG compression; save it as RGB`);
   }
   return dtype;
 }
 
 const PHOTOMETRIC_YCBCR = 6;
+const COMPRESSION_JPEG = 7;
 
 /** What the fast path decodes itself; everything else (JPEG, LZMA, BigTIFF, FillOrder 2…) goes to geotiff. */
 function isFastPage(p: TiffPage): boolean {
