@@ -1,7 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { convertPlate, describeConvert, type ConvertProgress } from '../ome-zarr/convert.js';
 import { parseNgffVersion, type NgffVersion } from '../ome-zarr/ngff.js';
-import { log, positiveInt } from './options.js';
+import type { ColorMode } from '../microscopes/samples.js';
+import { colorOption, log, positiveInt } from './options.js';
 
 interface ConvertFlags {
   ngff: NgffVersion;
@@ -10,6 +11,7 @@ interface ConvertFlags {
   format?: string;
   pattern?: string;
   lenient: boolean;
+  color: ColorMode;
   overwrite: boolean;
   concurrency?: number;
   quiet: boolean;
@@ -35,6 +37,7 @@ export function convertCommand(): Command {
     .option('--format <name>', 'skip detection and use this source format')
     .option('--pattern <pattern>', 'source file-name pattern with named groups')
     .option('--lenient', 'skip and report unmatched image files instead of failing', false)
+    .addOption(colorOption())
     .option('--overwrite', 'replace <out> if it exists', false)
     .addOption(new Option('--concurrency <n>', 'positions converted at once (default: 2 × available CPUs)').argParser(positiveInt('--concurrency')))
     .option('--json', 'print the result as one JSON object', false)
@@ -46,7 +49,7 @@ export function convertCommand(): Command {
         compression: flags.compression,
         level: flags.level,
         overwrite: flags.overwrite,
-        discover: { lenient: flags.lenient, ...(flags.format ? { format: flags.format } : {}), ...(flags.pattern ? { pattern: flags.pattern } : {}) },
+        discover: { lenient: flags.lenient, color: flags.color, ...(flags.format ? { format: flags.format } : {}), ...(flags.pattern ? { pattern: flags.pattern } : {}) },
         ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
         ...(progress ? { onProgress: progress.update } : {}),
       });
