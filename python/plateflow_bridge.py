@@ -255,7 +255,9 @@ def output_dtype(array):
     if dt.kind == "b":
         return "uint8"
     if dt.kind == "f":
-        return dt.name if dt.name in NATIVE else "float32"
+        # float64 is what most of scipy/skimage return whatever the input: keeping it would double
+        # every output for precision a microscope image does not have.
+        return "float32"
     if dt.kind in "iu":
         if dt.name in NATIVE:
             return dt.name
