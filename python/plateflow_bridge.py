@@ -43,7 +43,7 @@ ALIGN = 64
 GROW_STEP = 1 << 20
 
 # plateflow's pixel types (src/image.ts).
-NATIVE = ("uint8", "uint16", "uint32", "int32", "float32")
+NATIVE = ("uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64")
 INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
 
 _numpy = None
@@ -255,12 +255,12 @@ def output_dtype(array):
     if dt.kind == "b":
         return "uint8"
     if dt.kind == "f":
+        # float64 is what most of scipy/skimage return whatever the input: keeping it would double
+        # every output for precision a microscope image does not have.
         return "float32"
     if dt.kind in "iu":
         if dt.name in NATIVE:
             return dt.name
-        if dt.itemsize <= 2:
-            return "int32"
         if dt.itemsize == 8:
             lo, hi = int(array.min()), int(array.max())
             if lo >= INT32_MIN and hi <= INT32_MAX:

@@ -4,14 +4,17 @@
  * A stack is N planes of H×W pixels stored contiguously in C order (plane, row, column), so it can
  * be handed to WebAssembly or transferred to a worker as one buffer.
  */
-export type DType = 'uint8' | 'uint16' | 'uint32' | 'int32' | 'float32';
+export type DType = 'uint8' | 'int8' | 'uint16' | 'int16' | 'uint32' | 'int32' | 'float32' | 'float64';
 
 export interface TypedArrayByDType {
   uint8: Uint8Array;
+  int8: Int8Array;
   uint16: Uint16Array;
+  int16: Int16Array;
   uint32: Uint32Array;
   int32: Int32Array;
   float32: Float32Array;
+  float64: Float64Array;
 }
 
 export type PixelArray = TypedArrayByDType[DType];
@@ -25,10 +28,13 @@ export interface ImageStack<D extends DType = DType> {
 
 const CONSTRUCTORS = {
   uint8: Uint8Array,
+  int8: Int8Array,
   uint16: Uint16Array,
+  int16: Int16Array,
   uint32: Uint32Array,
   int32: Int32Array,
   float32: Float32Array,
+  float64: Float64Array,
 } as const;
 
 export const DTYPES: readonly DType[] = Object.keys(CONSTRUCTORS) as DType[];
@@ -54,7 +60,15 @@ export function dtypeOf(data: PixelArray): DType {
   if (data instanceof Uint16Array) return 'uint16';
   if (data instanceof Uint32Array) return 'uint32';
   if (data instanceof Int32Array) return 'int32';
+  if (data instanceof Int8Array) return 'int8';
+  if (data instanceof Int16Array) return 'int16';
+  if (data instanceof Float64Array) return 'float64';
   return 'float32';
+}
+
+/** True for the integer dtypes (signed or not). */
+export function isIntegerDType(dtype: DType): boolean {
+  return dtype !== 'float32' && dtype !== 'float64';
 }
 
 /** A stack of fresh (zeroed) planes, or of arrays from `alloc` (e.g. a pool's: contents unspecified). */

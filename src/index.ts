@@ -32,6 +32,7 @@ export { createComponentConfig, type ComponentConfig, type ComponentConfigInput 
 export { applyFilter, type KeyFilter } from './components/filters.js';
 export { naturalCompare } from './components/natural-sort.js';
 export { clearComponentCache, discoverPlate, type DiscoverOptions } from './microscopes/discover.js';
+export type { ColorMode } from './microscopes/samples.js';
 export { formatNames } from './microscopes/registry.js';
 export type { AcquisitionMetadata, ImageRecord, PixelSize, PlateGrid, PlateIndex, SkippedFile, StagePosition } from './microscopes/types.js';
 
@@ -92,7 +93,8 @@ export { FileManager } from './storage/file-manager.js';
 // runTask's callers merge TaskResult.metadata with addMetadataFiles (runPlate and the coordinator do it for you).
 export { addMetadataFiles, readMetadata } from './storage/metadata.js';
 export type { SubdirectoryFiles } from './storage/metadata-types.js';
-export { decodeTiff, readTiff } from './storage/tiff-read.js';
+export { decodeTiff, readTiff, type ReadTiffOptions } from './storage/tiff-read.js';
+export type { SampleChoice } from './storage/tiff-samples.js';
 export { encodeTiff, writeTiff } from './storage/tiff-write.js';
 
 // OME-Zarr plates

@@ -61,13 +61,16 @@ describe.skipIf(!HAS_NUMPY)('Python bridge', () => {
   it.each([
     ['float64', 'float32'],
     ['int64', 'int32'],
-    ['int8', 'int32'],
+    ['int8', 'int8'],
+    ['int16', 'int16'],
     ['uint32', 'uint32'],
     ['float32', 'float32'],
   ] as const)('returned %s is stored as %s', async (returned, stored) => {
     const r = await worker.call(fn('as_dtype'), stack, { dtype: returned, add: 1 });
     expect(r.stack.dtype).toBe(stored);
-    const expected = [...stack.data].map((v) => (returned === 'int8' ? ((((v + 128) % 256) + 256) % 256) - 128 : v) + 1);
+    // numpy's astype wraps into the signed range; +1 is added after the cast.
+    const wrap = (v: number, bits: number) => ((((v + 2 ** (bits - 1)) % 2 ** bits) + 2 ** bits) % 2 ** bits) - 2 ** (bits - 1);
+    const expected = [...stack.data].map((v) => (returned === 'int8' ? wrap(v, 8) : returned === 'int16' ? wrap(v, 16) : v) + 1);
     expect([...r.stack.data]).toEqual(expected);
   });
 

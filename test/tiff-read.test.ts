@@ -21,6 +21,8 @@ function expectedValue(dtype: DType, p: number, y: number, x: number): number {
     case 'uint32': return 5 + p * 1000003 + y * 123456789 + x * 7654321;
     case 'int32': return (y * 16 + x - 96) * 1234567 - p * 7;
     case 'float32': return (y * 16 + x) * 0.5 - 40.25 + p * 1000;
+    case 'int16': return y * 16 + x - 100;
+    default: throw new Error(`no fixture formula for ${dtype}`);
   }
 }
 
@@ -47,6 +49,7 @@ const CASES: ReadonlyArray<readonly [string, DType, number, boolean]> = [
   ['int32-be.tif', 'int32', 1, true],
   ['float32.tif', 'float32', 1, true],
   ['float32-be.tif', 'float32', 1, true],
+  ['int16.tif', 'int16', 1, true],
   ['multipage-uint16.tif', 'uint16', 3, true],
   ['multistrip-uint16.tif', 'uint16', 1, true],
   ['deflate-uint16.tif', 'uint16', 2, true],
@@ -58,11 +61,13 @@ const CASES: ReadonlyArray<readonly [string, DType, number, boolean]> = [
   ['lzw-pred-uint8.tif', 'uint8', 1, true],
   ['packbits-uint8.tif', 'uint8', 1, true],
   ['packbits-uint16.tif', 'uint16', 1, true],
+  ['deflate-pred3-float32.tif', 'float32', 1, true],
+  ['lzw-pred3-float32.tif', 'float32', 1, true],
   ['pyramid-uint16.tif', 'uint16', 1, true],
-  ['tiled-uint16.tif', 'uint16', 1, false],
-  ['tiled-lzw-uint16.tif', 'uint16', 1, false],
-  ['tiled-lzw-pred-uint16.tif', 'uint16', 1, false],
-  ['tiled-deflate-float32.tif', 'float32', 2, false],
+  ['tiled-uint16.tif', 'uint16', 1, true],
+  ['tiled-lzw-uint16.tif', 'uint16', 1, true],
+  ['tiled-lzw-pred-uint16.tif', 'uint16', 1, true],
+  ['tiled-deflate-float32.tif', 'float32', 2, true],
   ['bigtiff-uint16.tif', 'uint16', 2, false],
 ];
 
@@ -76,9 +81,53 @@ describe('readTiff on fixtures written by tifffile and libtiff', () => {
   // (values off by 256), which is one more reason BE files stay on our own path.
   const GEOTIFF_WRONG = new Set(['deflate-pred-uint16-be.tif']);
   it.each(CASES.filter((c) => c[3] && !GEOTIFF_WRONG.has(c[0])))('%s decodes the same through the geotiff fallback', async (name, dtype, pages) => {
-    expectFormula(await decodeWithGeotiff(await bytesOf(name), name, undefined), dtype, pages);
+    expectFormula(await decodeWithGeotiff(await bytesOf(name), name, {}), dtype, pages);
   });
 });
+
+/** Same formula as `rgb()` in fixtures/tiff/make_fixtures.py: R = the gray formula, G = max − R, B = 3·R mod range. */
+function expectedRgb(dtype: 'uint8' | 'uint16', sample: number): number[] {
+  const top = dtype === 'uint8' ? 255 : 65535;
+  const out: number[] = [];
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const r = expectedValue(dtype, 0, y, x);
+      out.push([r, top - r, (3 * r) % (top + 1)][sample]!);
+    }
+  }
+  return out;
+}
+
+/** Colour fixtures Debian's tifffile cannot write (LZW, PackBits), from libtiff or our LZW encoder. */
+const RGB_CASES: ReadonlyArray<readonly [string, 'uint8' | 'uint16']> = [
+  ['rgb-lzw-pred-uint8.tif', 'uint8'],
+  ['rgb-packbits-uint8.tif', 'uint8'],
+  ['rgb-planar-lzw-pred-uint16.tif', 'uint16'],
+  ['rgb-uint8.tif', 'uint8'],
+];
+
+describe('multi-sample fixtures, sample by sample and as luminance', () => {
+  it.each(RGB_CASES)('%s: each sample equals the formula and what geotiff decodes', async (name, dtype) => {
+    const bytes = await bytesOf(name);
+    for (const sample of [0, 1, 2]) {
+      const fast = await decodeTiff(bytes, name, { sample });
+      expect(fast.dtype).toBe(dtype);
+      expect(fast.shape).toEqual([1, H, W]);
+      const want = name === 'rgb-uint8.tif' ? expectedRgbGray(sample) : expectedRgb(dtype, sample);
+      expect(Array.from(fast.data)).toEqual(want);
+      expect(Array.from((await decodeWithGeotiff(bytes, name, { sample })).data)).toEqual(want);
+    }
+    const luma = await decodeTiff(bytes, name, { sample: 'luminance' });
+    expect(luma.dtype).toBe('float32');
+    const [r, g, b] = [0, 1, 2].map((s) => (name === 'rgb-uint8.tif' ? expectedRgbGray(s) : expectedRgb(dtype, s)));
+    expect(Array.from(luma.data)).toEqual(r!.map((v, i) => Math.fround(0.299 * v + 0.587 * g![i]! + 0.114 * b![i]!)));
+  });
+});
+
+/** rgb-uint8.tif repeats the uint8 gray formula in all three samples. */
+function expectedRgbGray(_sample: number): number[] {
+  return Array.from({ length: H * W }, (_, i) => expectedValue('uint8', 0, Math.floor(i / W), i % W));
+}
 
 it('decodes LZW through 12-bit codes and table resets (lzw-large-uint16.tif, libtiff-encoded)', async () => {
   const stack = await readTiff(fixture('lzw-large-uint16.tif'));
@@ -160,13 +209,13 @@ describe('bad input raises TiffError naming the file', () => {
     await expectTiffError(decodeTiff(bytes.subarray(0, ifd + 20), 'x.tif'), /^x\.tif: truncated: IFD 0 ends at byte \d+ but the file has \d+ bytes$/);
   });
 
-  it('sample layouts plateflow has no dtype for', async () => {
-    await expectTiffError(decodeTiff(await bytesOf('int16.tif'), 'x.tif'), /unsupported sample layout: page 0 is 16-bit signed integer/);
-    await expectTiffError(decodeTiff(await bytesOf('rgb-uint8.tif'), 'x.tif'), /unsupported sample layout: page 0 is 8-bit unsigned integer, 3 samples per pixel/);
+  it('a colour file read without choosing a sample', async () => {
+    await expectTiffError(decodeTiff(await bytesOf('rgb-uint8.tif'), 'x.tif'), /page 0 has 3 samples per pixel and no sample was chosen/);
+    await expectTiffError(decodeTiff(await bytesOf('rgb-uint8.tif'), 'x.tif', { sample: 3 }), /sample 3 was asked for, but page 0 has 3 samples per pixel/);
   });
 
   it('pages of different size', async () => {
-    await expectTiffError(decodeTiff(await bytesOf('mixed-pages.tif'), 'x.tif'), /page 1 is 8×8 uint16 but page 0 is 16×12 uint16; all pages must share size and dtype/);
+    await expectTiffError(decodeTiff(await bytesOf('mixed-pages.tif'), 'x.tif'), /page 1 is 8×8 uint16 but page 0 is 16×12 uint16; all pages must share size, dtype and samples per pixel/);
   });
 
   it('corrupt compressed strips', async () => {
@@ -196,9 +245,9 @@ describe('bad input raises TiffError naming the file', () => {
 });
 
 describe('robustness', () => {
-  const onlyTiffErrors = async (bytes: Uint8Array): Promise<void> => {
+  const onlyTiffErrors = async (bytes: Uint8Array, opts: { sample?: number | 'luminance' } = {}): Promise<void> => {
     try {
-      await decodeTiff(bytes, 'fuzz.tif');
+      await decodeTiff(bytes, 'fuzz.tif', opts);
     } catch (err) {
       if (!(err instanceof TiffError)) throw err;
     }
@@ -209,6 +258,19 @@ describe('robustness', () => {
       const bytes = await bytesOf(name);
       for (let n = 0; n < bytes.length; n += 7) await onlyTiffErrors(bytes.slice(0, n));
     }
+  });
+
+  it('truncations and byte flips of the colour fixtures raise only TiffError', async () => {
+    const files = await Promise.all(RGB_CASES.map(([name]) => bytesOf(name)));
+    for (const bytes of files) for (let n = 0; n < bytes.length; n += 5) await onlyTiffErrors(bytes.slice(0, n), { sample: 'luminance' });
+    await fc.assert(
+      fc.asyncProperty(fc.nat(files.length - 1), fc.constantFrom<number | 'luminance'>(0, 2, 'luminance'), fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 8 }), async (i, sample, flips) => {
+        const bytes = files[i]!.slice();
+        for (const [pos, value] of flips) bytes[pos % bytes.length] = value;
+        await onlyTiffErrors(bytes, { sample });
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('random bytes after a TIFF header raise only TiffError', async () => {

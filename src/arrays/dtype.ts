@@ -1,38 +1,23 @@
 /**
- * Element types a `SharedArray` can hold: the image dtypes of `src/image.ts` plus three more.
- *
- * Why a superset here instead of widening `DType` in `image.ts`: `DType` is the set of pixel types the
- * TIFF/Zarr readers produce and every processing function switches on; adding members there would
- * ripple into every exhaustive switch in storage/ and processing/. Whole-array work (volumes, derived
- * arrays, float64 accumulators, signed 8/16-bit data) needs `int8`, `int16` and `float64` as well, so
- * they live here, and image dtypes are delegated to `image.ts` so the two maps cannot drift.
+ * Element types a `SharedArray` can hold. They are exactly the image dtypes of `src/image.ts` (which
+ * grew `int8`, `int16` and `float64` so TIFFs of those types can be read and written as they are);
+ * the names here stay so array code reads as array code, and delegate so the two maps cannot drift.
  *
  * Not included: `bigint64`/`biguint64` (their elements are `bigint`, so every reduction would need a
  * second code path) and `Uint8ClampedArray` (a view convention, not a storage type).
  */
-import { bytesPerPixel, DTYPES, viewOf, type DType, type TypedArrayByDType } from '../image.js';
+import { bytesPerPixel, DTYPES, dtypeOf, isIntegerDType as isIntegerImageDType, viewOf, type DType, type PixelArray, type TypedArrayByDType } from '../image.js';
 
-export type ArrayDType = DType | 'int8' | 'int16' | 'float64';
+export type ArrayDType = DType;
 
-/** dtype → typed array, like zarrita's `TypedArray<D>`; extends the image map so image data fits. */
-export interface TypedArrayByArrayDType extends TypedArrayByDType {
-  int8: Int8Array;
-  int16: Int16Array;
-  float64: Float64Array;
-}
+/** dtype → typed array, like zarrita's `TypedArray<D>`. */
+export type TypedArrayByArrayDType = TypedArrayByDType;
 
 export type AnyTypedArray = TypedArrayByArrayDType[ArrayDType];
 
-type ExtraDType = Exclude<ArrayDType, DType>;
+export const ARRAY_DTYPES: readonly ArrayDType[] = Object.freeze([...DTYPES]);
 
-const EXTRA = {
-  int8: Int8Array,
-  int16: Int16Array,
-  float64: Float64Array,
-} as const satisfies { [K in ExtraDType]: { readonly BYTES_PER_ELEMENT: number } };
-
-export const ARRAY_DTYPES: readonly ArrayDType[] = Object.freeze([...DTYPES, ...(Object.keys(EXTRA) as ExtraDType[])]);
-
+/** Every array dtype is an image dtype now; kept so callers that narrow keep compiling. */
 export function isImageDType(dtype: ArrayDType): dtype is DType {
   return (DTYPES as readonly string[]).includes(dtype);
 }
@@ -43,37 +28,22 @@ export function isArrayDType(value: unknown): value is ArrayDType {
 
 /** True for integer dtypes (one histogram bin per value makes sense, sums are exact below 2^53). */
 export function isIntegerDType(dtype: ArrayDType): boolean {
-  return dtype !== 'float32' && dtype !== 'float64';
+  return isIntegerImageDType(dtype);
 }
 
 export function bytesPerElement(dtype: ArrayDType): number {
-  return isImageDType(dtype) ? bytesPerPixel(dtype) : EXTRA[dtype].BYTES_PER_ELEMENT;
+  return bytesPerPixel(dtype);
 }
 
 /** A typed view over existing bytes (no copy); `byteOffset` must be a multiple of the element size. */
-export function typedView<D extends ArrayDType>(
-  dtype: D,
-  buffer: ArrayBufferLike,
-  byteOffset: number,
-  length: number,
-): TypedArrayByArrayDType[D] {
-  if (isImageDType(dtype)) return viewOf(dtype, buffer, byteOffset, length) as unknown as TypedArrayByArrayDType[D];
-  const Ctor = EXTRA[dtype as ExtraDType];
-  return new Ctor(buffer as ArrayBuffer, byteOffset, length) as TypedArrayByArrayDType[D];
+export function typedView<D extends ArrayDType>(dtype: D, buffer: ArrayBufferLike, byteOffset: number, length: number): TypedArrayByArrayDType[D] {
+  return viewOf(dtype, buffer, byteOffset, length);
 }
 
-/**
- * The dtype of a typed array, or `undefined` for a kind we do not store. (`image.ts`'s `dtypeOf` maps
- * anything unknown to float32, which is right for pixel arrays but wrong for e.g. a Float64Array.)
- */
+/** The dtype of a typed array, or `undefined` for a kind we do not store (e.g. a BigInt64Array). */
 export function arrayDTypeOf(data: ArrayBufferView): ArrayDType | undefined {
-  if (data instanceof Uint8Array) return 'uint8';
-  if (data instanceof Uint16Array) return 'uint16';
-  if (data instanceof Uint32Array) return 'uint32';
-  if (data instanceof Int32Array) return 'int32';
-  if (data instanceof Float32Array) return 'float32';
-  if (data instanceof Int8Array) return 'int8';
-  if (data instanceof Int16Array) return 'int16';
-  if (data instanceof Float64Array) return 'float64';
-  return undefined;
+  const known =
+    data instanceof Uint8Array || data instanceof Int8Array || data instanceof Uint16Array || data instanceof Int16Array ||
+    data instanceof Uint32Array || data instanceof Int32Array || data instanceof Float32Array || data instanceof Float64Array;
+  return known ? dtypeOf(data as PixelArray) : undefined;
 }

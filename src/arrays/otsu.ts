@@ -10,7 +10,6 @@
 import type { DType } from '../image.js';
 import { otsuFromHistogram } from '../processing/otsu.js';
 import { chunkRanges } from './chunks.js';
-import { isImageDType } from './dtype.js';
 import { ChunkPlanError } from './errors.js';
 import { numpyF32Centers, numpyF32Edges } from './numpy-histogram.js';
 import { Orchestrator } from './orchestrator.js';
@@ -37,7 +36,7 @@ export interface TiledOtsuResult {
  */
 export async function tiledOtsu(src: SharedArray, options: ChunkedOptions & { readonly bins?: number }): Promise<TiledOtsuResult> {
   const dtype = src.dtype;
-  if (!isImageDType(dtype)) throw new ChunkPlanError(`Otsu handles the image dtypes only, got ${dtype}`);
+  if (dtype === 'float64') throw new ChunkPlanError('tiled Otsu handles integer and float32 arrays, got float64; convert it to float32 first');
   if (src.ndim !== 2 && src.ndim !== 3) throw new ChunkPlanError(`tiled Otsu needs a 2-D or 3-D array, got shape ${JSON.stringify(src.shape)}`);
   const bins = options.bins ?? 256;
   const nPlanes = src.ndim === 3 ? src.shape[0]! : 1;

@@ -1,7 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { convertPlate, describeConvert, type ConvertProgress } from '../ome-zarr/convert.js';
 import { parseNgffVersion, type NgffVersion } from '../ome-zarr/ngff.js';
-import { log, positiveInt } from './options.js';
+import type { ColorMode } from '../microscopes/samples.js';
+import { colorOption, log, positiveInt } from './options.js';
 
 interface ConvertFlags {
   ngff: NgffVersion;
@@ -10,6 +11,7 @@ interface ConvertFlags {
   format?: string;
   pattern?: string;
   lenient: boolean;
+  color: ColorMode;
   overwrite: boolean;
   concurrency?: number;
   levels?: number;
@@ -36,6 +38,7 @@ export function convertCommand(): Command {
     .option('--format <name>', 'skip detection and use this source format')
     .option('--pattern <pattern>', 'source file-name pattern with named groups')
     .option('--lenient', 'skip and report unmatched image files instead of failing', false)
+    .addOption(colorOption())
     .option('--overwrite', 'replace <out> if it exists', false)
     .addOption(new Option('--levels <n>', 'multiscale levels per position, each 2× smaller (default: enough to get below 1024 px)').argParser(positiveInt('--levels')))
     .addOption(new Option('--concurrency <n>', 'positions converted at once (default: 2 × available CPUs)').argParser(positiveInt('--concurrency')))
@@ -48,7 +51,7 @@ export function convertCommand(): Command {
         compression: flags.compression,
         level: flags.level,
         overwrite: flags.overwrite,
-        discover: { lenient: flags.lenient, ...(flags.format ? { format: flags.format } : {}), ...(flags.pattern ? { pattern: flags.pattern } : {}) },
+        discover: { lenient: flags.lenient, color: flags.color, ...(flags.format ? { format: flags.format } : {}), ...(flags.pattern ? { pattern: flags.pattern } : {}) },
         ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
         ...(flags.levels ? { levels: flags.levels } : {}),
         ...(progress ? { onProgress: progress.update } : {}),

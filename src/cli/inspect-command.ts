@@ -2,6 +2,8 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { discoverPlate } from '../microscopes/discover.js';
 import type { AcquisitionMetadata } from '../microscopes/types.js';
+import type { ColorMode } from '../microscopes/samples.js';
+import { colorOption } from './options.js';
 
 export function inspectCommand(): Command {
   return new Command('inspect')
@@ -10,9 +12,10 @@ export function inspectCommand(): Command {
     .option('--format <name>', 'skip detection and use this format (ImageXpress, OperaPhenix, ArrayScan, plateflow)')
     .option('--pattern <pattern>', 'file-name pattern with named groups, e.g. "{well}_s{site}_w{channel}.tif"')
     .option('--lenient', 'report unmatched image files instead of failing', false)
+    .addOption(colorOption())
     .option('--json', 'print one JSON object', false)
-    .action(async (plateDir: string, opts: { format?: string; pattern?: string; lenient: boolean; json: boolean }) => {
-      const plate = await discoverPlate(path.resolve(plateDir), { ...(opts.format ? { format: opts.format } : {}), ...(opts.pattern ? { pattern: opts.pattern } : {}), lenient: opts.lenient });
+    .action(async (plateDir: string, opts: { format?: string; pattern?: string; lenient: boolean; color: ColorMode; json: boolean }) => {
+      const plate = await discoverPlate(path.resolve(plateDir), { ...(opts.format ? { format: opts.format } : {}), ...(opts.pattern ? { pattern: opts.pattern } : {}), lenient: opts.lenient, color: opts.color });
       if (opts.json) {
         const a = plate.acquisition;
         process.stdout.write(

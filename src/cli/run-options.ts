@@ -21,7 +21,8 @@ import { parseDashboardAddress, type DashboardAddress } from '../dashboard/index
 import type { PlannedPlate } from '../run/run-plate.js';
 import { startRunDashboard, type RunDashboard } from './dashboard-session.js';
 import { EXIT } from './exit-codes.js';
-import { components, positiveInt } from './options.js';
+import type { ColorMode } from '../microscopes/samples.js';
+import { colorOption, components, positiveInt } from './options.js';
 
 export interface PipelineFlags {
   pipeline: string;
@@ -31,6 +32,7 @@ export interface PipelineFlags {
   lenient: boolean;
   format?: string;
   pattern?: string;
+  color: ColorMode;
   force: boolean;
   verifyInputs: boolean;
   forceRun: boolean;
@@ -85,6 +87,7 @@ export function addPipelineOptions(command: Command): Command {
     .option('--lenient', 'skip and report what does not match (unmatched image files; in a batch, missing plates or channels) instead of failing', false)
     .option('--format <name>', 'skip detection and use this format')
     .option('--pattern <pattern>', 'file-name pattern with named groups')
+    .addOption(colorOption())
     .option('--force', 'ignore checkpoints of earlier runs and recompute everything', false)
     .option('--verify-inputs', 'on resume, recognise changed inputs by a hash of their bytes (reads every input) instead of size, modification time and inode', false)
     .option('--from-step <step>', 'recompute from this step (1-based number or name) even where checkpoints match')
@@ -225,6 +228,7 @@ export interface CommandSession {
     readonly lenient: boolean;
     readonly format?: string;
     readonly pattern?: string;
+    readonly color: ColorMode;
     readonly preflight: { readonly workers: number; readonly forceRun: boolean } | false;
   } & ReturnType<typeof compileFlags>;
   /** Run events and warnings go to the progress display and, with `--dashboard`, to the dashboard. */
@@ -261,6 +265,7 @@ export async function startCommandSession(flags: PipelineFlags & ExecutorFlags, 
       lenient: flags.lenient,
       ...(flags.format ? { format: flags.format } : {}),
       ...(flags.pattern ? { pattern: flags.pattern } : {}),
+      color: flags.color,
       ...compileFlags(flags),
       preflight: flags.preflight ? { workers: plannedWorkers(flags), forceRun: flags.forceRun } : false,
     },

@@ -31,6 +31,7 @@ export function slurmScriptCommand(): Command {
       lenient: flags.lenient,
       ...(flags.format ? { format: flags.format } : {}),
       ...(flags.pattern ? { pattern: flags.pattern } : {}),
+      color: flags.color,
       ...(flags.out ? { out: path.resolve(flags.out) } : {}),
       ...(flags.only !== undefined ? { axisFilter: flags.only } : {}),
       ...compileFlags(flags),

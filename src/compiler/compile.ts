@@ -167,7 +167,8 @@ function bindGroups(steps: readonly ResolvedStep[], plate: PlateIndex): Resolved
 
 function inputsKey(root: string, inputs: readonly ImageRecord[]): string {
   const hash = createHash('sha256').update(root);
-  for (const r of inputs) hash.update(`\n${r.path}#${r.page ?? ''}${stableStringify(r.components)}`);
+  // The sample suffix only appears for colour files, so keys of existing plates (and their resumes) stay the same.
+  for (const r of inputs) hash.update(`\n${r.path}#${r.page ?? ''}${r.sample !== undefined ? `@${r.sample}` : ''}${stableStringify(r.components)}`);
   return hash.digest('hex').slice(0, 16);
 }
 

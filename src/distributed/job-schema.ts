@@ -81,7 +81,7 @@ export const taskPlanSchema = z
       grid: z.strictObject({ rows: z.number().int().min(1), columns: z.number().int().min(1) }).nullable(),
       acquisition: acquisitionSchema.optional(),
     }),
-    inputs: z.array(z.strictObject({ path: relativePath, components: stringMap, page: z.number().int().min(0).optional() })),
+    inputs: z.array(z.strictObject({ path: relativePath, components: stringMap, page: z.number().int().min(0).optional(), sample: z.union([z.number().int().min(0), z.literal('luminance')]).optional() })),
     inputsKey: z.string().regex(/^[0-9a-f]{16}$/),
     steps: z.array(stepPlan).min(1),
     outputRoot: absolutePath,

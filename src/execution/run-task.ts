@@ -11,6 +11,7 @@ import { isFunctionOutput } from '../processing/types.js';
 import { wasmKernels } from '../processing/wasm.js';
 import { AtomicWriteBatch } from '../storage/atomic.js';
 import type { ReadBuffer } from '../storage/backend.js';
+import type { SampleChoice } from '../storage/tiff-samples.js';
 import { FileManager } from '../storage/file-manager.js';
 import type { SubdirectoryFiles } from '../storage/metadata-types.js';
 import { resolveInside } from '../storage/safe-path.js';
@@ -35,6 +36,8 @@ interface FlowImage {
   readonly backend: 'disk' | 'memory' | 'zarr';
   readonly path: string;
   readonly page?: number;
+  /** The sample of a colour TIFF input (see `ImageRecord.sample`). */
+  readonly sample?: SampleChoice;
   /** A zarr plane stored widened (see zarr-step-output.ts) comes back as this dtype. */
   readonly dtype?: DType;
 }
@@ -101,6 +104,7 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
       backend: isOmeZarrFormat(plan.plate.format) ? 'zarr' : 'disk',
       path: resolveInside(plan.plate.root, record.path),
       ...(record.page !== undefined ? { page: record.page } : {}),
+      ...(record.sample !== undefined ? { sample: record.sample } : {}),
     }));
     let first = 0;
     const readBuffer: ReadBuffer = { bytes: new Uint8Array(0) };
@@ -322,7 +326,8 @@ async function loadMember(member: FlowImage, ctx: StepContext): Promise<ImageSta
     const stack = await ctx.files.load('zarr', member.path, { signal: ctx.signal, ...(member.page !== undefined ? { page: member.page } : {}) });
     return member.dtype === undefined || member.dtype === stack.dtype ? stack : { ...stack, dtype: member.dtype, data: asDType(stack.data, member.dtype) } as ImageStack;
   }
-  const stack = await ctx.files.load(member.backend, member.path, { signal: ctx.signal, ...(member.backend === 'disk' ? { readBuffer: ctx.readBuffer } : {}) });
+  const disk = member.backend === 'disk' ? { readBuffer: ctx.readBuffer, ...(member.sample !== undefined ? { sample: member.sample } : {}) } : {};
+  const stack = await ctx.files.load(member.backend, member.path, { signal: ctx.signal, ...disk });
   return member.page === undefined ? stack : { dtype: stack.dtype, shape: [1, stack.shape[1], stack.shape[2]], data: planeOf(stack, member.page) };
 }
 

@@ -81,13 +81,18 @@ interface PositionPlan {
 
 /** Dtypes each dtype converts to without changing any value. */
 const WIDENS_TO: Readonly<Record<DType, readonly DType[]>> = {
-  uint8: ['uint16', 'uint32', 'int32', 'float32'],
-  uint16: ['uint32', 'int32', 'float32'],
+  uint8: ['uint16', 'int16', 'uint32', 'int32', 'float32', 'float64'],
+  int8: ['int16', 'int32', 'float32', 'float64'],
+  uint16: ['uint32', 'int32', 'float32', 'float64'],
+  int16: ['int32', 'float32', 'float64'],
+  // 32-bit integers do stay exact in float64, but doubling their storage silently is worse than
+  // asking for TIFF output; only float32 widens to float64 (for float64 planes beside it).
   uint32: [],
   int32: [],
-  float32: [],
+  float32: ['float64'],
+  float64: [],
 };
-const NARROWEST_FIRST: readonly DType[] = ['uint8', 'uint16', 'uint32', 'int32', 'float32'];
+const NARROWEST_FIRST: readonly DType[] = ['uint8', 'int8', 'uint16', 'int16', 'uint32', 'int32', 'float32', 'float64'];
 
 /** The narrowest dtype that holds every value of every one of `dtypes` exactly, or undefined (e.g. uint32 with float32). */
 export function commonDType(dtypes: Iterable<DType>): DType | undefined {

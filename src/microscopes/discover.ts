@@ -17,6 +17,7 @@ import { listPlate } from './listing.js';
 import { createPatternHandler } from './pattern.js';
 import { createPlateflowOutputHandler } from './plateflow-output.js';
 import { FORMAT_HANDLERS, getFormatHandler, PATTERN_FORMAT } from './registry.js';
+import { COLOR_MODES, expandSamples, type ColorMode } from './samples.js';
 import type { AcquisitionMetadata, ImageRecord, PlateGrid, PlateIndex, SkippedFile } from './types.js';
 
 export interface DiscoverOptions {
@@ -30,6 +31,12 @@ export interface DiscoverOptions {
   readonly filters?: Readonly<Record<string, KeyFilter>>;
   /** For plateflow output: read this sub-directory instead of the one marked main. */
   readonly subdirectory?: string;
+  /**
+   * Colour (multi-sample) TIFFs: each sample becomes a channel (`<channel>-r/-g/-b`, see
+   * `expandSamples`), or each file is read as one BT.601 luminance plane.
+   * @defaultValue 'channels'
+   */
+  readonly color?: ColorMode;
 }
 
 /** How many unmatched file names an error message quotes. */
@@ -82,10 +89,12 @@ export function clearComponentCache(root?: string): void {
 export async function discoverPlate(root: string, opts: DiscoverOptions = {}): Promise<PlateIndex> {
   const abs = path.resolve(root);
   const choice = chooseHandlers(opts); // validate options before touching the disk or the cache
-  const key = JSON.stringify([abs, choice.forced?.name ?? null, opts.pattern ?? null, opts.lenient === true, opts.subdirectory ?? null]);
+  const color = opts.color ?? 'channels';
+  if (!COLOR_MODES.includes(color)) throw new ConfigError(`unknown color mode '${String(color)}'; use ${COLOR_MODES.join(' or ')}`, { color: String(color) });
+  const key = JSON.stringify([abs, choice.forced?.name ?? null, opts.pattern ?? null, opts.lenient === true, opts.subdirectory ?? null, color]);
   let entry = cache.get(key);
   if (!entry) {
-    const index = scan(abs, choice, opts.lenient === true);
+    const index = scan(abs, choice, opts.lenient === true, color);
     entry = { root: abs, index };
     cache.set(key, entry);
     if (cache.size > MAX_CACHED) cache.delete(cache.keys().next().value!);
@@ -124,7 +133,7 @@ function chooseHandlers(opts: DiscoverOptions): HandlerChoice {
   return { forced, candidates: [forced] };
 }
 
-async function scan(root: string, choice: HandlerChoice, lenient: boolean): Promise<PlateIndex> {
+async function scan(root: string, choice: HandlerChoice, lenient: boolean, color: ColorMode): Promise<PlateIndex> {
   const listing = await listPlate(root);
   const { forced, candidates } = choice;
   const hasImages = listing.files.some((f) => isTiffPath(f) || candidates.some((h) => h.isImageFile?.(f) === true));
@@ -166,7 +175,7 @@ async function scan(root: string, choice: HandlerChoice, lenient: boolean): Prom
     skipped.push(...indexed.unmatched);
   }
 
-  const images = sortRecords(indexed.images);
+  const images = sortRecords(await expandSamples(root, indexed.images, color));
   const kept = removeDuplicates(images, lenient, skipped);
   if (kept.length === 0) {
     throw new DiscoveryError(
@@ -317,7 +326,12 @@ function buildIndex(
 /** A frozen copy of a record (records of a cached index are frozen already and are shared as is). */
 function freezeRecord(r: ImageRecord): ImageRecord {
   if (Object.isFrozen(r) && Object.isFrozen(r.components)) return r;
-  return Object.freeze({ path: r.path, components: Object.freeze({ ...r.components }), ...(r.page !== undefined ? { page: r.page } : {}) });
+  return Object.freeze({
+    path: r.path,
+    components: Object.freeze({ ...r.components }),
+    ...(r.page !== undefined ? { page: r.page } : {}),
+    ...(r.sample !== undefined ? { sample: r.sample } : {}),
+  });
 }
 
 function filterIndex(base: PlateIndex, filters: Readonly<Record<string, KeyFilter>>): PlateIndex {

@@ -1,3 +1,5 @@
+import type { SampleChoice } from '../storage/tiff-samples.js';
+
 /** One image file (or one page/plane of a container) and the component values it carries. */
 export interface ImageRecord {
   /** POSIX path relative to the plate root; never absolute, never containing `..`. */
@@ -5,6 +7,11 @@ export interface ImageRecord {
   readonly components: Readonly<Record<string, string>>;
   /** Page of a multi-page file, when one file holds several planes. */
   readonly page?: number;
+  /**
+   * Which sample of a multi-sample (colour) TIFF this record reads: its index, or `'luminance'`
+   * (see `expandSamples`). Absent for single-sample files.
+   */
+  readonly sample?: SampleChoice;
 }
 
 export interface SkippedFile {

@@ -223,7 +223,7 @@ export interface ImageSpec {
 }
 
 const COLORS = ['0000FF', '00FF00', 'FF0000', 'FF00FF', '00FFFF', 'FFFF00', 'FFFFFF'];
-const DTYPE_MAX: Readonly<Record<DType, number>> = { uint8: 255, uint16: 65535, uint32: 4294967295, int32: 2147483647, float32: 1 };
+const DTYPE_MAX: Readonly<Record<DType, number>> = { uint8: 255, int8: 127, uint16: 65535, int16: 32767, uint32: 4294967295, int32: 2147483647, float32: 1, float64: 1 };
 
 /** Twelve significant digits, so 0.1 µm × 8 is written 0.8, not 0.8000000000000002. */
 const tidy = (v: number): number => Number(v.toPrecision(12));

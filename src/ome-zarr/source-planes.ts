@@ -35,10 +35,11 @@ export function planeReader(plate: PlateIndex): PlaneReader & { forget(relPath: 
   return {
     async read(record, signal) {
       const file = resolveInside(plate.root, record.path);
-      if (record.page === undefined) return readTiff(file, signal ? { signal } : {});
+      const opts = { ...(signal ? { signal } : {}), ...(record.sample !== undefined ? { sample: record.sample } : {}) };
+      if (record.page === undefined) return readTiff(file, opts);
       let stack = pages.get(record.path);
       if (!stack) {
-        stack = readTiff(file, signal ? { signal } : {});
+        stack = readTiff(file, opts);
         pages.set(record.path, stack);
         stack.catch(() => pages.delete(record.path));
       }

@@ -15,7 +15,8 @@ import { wasmKernels, wasmRegions } from './wasm.js';
  * - the threshold is the centre of the bin i maximising w1(i)·w2(i+1)·(μ1(i) − μ2(i+1))², computed in
  *   float64 with numpy's cumulative-sum order; ties go to the lowest bin.
  *
- * The foreground is `value > threshold`.
+ * The foreground is `value > threshold`. float64 images are thresholded as float32 (their values
+ * rounded to float32 for the histogram; the mask still compares the float64 values).
  *
  * @throws RangeError for an empty image, NaN or ±Infinity in a float image (unless all pixels are equal),
  *   or an integer range wider than 2^26.
@@ -23,7 +24,8 @@ import { wasmKernels, wasmRegions } from './wasm.js';
 export function otsuThreshold(plane: PixelArray, dtype: DType, nbins = 256): number {
   if (plane.length === 0) throw new RangeError('otsu_threshold: empty image');
   if (dtype === 'float32') return otsuFloat(plane as Float32Array, nbins, null);
-  return otsuInteger(plane as Uint8Array | Uint16Array | Uint32Array | Int32Array);
+  if (dtype === 'float64') return otsuFloat(Float32Array.from(plane), nbins, null);
+  return otsuInteger(plane as IntegerPlane);
 }
 
 /**
@@ -104,8 +106,10 @@ function histogramF32(a: Float32Array, edges: Float32Array, lo: number, norm: nu
   return Float64Array.from(counts);
 }
 
+type IntegerPlane = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array;
+
 /** Integer images: skimage's bincount histogram, one bin per value from min to max. */
-function otsuInteger(plane: Uint8Array | Uint16Array | Uint32Array | Int32Array): number {
+function otsuInteger(plane: IntegerPlane): number {
   const n = plane.length;
   let min = plane[0]!;
   let max = min;
@@ -159,7 +163,7 @@ export function otsuFromHistogram(counts: Float64Array, centers: Float64Array): 
   return centers[bestIdx]!;
 }
 
-function maskAbove(plane: Uint8Array | Uint16Array | Uint32Array | Int32Array, t: number, mask: Uint8Array): void {
+function maskAbove(plane: IntegerPlane | Float64Array, t: number, mask: Uint8Array): void {
   for (let i = 0, n = plane.length; i < n; i++) mask[i] = plane[i]! > t ? 1 : 0;
 }
 
@@ -170,7 +174,7 @@ export const otsuKwargs = z.strictObject({
 export const otsuThresholdFunction = defineFunction({
   name: 'otsu_threshold',
   description:
-    'Per-plane Otsu threshold (skimage.filters.threshold_otsu semantics; `bins` applies to float32 images, integer images use one bin per value); uint8 mask out, 1 where value > threshold; measurement `otsu_threshold`.',
+    'Per-plane Otsu threshold (skimage.filters.threshold_otsu semantics; `bins` applies to float images, integer images use one bin per value; float64 is histogrammed as float32); uint8 mask out, 1 where value > threshold; measurement `otsu_threshold`.',
   kwargs: otsuKwargs,
   run: (stack: ImageStack, kw, ctx) => {
     const [n, h, w] = stack.shape;
@@ -185,8 +189,11 @@ export const otsuThresholdFunction = defineFunction({
       const out = mask.subarray(p * size, (p + 1) * size);
       let t: number;
       if (stack.dtype === 'float32') t = otsuFloat(plane as Float32Array, kw.bins, out);
-      else {
-        const ints = plane as Uint8Array | Uint16Array | Uint32Array | Int32Array;
+      else if (stack.dtype === 'float64') {
+        t = otsuFloat(Float32Array.from(plane), kw.bins, null);
+        maskAbove(plane as Float64Array, t, out);
+      } else {
+        const ints = plane as IntegerPlane;
         t = otsuInteger(ints);
         maskAbove(ints, t, out);
       }

@@ -193,7 +193,7 @@ async function sampleBytesPerPixel(plans: readonly TaskPlan[]): Promise<number> 
   for (const plan of plans) {
     for (const record of plan.inputs) {
       if (attempts++ >= SAMPLE_ATTEMPTS) return 2;
-      const dtype = await readTiff(resolveInside(plan.plate.root, record.path)).then((t) => t.dtype, () => undefined);
+      const dtype = await readTiff(resolveInside(plan.plate.root, record.path), record.sample !== undefined ? { sample: record.sample } : {}).then((t) => t.dtype, () => undefined);
       if (dtype !== undefined) return bytesPerPixel(dtype);
     }
   }

@@ -71,7 +71,12 @@ export async function runBatch(plateArgs: readonly string[], options: BatchOptio
   const runnable: { plate: string; channels?: string[] }[] = [];
   for (const plate of plates) {
     try {
-      const index = await discoverPlate(plate, { lenient, ...(options.format ? { format: options.format } : {}), ...(options.pattern ? { pattern: options.pattern } : {}) });
+      const index = await discoverPlate(plate, {
+        lenient,
+        ...(options.format ? { format: options.format } : {}),
+        ...(options.pattern ? { pattern: options.pattern } : {}),
+        ...(options.color ? { color: options.color } : {}),
+      });
       const present = options.channels?.filter((c) => index.components.channel?.includes(c));
       for (const c of options.channels ?? []) if (!present!.includes(c)) missing.push({ plate, reason: `channel ${c} not found (channels: ${(index.components.channel ?? []).join(', ') || 'none'})` });
       if (present === undefined) runnable.push({ plate });

@@ -5,6 +5,7 @@ import type { CompileOptions } from '../compiler/compile.js';
 import type { TaskPlan } from '../compiler/plan.js';
 import { discoverPlate } from '../microscopes/discover.js';
 import type { PlateIndex } from '../microscopes/types.js';
+import type { ColorMode } from '../microscopes/samples.js';
 import { loadPipelineFile } from '../pipeline/load.js';
 import type { FunctionRegistry } from '../pipeline/registry.js';
 import type { PipelineDefinition } from '../pipeline/types.js';
@@ -28,6 +29,8 @@ export interface RunPlateOptions extends ExecuteOptions {
   readonly format?: string;
   /** A user file-name pattern (named groups or `{well}` template); implies the generic format. */
   readonly pattern?: string;
+  /** Colour TIFFs: a channel per sample, or one luminance plane per file (see `DiscoverOptions.color`). @defaultValue 'channels' */
+  readonly color?: ColorMode;
   readonly config?: Partial<ComponentConfigInput>;
   readonly axisFilter?: KeyFilter | Readonly<Record<string, KeyFilter>>;
   /** Discovery filters per component, e.g. `{ channel: ['1', '2'] }`: other images are not part of the run. */
@@ -119,6 +122,7 @@ export async function planPlate(plateDir: string, options: Omit<RunPlateOptions,
   const plate = await discoverPlate(path.resolve(plateDir), {
     ...(options.format ? { format: options.format } : {}),
     ...(options.pattern ? { pattern: options.pattern } : {}),
+    ...(options.color ? { color: options.color } : {}),
     lenient: options.lenient ?? false,
     ...(options.filters ? { filters: options.filters } : {}),
   });

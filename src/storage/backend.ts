@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { PlateflowError, StorageError } from '../errors.js';
 import type { ImageStack } from '../image.js';
 import type { AtomicWriteBatch } from './atomic.js';
+import type { SampleChoice } from './tiff-samples.js';
 
 /**
  * The one interface every storage backend implements, so a step reads and writes images the same
@@ -20,6 +21,8 @@ export interface LoadOptions {
    * the whole stack (a caller slices multi-page TIFFs itself).
    */
   readonly page?: number;
+  /** Disk only: the sample of a multi-sample TIFF to read (see `ReadTiffOptions.sample`). */
+  readonly sample?: SampleChoice;
   /**
    * Disk only: read the file into this buffer (grown when too small) instead of a fresh one. The
    * returned stack may then be a view of `readBuffer.bytes`, valid only until the next load with

@@ -17,7 +17,11 @@ export class DiskBackend implements StorageBackend {
 
   async load(p: string, opts: LoadOptions = {}): Promise<ImageStack> {
     this.#check(p);
-    return readTiff(p, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.readBuffer ? { readBuffer: opts.readBuffer } : {}) });
+    return readTiff(p, {
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.readBuffer ? { readBuffer: opts.readBuffer } : {}),
+      ...(opts.sample !== undefined ? { sample: opts.sample } : {}),
+    });
   }
 
   async save(p: string, stack: ImageStack, opts: SaveOptions = {}): Promise<void> {

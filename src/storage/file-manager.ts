@@ -53,7 +53,12 @@ export class FileManager {
    */
   async load(kind: BackendKind, path: string, opts: LoadOptions = {}): Promise<ImageStack> {
     const signal = this.#abortCheck(opts.signal);
-    return this.backend(kind).load(path, { ...(signal ? { signal } : {}), ...(opts.page !== undefined ? { page: opts.page } : {}), ...(opts.readBuffer ? { readBuffer: opts.readBuffer } : {}) });
+    return this.backend(kind).load(path, {
+      ...(signal ? { signal } : {}),
+      ...(opts.page !== undefined ? { page: opts.page } : {}),
+      ...(opts.sample !== undefined ? { sample: opts.sample } : {}),
+      ...(opts.readBuffer ? { readBuffer: opts.readBuffer } : {}),
+    });
   }
 
   /** @throws AbortError (`E_ABORTED`) when aborted; `E_STORAGE_IO`, `E_TIFF_INVALID` from the backend. */

@@ -17,6 +17,28 @@ export const COMPRESSION = { none: 1, lzw: 5, deflate: 8, adobeDeflate: 32946, p
 /** Compressions the fast path decodes itself; anything else goes to geotiff. */
 export const FAST_COMPRESSIONS: ReadonlySet<number> = new Set(Object.values(COMPRESSION));
 
+/** What geotiff decodes beyond those in Node: JPEG, LERC, Zstandard (its WebP decoder needs a browser). */
+const FALLBACK_COMPRESSIONS: ReadonlySet<number> = new Set([7, 34887, 50000]);
+
+const COMPRESSION_NAMES: Readonly<Record<number, string>> = {
+  1: 'none', 2: 'CCITT RLE', 3: 'CCITT Group 3', 4: 'CCITT Group 4', 5: 'LZW', 6: 'old-style JPEG', 7: 'JPEG',
+  8: 'Deflate', 32773: 'PackBits', 32946: 'Deflate', 33003: 'JPEG 2000 (Aperio)', 33005: 'JPEG 2000 (Aperio)',
+  34712: 'JPEG 2000', 34887: 'LERC', 34925: 'LZMA', 50000: 'Zstandard', 50001: 'WebP', 50002: 'JPEG XL', 52546: 'JPEG XL',
+};
+
+/** True when the fast path or geotiff can decode `compression`. */
+export function isReadableCompression(compression: number): boolean {
+  return FAST_COMPRESSIONS.has(compression) || FALLBACK_COMPRESSIONS.has(compression);
+}
+
+/** "JPEG 2000 (Compression 34712)", for messages. */
+export function describeCompression(compression: number): string {
+  const name = COMPRESSION_NAMES[compression];
+  return name === undefined ? `unknown compression ${compression}` : `${name} (Compression ${compression})`;
+}
+
+export const READABLE_COMPRESSIONS = 'plateflow reads uncompressed, LZW, Deflate, PackBits, JPEG, LERC and Zstandard TIFFs';
+
 /** Decode one strip into `dst` (exactly the strip's expected byte length). Returns bytes written. */
 export function decodeStrip(compression: number, src: Uint8Array, dst: Uint8Array): number {
   switch (compression) {
@@ -152,13 +174,40 @@ export function lzwDecode(src: Uint8Array, dst: Uint8Array): number {
   }
 }
 
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /**
- * Undo horizontal differencing (Predictor 2) in place, row by row. Typed-array stores wrap
- * modulo the element size exactly as the encoder's subtraction did, for signed and unsigned types.
+ * Undo horizontal differencing (Predictor 2) in place, row by row, on samples already in host
+ * byte order. `stride` is the samples per pixel of the block (each sample differs from the same
+ * sample of the previous pixel). Typed-array stores wrap modulo the element size exactly as the
+ * encoder's subtraction did, for signed and unsigned types.
  */
-export function undoHorizontalPredictor(plane: PixelArray, width: number, height: number): void {
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    for (let x = row + 1; x < row + width; x++) plane[x] = plane[x]! + plane[x - 1]!;
+export function undoHorizontalPredictor(data: PixelArray, rowLength: number, rows: number, stride: number): void {
+  for (let y = 0; y < rows; y++) {
+    const row = y * rowLength;
+    for (let x = row + stride; x < row + rowLength; x++) data[x] = data[x]! + data[x - stride]!;
+  }
+}
+
+/**
+ * Undo the floating-point predictor (Predictor 3, Adobe Photoshop TIFF Technical Note 3) in place:
+ * each row was split into byte planes, most significant byte first, then byte-differenced with a
+ * stride of the samples per pixel. The result is in host byte order whatever the file's order is,
+ * so it must not be byte-swapped afterwards.
+ */
+export function undoFloatPredictor(bytes: Uint8Array, rowLength: number, rows: number, stride: number, bytesPerSample: number): void {
+  const rowBytes = rowLength * bytesPerSample;
+  const tmp = new Uint8Array(rowBytes);
+  for (let y = 0; y < rows; y++) {
+    const row = bytes.subarray(y * rowBytes, (y + 1) * rowBytes);
+    for (let i = stride; i < rowBytes; i++) row[i] = (row[i]! + row[i - stride]!) & 0xff;
+    tmp.set(row);
+    for (let s = 0; s < rowLength; s++) {
+      for (let b = 0; b < bytesPerSample; b++) {
+        // Byte plane b holds byte b counted from the most significant end.
+        const hostByte = HOST_LITTLE_ENDIAN ? bytesPerSample - 1 - b : b;
+        row[s * bytesPerSample + hostByte] = tmp[b * rowLength + s]!;
+      }
+    }
   }
 }

@@ -1,8 +1,10 @@
 import { BaseDecoder, fromArrayBuffer, getDecoder, type GeoTIFFImage, type Pool } from 'geotiff';
 import { AbortError, TiffError } from '../errors.js';
-import { allocate, dtypeOf, type DType, type ImageStack, type PixelArray } from '../image.js';
+import { dtypeOf, type DType, type ImageStack, type PixelArray } from '../image.js';
 import { COMPRESSION, lzwDecode, packbitsDecode } from './tiff-codecs.js';
 import { SUPPORTED_LAYOUTS } from './tiff-ifd.js';
+import type { ReadTiffOptions } from './tiff-read.js';
+import { allocatePlanes, PageWriter, planSamples } from './tiff-samples.js';
 
 type BaseDecoderParameters = ConstructorParameters<typeof BaseDecoder>[0];
 
@@ -31,9 +33,11 @@ class BoundedDecoder extends BaseDecoder {
   }
 
   override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
-    const { tileWidth, tileHeight, bitsPerSample } = this.parameters;
-    const bits = typeof bitsPerSample === 'number' ? bitsPerSample : Math.max(...Array.from(bitsPerSample));
-    const out = new Uint8Array(tileWidth * tileHeight * Math.ceil(bits / 8));
+    const { tileWidth, tileHeight, bitsPerSample, planarConfiguration } = this.parameters;
+    const bits = typeof bitsPerSample === 'number' ? [bitsPerSample] : Array.from(bitsPerSample);
+    // A chunky block holds every sample of each pixel, a planar one a single sample.
+    const pixelBits = planarConfiguration === 2 ? Math.max(...bits) : bits.reduce((a, b) => a + b, 0);
+    const out = new Uint8Array(tileWidth * tileHeight * Math.ceil(pixelBits / 8));
     const src = new Uint8Array(buffer);
     if (this.#compression === COMPRESSION.lzw) lzwDecode(src, out);
     else packbitsDecode(src, out);
@@ -52,34 +56,32 @@ const inThreadDecoders = {
   },
 } as unknown as Pool;
 
-async function readPlane(image: GeoTIFFImage, signal: AbortSignal | undefined): Promise<unknown> {
-  return image.readRasters({ samples: [0], interleave: true, pool: inThreadDecoders, ...(signal ? { signal } : {}) });
-}
-
-export async function decodeWithGeotiff(bytes: Uint8Array, file: string, signal: AbortSignal | undefined): Promise<ImageStack> {
+/**
+ * Decode with geotiff. Each page's samples come back as separate planes and go through the same
+ * `PageWriter` as the fast path, so a sample choice means the same on both paths.
+ */
+export async function decodeWithGeotiff(bytes: Uint8Array, file: string, opts: ReadTiffOptions): Promise<ImageStack> {
+  const { signal } = opts;
   // geotiff wants an ArrayBuffer holding exactly the file.
   const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
   const buffer = owned ? (bytes.buffer as ArrayBuffer) : bytes.slice().buffer;
   const tiff = await fromArrayBuffer(buffer, signal);
   const count = await tiff.getImageCount();
   const planes: PixelArray[] = [];
-  let width = 0;
-  let height = 0;
-  let dtype: DType | undefined;
+  let first: { width: number; height: number; dtype: DType; spp: number } | undefined;
   for (let i = 0; i < count; i++) {
     if (signal?.aborted) throw new AbortError(signal.reason);
     const image = await tiff.getImage(i);
     const subfileType = Number(image.getFileDirectory().getValue('NewSubfileType') ?? 0);
     if ((subfileType & 1) === 1) continue; // pyramid level or thumbnail, as on the fast path
     const spp = image.getSamplesPerPixel();
-    if (spp !== 1) throw new TiffError(file, `unsupported sample layout: page ${i} has ${spp} samples per pixel (${SUPPORTED_LAYOUTS})`);
     const w = image.getWidth();
     const h = image.getHeight();
     // Same guard as the fast path: a corrupt size must not make geotiff allocate gigabytes.
     const [tw, th] = [image.getTileWidth(), image.getTileHeight()];
     for (const [what, pw, ph] of [['page', w, h], ['tile', tw, th]] as const) {
-      if (pw * ph > bytes.byteLength * MAX_RATIO + 2 ** 20) {
-        throw new TiffError(file, `corrupt: ${what} size ${pw}×${ph} of page ${i} is far more than ${bytes.byteLength} bytes can encode`);
+      if (pw * ph * spp > bytes.byteLength * MAX_RATIO + 2 ** 20) {
+        throw new TiffError(file, `corrupt: ${what} size ${pw}×${ph}×${spp} of page ${i} is far more than ${bytes.byteLength} bytes can encode`);
       }
     }
     // geotiff does per-tile work in JS objects; a corrupt tile size of 1×1 would need millions.
@@ -88,30 +90,38 @@ export async function decodeWithGeotiff(bytes: Uint8Array, file: string, signal:
     if (!(blocks * 4 <= bytes.byteLength)) {
       throw new TiffError(file, `corrupt: page ${i} would need ${blocks} tiles or strips, more than ${bytes.byteLength} bytes can index`);
     }
-    const raster = await readPlane(image, signal);
-    const plane = asPixelArray(raster, i, file);
-    const d = dtypeOf(plane);
-    if (dtype === undefined) {
-      [width, height, dtype] = [w, h, d];
-    } else if (w !== width || h !== height || d !== dtype) {
-      throw new TiffError(file, `page ${i} is ${w}×${h} ${d} but the first page is ${width}×${height} ${dtype}; all pages must share size and dtype`);
+    const rasters = (await image.readRasters({ interleave: false, pool: inThreadDecoders, ...(signal ? { signal } : {}) })) as unknown as unknown[];
+    const samples = rasters.map((r) => asPixelArray(r, i, file));
+    const d = dtypeOf(samples[0]!);
+    if (first === undefined) first = { width: w, height: h, dtype: d, spp };
+    else if (w !== first.width || h !== first.height || d !== first.dtype || spp !== first.spp) {
+      throw new TiffError(file, `page ${i} is ${w}×${h} ${d} × ${spp} samples but the first page is ${first.width}×${first.height} ${first.dtype} × ${first.spp} samples; all pages must share size, dtype and samples per pixel`);
     }
+    const plan = planSamples(spp, d, opts.sample, file, i);
+    const plane = allocatePlanes(plan.dtype, w * h, file);
+    const writer = new PageWriter(plan, plane, w, h);
+    samples.forEach((s, k) => writer.put(s, w, h, 0, 0, k, 1));
+    writer.finish();
     planes.push(plane);
   }
-  if (dtype === undefined) throw new TiffError(file, 'no full-resolution image in file');
-  const size = width * height;
-  const data = allocate(dtype, size * planes.length);
-  planes.forEach((p, i) => (data as Uint8Array).set(p as Uint8Array, i * size));
-  return { dtype, shape: [planes.length, height, width], data };
+  if (first === undefined) throw new TiffError(file, 'no full-resolution image in file');
+  const size = first.width * first.height;
+  const dtype = dtypeOf(planes[0]!);
+  const data = allocatePlanes(dtype, size * planes.length, file);
+  planes.forEach((p, i) => data.set(p as never, i * size));
+  return { dtype, shape: [planes.length, first.height, first.width], data } as ImageStack;
 }
 
 function asPixelArray(raster: unknown, page: number, file: string): PixelArray {
   if (
     raster instanceof Uint8Array ||
+    raster instanceof Int8Array ||
     raster instanceof Uint16Array ||
+    raster instanceof Int16Array ||
     raster instanceof Uint32Array ||
     raster instanceof Int32Array ||
-    raster instanceof Float32Array
+    raster instanceof Float32Array ||
+    raster instanceof Float64Array
   ) {
     return raster;
   }

@@ -17,6 +17,7 @@ export const TAG = {
   ImageLength: 257,
   BitsPerSample: 258,
   Compression: 259,
+  PhotometricInterpretation: 262,
   FillOrder: 266,
   StripOffsets: 273,
   SamplesPerPixel: 277,
@@ -25,7 +26,9 @@ export const TAG = {
   PlanarConfiguration: 284,
   Predictor: 317,
   TileWidth: 322,
+  TileLength: 323,
   TileOffsets: 324,
+  TileByteCounts: 325,
   SampleFormat: 339,
 } as const;
 
@@ -43,12 +46,19 @@ export interface TiffPage {
   readonly samplesPerPixel: number;
   /** 1 uint, 2 int, 3 float (4 "undefined" is read as uint). */
   readonly sampleFormat: number;
+  /** 1 chunky (samples interleaved per pixel), 2 planar (one plane of blocks per sample). */
+  readonly planarConfiguration: number;
+  /** 0/1 grey, 2 RGB, 3 palette, 6 YCbCr…; -1 when the tag is absent. */
+  readonly photometric: number;
   readonly compression: number;
   readonly predictor: number;
   readonly fillOrder: number;
-  readonly rowsPerStrip: number;
-  readonly stripOffsets: readonly number[] | undefined;
-  readonly stripByteCounts: readonly number[] | undefined;
+  /** Strips: rows per strip and the image width. Tiles: the tile size. */
+  readonly blockWidth: number;
+  readonly blockHeight: number;
+  /** StripOffsets / TileOffsets and their byte counts; planar pages list sample 0's blocks first. */
+  readonly blockOffsets: readonly number[] | undefined;
+  readonly blockByteCounts: readonly number[] | undefined;
   readonly tiled: boolean;
   /** NewSubfileType bit 0: a thumbnail / pyramid level, not a plane of the stack. */
   readonly reducedResolution: boolean;
@@ -145,37 +155,52 @@ function toPage(tags: Map<number, number[]>, index: number, file: string): TiffP
   if (width <= 0 || height <= 0) {
     throw new TiffError(file, `IFD ${index} has no valid image size (ImageWidth ${width}, ImageLength ${height})`);
   }
+  const samplesPerPixel = first(tags, TAG.SamplesPerPixel, 1);
+  if (!(samplesPerPixel >= 1)) throw new TiffError(file, `IFD ${index} has SamplesPerPixel ${samplesPerPixel}`);
   const bps = tags.get(TAG.BitsPerSample) ?? [1];
   const formats = tags.get(TAG.SampleFormat) ?? [1];
-  if (bps.some((b) => b !== bps[0]) || formats.some((f) => f !== formats[0])) {
-    throw new TiffError(file, `unsupported sample layout: IFD ${index} mixes bit depths or sample formats`);
+  // One value stands for all samples (TIFF 6.0 allows N; writers give 1 or N, anything else is broken).
+  for (const [name, values] of [['BitsPerSample', bps], ['SampleFormat', formats]] as const) {
+    if (values.length !== 1 && values.length !== samplesPerPixel) {
+      throw new TiffError(file, `corrupt: IFD ${index} lists ${values.length} ${name} values for ${samplesPerPixel} samples per pixel`);
+    }
   }
+  if (bps.some((b) => b !== bps[0]) || formats.some((f) => f !== formats[0])) {
+    throw new TiffError(file, `unsupported sample layout: IFD ${index} mixes bit depths or sample formats (BitsPerSample ${bps.join(',')}, SampleFormat ${formats.join(',')})`);
+  }
+  const tiled = tags.has(TAG.TileWidth) || tags.has(TAG.TileOffsets);
   const rowsPerStrip = Math.min(first(tags, TAG.RowsPerStrip, height), height);
   return {
     index,
     width,
     height,
     bitsPerSample: bps[0]!,
-    samplesPerPixel: first(tags, TAG.SamplesPerPixel, 1),
+    samplesPerPixel,
     sampleFormat: formats[0]!,
+    planarConfiguration: first(tags, TAG.PlanarConfiguration, 1),
+    photometric: first(tags, TAG.PhotometricInterpretation, -1),
     compression: first(tags, TAG.Compression, 1),
     predictor: first(tags, TAG.Predictor, 1),
     fillOrder: first(tags, TAG.FillOrder, 1),
-    rowsPerStrip: rowsPerStrip > 0 ? rowsPerStrip : height,
-    stripOffsets: tags.get(TAG.StripOffsets),
-    stripByteCounts: tags.get(TAG.StripByteCounts),
-    tiled: tags.has(TAG.TileWidth) || tags.has(TAG.TileOffsets),
+    blockWidth: tiled ? first(tags, TAG.TileWidth, 0) : width,
+    blockHeight: tiled ? first(tags, TAG.TileLength, 0) : rowsPerStrip > 0 ? rowsPerStrip : height,
+    blockOffsets: tags.get(tiled ? TAG.TileOffsets : TAG.StripOffsets),
+    blockByteCounts: tags.get(tiled ? TAG.TileByteCounts : TAG.StripByteCounts),
+    tiled,
     reducedResolution: (first(tags, TAG.NewSubfileType, 0) & 1) === 1,
   };
 }
 
+const DTYPE_BY_FORMAT: Readonly<Record<number, Readonly<Record<number, DType>>>> = {
+  1: { 8: 'uint8', 16: 'uint16', 32: 'uint32' },
+  2: { 8: 'int8', 16: 'int16', 32: 'int32' },
+  3: { 32: 'float32', 64: 'float64' },
+};
+
 /** Map (bits, SampleFormat) to a plateflow dtype, or undefined when plateflow has no such dtype. */
 export function dtypeFor(bitsPerSample: number, sampleFormat: number): DType | undefined {
-  const format = sampleFormat === 4 ? 1 : sampleFormat;
-  if (format === 1) return bitsPerSample === 8 ? 'uint8' : bitsPerSample === 16 ? 'uint16' : bitsPerSample === 32 ? 'uint32' : undefined;
-  if (format === 2) return bitsPerSample === 32 ? 'int32' : undefined;
-  if (format === 3) return bitsPerSample === 32 ? 'float32' : undefined;
-  return undefined;
+  // SampleFormat 4 ("undefined") is read as unsigned, as libtiff does.
+  return DTYPE_BY_FORMAT[sampleFormat === 4 ? 1 : sampleFormat]?.[bitsPerSample];
 }
 
 /** "16-bit signed integer" etc., for messages about layouts we cannot represent. */
@@ -185,4 +210,4 @@ export function describeSamples(bitsPerSample: number, sampleFormat: number, sam
   return `${bitsPerSample}-bit ${kind}${samples}`;
 }
 
-export const SUPPORTED_LAYOUTS = 'plateflow reads single-channel uint8, uint16, uint32, int32 and float32 images';
+export const SUPPORTED_LAYOUTS = 'plateflow reads 8-, 16- and 32-bit integer (signed or not), 32- and 64-bit float samples, one or more per pixel';

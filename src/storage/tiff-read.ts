@@ -2,14 +2,18 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { ReadBuffer } from './backend.js';
 import { AbortError, PlateflowError, StorageError, TiffError } from '../errors.js';
-import { allocate, bytesPerPixel, viewOf, type DType, type ImageStack, type PixelArray } from '../image.js';
-import { COMPRESSION, FAST_COMPRESSIONS, decodeStrip, undoHorizontalPredictor } from './tiff-codecs.js';
+import { bytesPerPixel, viewOf, type DType, type ImageStack } from '../image.js';
+import { decodeBlock, planBlocks, type Block } from './tiff-blocks.js';
+import { COMPRESSION, describeCompression, FAST_COMPRESSIONS, isReadableCompression, READABLE_COMPRESSIONS } from './tiff-codecs.js';
 import { decodeWithGeotiff } from './tiff-fallback.js';
 import { SUPPORTED_LAYOUTS, describeSamples, dtypeFor, parseTiffLayout, type TiffPage } from './tiff-ifd.js';
+import { allocatePlanes, PageWriter, planSamples, type SampleChoice } from './tiff-samples.js';
 
 /**
- * TIFF reading: a fast path for the strip-based grayscale files microscopes and plateflow itself
- * write, and geotiff for everything else (tiles, BigTIFF, JPEG/LZMA/…, floating-point predictor).
+ * TIFF reading: a fast path for the classic TIFFs microscopes, cameras and plateflow itself write
+ * (strips or tiles; uncompressed, LZW, Deflate or PackBits; predictors 1–3; one or more samples
+ * per pixel, chunky or planar; either byte order), and geotiff for everything else (BigTIFF,
+ * JPEG, LZMA, FillOrder 2…).
  *
  * The fast path matters because a plate is read file by file: geotiff spends ~5 ms on a 512²
  * uint16 plane, mostly per-pixel work, while an uncompressed little-endian file is already the
@@ -23,6 +27,12 @@ const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export interface ReadTiffOptions {
   readonly signal?: AbortSignal;
+  /**
+   * For files with several samples per pixel (RGB, RGBA, multi-channel): the sample to read, or
+   * `'luminance'` (see `SampleChoice`). Without it such a file is refused, so a colour image never
+   * enters a pipeline as something it is not. Discovery sets it on every record of such a file.
+   */
+  readonly sample?: SampleChoice;
 }
 
 /**
@@ -33,8 +43,9 @@ export interface ReadTiffOptions {
  *
  * @param file used in error messages only.
  * @throws TiffError (`E_TIFF_INVALID`) for an empty, truncated or non-TIFF input, pages that differ
- *   in size or dtype, a sample layout plateflow has no dtype for (RGB, int16, float64…), or data
- *   that fails to decompress. Never a bare `RangeError`.
+ *   in size, dtype or samples, a sample type plateflow has no dtype for (1-bit, 12-bit, 64-bit
+ *   integers, complex…), a multi-sample file read without `sample`, or data that fails to
+ *   decompress. Never a bare `RangeError`.
  * @throws AbortError (`E_ABORTED`) when `signal` is aborted (checked before decoding).
  */
 export async function decodeTiff(bytes: Uint8Array, file: string, opts: ReadTiffOptions = {}): Promise<ImageStack> {
@@ -43,9 +54,9 @@ export async function decodeTiff(bytes: Uint8Array, file: string, opts: ReadTiff
     const layout = parseTiffLayout(bytes, file);
     if (layout.kind === 'classic') {
       const pages = planePages(layout.pages, file);
-      if (pages.every(isFastPage)) return decodeStrips(bytes, pages, layout.littleEndian, file);
+      if (pages.every(isFastPage)) return decodeFast(bytes, pages, layout.littleEndian, file, opts.sample);
     }
-    return await decodeWithGeotiff(bytes, file, opts.signal);
+    return await decodeWithGeotiff(bytes, file, opts);
   } catch (err) {
     if (err instanceof PlateflowError) throw err;
     // Anything else is a decoder tripping over bad data; keep it as the cause.
@@ -129,7 +140,7 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortError(signal.reason);
 }
 
-/** Full-resolution pages, checked to share one size and one representable dtype. */
+/** Full-resolution pages, checked to share one size, one representable dtype and one sample count. */
 function planePages(all: readonly TiffPage[], file: string): TiffPage[] {
   const pages = all.filter((p) => !p.reducedResolution);
   if (pages.length === 0) throw new TiffError(file, 'no full-resolution image in file (all pages are reduced-resolution)');
@@ -137,163 +148,100 @@ function planePages(all: readonly TiffPage[], file: string): TiffPage[] {
   const headDtype = checkedDtype(head, file);
   for (const p of pages) {
     const dtype = checkedDtype(p, file);
-    if (p.width !== head.width || p.height !== head.height || dtype !== headDtype) {
+    if (p.width !== head.width || p.height !== head.height || dtype !== headDtype || p.samplesPerPixel !== head.samplesPerPixel) {
       throw new TiffError(
         file,
-        `page ${p.index} is ${p.width}×${p.height} ${dtype} but page ${head.index} is ${head.width}×${head.height} ${headDtype}; all pages must share size and dtype`,
+        `page ${p.index} is ${describePage(p, dtype)} but page ${head.index} is ${describePage(head, headDtype)}; all pages must share size, dtype and samples per pixel`,
       );
     }
   }
   return pages;
 }
 
+function describePage(p: TiffPage, dtype: DType): string {
+  return `${p.width}×${p.height} ${dtype}${p.samplesPerPixel === 1 ? '' : ` × ${p.samplesPerPixel} samples`}`;
+}
+
 function checkedDtype(p: TiffPage, file: string): DType {
-  const dtype = p.samplesPerPixel === 1 ? dtypeFor(p.bitsPerSample, p.sampleFormat) : undefined;
+  const dtype = dtypeFor(p.bitsPerSample, p.sampleFormat);
   if (dtype === undefined) {
     throw new TiffError(
       file,
       `unsupported sample layout: page ${p.index} is ${describeSamples(p.bitsPerSample, p.sampleFormat, p.samplesPerPixel)} (${SUPPORTED_LAYOUTS})`,
     );
   }
+  if (!isReadableCompression(p.compression)) {
+    throw new TiffError(file, `unsupported compression: page ${p.index} uses ${describeCompression(p.compression)} (${READABLE_COMPRESSIONS})`);
+  }
+  // JPEG's decoder turns YCbCr back into RGB; for any other compression the samples would be Y, Cb, Cr.
+  if (p.photometric === PHOTOMETRIC_YCBCR && p.compression !== COMPRESSION_JPEG) {
+    throw new TiffError(file, `unsupported sample layout: page ${p.index} is YCbCr colour (PhotometricInterpretation 6) without JPEG compression; save it as RGB`);
+  }
   return dtype;
 }
 
+const PHOTOMETRIC_YCBCR = 6;
+const COMPRESSION_JPEG = 7;
+
+/** What the fast path decodes itself; everything else (JPEG, LZMA, BigTIFF, FillOrder 2…) goes to geotiff. */
 function isFastPage(p: TiffPage): boolean {
-  if (p.tiled || p.stripOffsets === undefined || p.fillOrder !== 1) return false;
+  if (p.blockOffsets === undefined || p.fillOrder !== 1) return false;
   if (!FAST_COMPRESSIONS.has(p.compression)) return false;
-  if (p.compression !== COMPRESSION.none && p.stripByteCounts === undefined) return false;
-  // Predictor 2 on floats is not valid TIFF; predictor 3 (floating point) is left to geotiff.
-  if (p.predictor === 2) return p.sampleFormat !== 3;
+  if (p.compression !== COMPRESSION.none && p.blockByteCounts === undefined) return false;
+  if (p.predictor === 2) return p.sampleFormat !== 3; // differencing floats as integers is not valid TIFF
+  if (p.predictor === 3) return p.sampleFormat === 3;
   return p.predictor === 1;
 }
 
-interface Strip {
-  readonly page: TiffPage;
-  readonly index: number;
-  /** Where the strip's bytes are in the file, and how many to read. */
-  readonly srcStart: number;
-  readonly srcLength: number;
-  /** Where its decoded bytes go in the stack, and how many there must be. */
-  readonly dstStart: number;
-  readonly dstLength: number;
-}
-
-function decodeStrips(bytes: Uint8Array, pages: readonly TiffPage[], littleEndian: boolean, file: string): ImageStack {
+function decodeFast(bytes: Uint8Array, pages: readonly TiffPage[], littleEndian: boolean, file: string, sample: SampleChoice | undefined): ImageStack {
   const head = pages[0]!;
-  const dtype = dtypeFor(head.bitsPerSample, head.sampleFormat)!;
-  const bpp = bytesPerPixel(dtype);
+  const sourceDtype = dtypeFor(head.bitsPerSample, head.sampleFormat)!;
+  const plan = planSamples(head.samplesPerPixel, sourceDtype, sample, file, head.index);
+  const bps = bytesPerPixel(sourceDtype);
   const { width, height } = head;
   const planePixels = width * height;
-  const totalPixels = planePixels * pages.length;
-  const strips = planStrips(bytes.byteLength, pages, bpp, file);
+  const blocks = pages.map((p) => planBlocks(p, bps, bytes.byteLength, pages.length, file));
   const shape = [pages.length, height, width] as const;
-  const swap = bpp > 1 && littleEndian !== HOST_LITTLE_ENDIAN;
+  const swap = bps > 1 && littleEndian !== HOST_LITTLE_ENDIAN;
 
-  if (!swap && pages.every((p) => p.compression === COMPRESSION.none && p.predictor === 1) && isContiguous(strips)) {
-    const start = strips[0]!.srcStart;
+  const raw = pages.every((p) => p.compression === COMPRESSION.none && p.predictor === 1 && p.samplesPerPixel === 1 && !p.tiled);
+  if (!swap && raw && isContiguous(blocks.flat())) {
+    const start = blocks[0]![0]!.srcStart;
     const absolute = bytes.byteOffset + start;
-    if (absolute % bpp === 0) return { dtype, shape, data: viewOf(dtype, bytes.buffer, absolute, totalPixels) };
-    const aligned = new Uint8Array(totalPixels * bpp);
+    const dtype = sourceDtype;
+    if (absolute % bps === 0) return { dtype, shape, data: viewOf(dtype, bytes.buffer, absolute, planePixels * pages.length) } as ImageStack;
+    const aligned = new Uint8Array(planePixels * pages.length * bps);
     aligned.set(bytes.subarray(start, start + aligned.byteLength));
-    return { dtype, shape, data: viewOf(dtype, aligned.buffer, 0, totalPixels) };
+    return { dtype, shape, data: viewOf(dtype, aligned.buffer, 0, planePixels * pages.length) } as ImageStack;
   }
 
-  const data = allocateOrFail(dtype, totalPixels, file);
-  const out = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  for (const s of strips) {
-    const src = bytes.subarray(s.srcStart, s.srcStart + s.srcLength);
-    const dst = out.subarray(s.dstStart, s.dstStart + s.dstLength);
-    let produced: number;
-    try {
-      produced = decodeStrip(s.page.compression, src, dst);
-    } catch (err) {
-      throw new TiffError(file, `${stripName(s, pages.length)}: ${(err as Error).message}`, { cause: err });
+  const data = allocatePlanes(plan.dtype, planePixels * pages.length, file);
+  let scratch = new Uint8Array(0);
+  pages.forEach((page, i) => {
+    const writer = new PageWriter(plan, data.subarray(i * planePixels, (i + 1) * planePixels), width, height);
+    for (const block of blocks[i]!) {
+      if (!writer.wants(block.firstSample, block.samples)) continue; // planar: skip the samples not read
+      const direct = page.tiled ? undefined : writer.directTarget(block.y, block.width, block.rows, block.firstSample, block.samples);
+      if (direct) {
+        decodeBlock(bytes, block, direct, sourceDtype, swap, pages.length, file);
+        continue;
+      }
+      if (scratch.byteLength < block.decodedLength) scratch = new Uint8Array(block.decodedLength);
+      const dst = scratch.subarray(0, block.decodedLength);
+      decodeBlock(bytes, block, dst, sourceDtype, swap, pages.length, file);
+      writer.put(viewOf(sourceDtype, dst.buffer, 0, block.decodedLength / bps), block.width, block.rows, block.x, block.y, block.firstSample, block.samples);
     }
-    if (produced < s.dstLength) {
-      throw new TiffError(file, `${stripName(s, pages.length)} decodes to ${produced} bytes, expected ${s.dstLength}`);
-    }
-  }
-  // Byte order is fixed once for the whole stack with Node's native swap, not per pixel in JS.
-  if (swap) {
-    const buf = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
-    if (bpp === 2) buf.swap16();
-    else buf.swap32();
-  }
-  pages.forEach((p, i) => {
-    if (p.predictor === 2) undoHorizontalPredictor(data.subarray(i * planePixels, (i + 1) * planePixels), width, height);
+    writer.finish();
   });
-  return { dtype, shape, data };
+  return { dtype: plan.dtype, shape, data } as ImageStack;
 }
 
-/** Every strip of every page with its source and destination ranges, bounds-checked. */
-function planStrips(fileSize: number, pages: readonly TiffPage[], bpp: number, file: string): Strip[] {
-  const strips: Strip[] = [];
-  pages.forEach((page, pageNo) => {
-    const rowBytes = page.width * bpp;
-    const count = Math.ceil(page.height / page.rowsPerStrip);
-    const offsets = page.stripOffsets!;
-    const counts = page.stripByteCounts;
-    if (offsets.length < count || (counts !== undefined && counts.length < count)) {
-      throw new TiffError(file, `page ${page.index} needs ${count} strips but lists ${Math.min(offsets.length, counts?.length ?? Infinity)}`);
-    }
-    for (let i = 0; i < count; i++) {
-      const rows = Math.min(page.rowsPerStrip, page.height - i * page.rowsPerStrip);
-      const dstLength = rows * rowBytes;
-      // Uncompressed strips are read at their true size: some writers pad StripByteCounts.
-      const srcLength = page.compression === COMPRESSION.none ? dstLength : counts![i]!;
-      const s: Strip = {
-        page,
-        index: i,
-        srcStart: offsets[i]!,
-        srcLength,
-        dstStart: pageNo * page.height * rowBytes + i * page.rowsPerStrip * rowBytes,
-        dstLength,
-      };
-      const end = s.srcStart + srcLength;
-      if (end > fileSize) {
-        throw new TiffError(file, `truncated: ${stripName(s, pages.length)} ends at byte ${end} but the file has ${fileSize} bytes`);
-      }
-      // Refuse before allocating: a corrupt size field must not make us reserve gigabytes.
-      const ratio = MAX_RATIO[page.compression] ?? 1;
-      if (dstLength > srcLength * ratio + 4096) {
-        throw new TiffError(file, `corrupt: ${stripName(s, pages.length)} has ${srcLength} compressed bytes, too few for the ${dstLength} bytes it should decode to`);
-      }
-      strips.push(s);
-    }
-  });
-  return strips;
-}
-
-/**
- * Upper bounds on decoded ÷ compressed size: deflate ≈ 1032:1, PackBits 128 bytes from 2, LZW at
- * most 4095 bytes from one 12-bit code. Uncompressed strips are checked against the file size.
- */
-const MAX_RATIO: Readonly<Record<number, number>> = {
-  [COMPRESSION.none]: 1,
-  [COMPRESSION.deflate]: 1100,
-  [COMPRESSION.adobeDeflate]: 1100,
-  [COMPRESSION.packbits]: 64,
-  [COMPRESSION.lzw]: 2800,
-};
-
-/** True when all strips sit back to back in the file in stack order, so the stack is one slice. */
-function isContiguous(strips: readonly Strip[]): boolean {
-  let expected = strips[0]!.srcStart;
-  for (const s of strips) {
-    if (s.srcStart !== expected) return false;
-    expected += s.srcLength;
+/** True when all blocks sit back to back in the file in stack order, so the stack is one slice. */
+function isContiguous(blocks: readonly Block[]): boolean {
+  let expected = blocks[0]!.srcStart;
+  for (const b of blocks) {
+    if (b.srcStart !== expected) return false;
+    expected += b.srcLength;
   }
   return true;
-}
-
-function stripName(s: Strip, pageCount: number): string {
-  return pageCount > 1 ? `strip ${s.index} of page ${s.page.index}` : `strip ${s.index}`;
-}
-
-function allocateOrFail(dtype: DType, length: number, file: string): PixelArray {
-  try {
-    return allocate(dtype, length);
-  } catch (err) {
-    throw new TiffError(file, `image too large to decode (${length} ${dtype} pixels)`, { cause: err });
-  }
 }

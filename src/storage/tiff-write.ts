@@ -28,7 +28,7 @@ export interface EncodeTiffOptions {
   readonly file?: string;
 }
 
-const SAMPLE_FORMAT: Readonly<Record<DType, number>> = { uint8: 1, uint16: 1, uint32: 1, int32: 2, float32: 3 };
+const SAMPLE_FORMAT: Readonly<Record<DType, number>> = { uint8: 1, int8: 2, uint16: 1, int16: 2, uint32: 1, int32: 2, float32: 3, float64: 3 };
 const TYPE_SHORT = 3;
 const TYPE_LONG = 4;
 const TYPE_ASCII = 2;
@@ -134,7 +134,8 @@ export function encodeTiffParts(stack: ImageStack, opts: EncodeTiffOptions = {})
   if (bpp > 1) {
     const pixels = Buffer.from(out.buffer, dataOffset, planes * planeBytes);
     if (bpp === 2) pixels.swap16();
-    else pixels.swap32();
+    else if (bpp === 4) pixels.swap32();
+    else pixels.swap64();
   }
   return [out];
 }

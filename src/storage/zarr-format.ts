@@ -37,10 +37,13 @@ export interface ResolvedArraySpec extends ZarrArraySpec {
 
 export const V2_DTYPE: Readonly<Record<DType, string>> = Object.freeze({
   uint8: '|u1',
+  int8: '|i1',
   uint16: '<u2',
+  int16: '<i2',
   uint32: '<u4',
   int32: '<i4',
   float32: '<f4',
+  float64: '<f8',
 });
 
 /** File names of Zarr metadata documents. */

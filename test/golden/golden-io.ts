@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DType, ImageStack, PixelArray } from '../../src/image.js';
+import { DTYPES, viewOf, type DType, type ImageStack, type PixelArray } from '../../src/image.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const GOLDEN_DIR = path.resolve(HERE, '..', 'fixtures', 'golden');
@@ -90,7 +90,7 @@ export function readArrayscanCounts(): ArrayscanCounts {
   return JSON.parse(readFileSync(path.join(GOLDEN_DIR, 'arrayscan_counts.json'), 'utf8')) as ArrayscanCounts;
 }
 
-const NUMPY_DTYPES: Record<string, DType> = { uint8: 'uint8', uint16: 'uint16', uint32: 'uint32', int32: 'int32', float32: 'float32' };
+const NUMPY_DTYPES: Record<string, DType> = Object.fromEntries(DTYPES.map((d) => [d, d]));
 
 /** The array in `entry` (little-endian raw file) as a typed array; this machine is little-endian. */
 export function readArray(entry: ArrayEntry): PixelArray {
@@ -100,8 +100,7 @@ export function readArray(entry: ArrayEntry): PixelArray {
   const copy = new Uint8Array(bytes.byteLength);
   copy.set(bytes);
   const n = entry.shape.reduce((a, b) => a * b, 1);
-  const ctor = { uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, int32: Int32Array, float32: Float32Array }[dtype];
-  const arr = new ctor(copy.buffer, 0, n);
+  const arr = viewOf(dtype, copy.buffer, 0, n);
   if (arr.byteLength !== bytes.byteLength) throw new Error(`${entry.file}: ${bytes.byteLength} bytes for shape ${entry.shape}`);
   return arr;
 }
