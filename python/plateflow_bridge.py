@@ -336,7 +336,10 @@ def as_output(result):
     array = as_stack(result)
     dtype = output_dtype(array)
     rows = None if measurements is None else measurement_rows(measurements, array.shape[0])
-    if array.dtype != numpy().dtype(dtype):
+    if array.dtype.kind == "b":
+        # A bool is one byte holding 0 or 1: the same bytes read as uint8, without a copy.
+        array = array.view("uint8")
+    elif array.dtype != numpy().dtype(dtype):
         array = array.astype(dtype)
     return array, rows
 

@@ -10,6 +10,7 @@ import { endingOf } from '../src/distributed/slurm/endings.js';
 import { gresGpuCount, resolveSlurmOptions } from '../src/distributed/slurm/options.js';
 import { onThisElementsGpu } from '../src/distributed/slurm/element.js';
 import { renderArrayScript, shellWord } from '../src/distributed/slurm/script.js';
+import { GLIBC_MALLOC_TUNING } from '../src/execution/resources/env-limits.js';
 
 describe('Slurm options', () => {
   it('become sbatch options, one per line of the script, with plateflow\'s array, logs and element command', () => {
@@ -24,6 +25,7 @@ describe('Slurm options', () => {
       "#SBATCH --error='/shared/out dir/.plateflow/slurm/run-1/logs/%A_%a.err'",
       ...o.sbatchArgs.map((a) => `#SBATCH ${a}`),
       '# plateflow run run-1, array 3: 250 task(s); element i runs entry i of submissions/3.json',
+      `export GLIBC_TUNABLES="\${GLIBC_TUNABLES:-${GLIBC_MALLOC_TUNING}}"`,
       "exec /usr/bin/node /opt/plateflow/dist/cli/main.js slurm-element '/shared/out dir/.plateflow/slurm/run-1' 3",
       '',
     ]);

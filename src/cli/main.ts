@@ -3,4 +3,5 @@
 // share this process's pool, and a task's fsyncs hold pool threads while they wait on the disk, so
 // the default 4 would make reads queue behind writes. Waiting threads cost no CPU.
 process.env.UV_THREADPOOL_SIZE ??= '16';
-await import('./program.js');
+if (process.argv[2] === 'slurm-element') await (await import('./slurm-element-command.js')).slurmElementMain(process.argv.slice(3));
+else await import('./program.js');

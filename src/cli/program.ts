@@ -6,7 +6,6 @@ import { demoCommand } from './demo-command.js';
 import { inspectCommand } from './inspect-command.js';
 import { resourcesCommand } from './resources-command.js';
 import { runCommand } from './run-command.js';
-import { slurmElementCommand } from './slurm-element-command.js';
 import { slurmScriptCommand } from './slurm-script-command.js';
 import { statusCommand } from './status-command.js';
 import { synthCommand } from './synth-command.js';
@@ -30,8 +29,7 @@ const program = new Command('plateflow')
   .addCommand(workerCommand())
   .addCommand(statusCommand())
   .addCommand(dashboardCommand())
-  .addCommand(slurmScriptCommand())
-  .addCommand(slurmElementCommand(), { hidden: true });
+  .addCommand(slurmScriptCommand());
 
 // Subcommands added with addCommand do not inherit these settings; without exitOverride commander
 // would call process.exit(1) itself for bad usage, where DESIGN §3 wants 2.

@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GLIBC_MALLOC_TUNING } from '../../execution/resources/env-limits.js';
 
 export interface ArrayScript {
   readonly runId: string;
@@ -37,6 +38,8 @@ export function renderArrayScript(s: ArrayScript): string {
     `#SBATCH --error=${shellWord(path.join(logs, '%A_%a.err'))}`,
     ...s.sbatchArgs.map((a) => `#SBATCH ${a}`),
     `# plateflow run ${s.runId}, array ${s.submission}: ${s.elements} task(s); element i runs entry i of submissions/${s.submission}.json`,
+    // The task runs in the element's process: the heap tuning child workers get (env-limits.ts).
+    `export GLIBC_TUNABLES="\${GLIBC_TUNABLES:-${GLIBC_MALLOC_TUNING}}"`,
     `exec ${[...s.plateflow, 'slurm-element', s.runDir, String(s.submission)].map(shellWord).join(' ')}`,
     '',
   ];
