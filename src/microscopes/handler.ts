@@ -62,10 +62,11 @@ export interface FormatHandler {
   /** Components of one image file, or undefined when the name does not follow the convention. */
   parse(relPath: string): Record<string, string> | undefined;
   /**
-   * An allocation-free `parse` for the regular names of a large plate: append the record of
-   * `relPath` to `cols` and return true, or return false to leave the name to `parse` (names it
-   * does not read itself, including those that do not match). What it appends must equal what
-   * `parse` returns.
+   * `parse` for the many names of a large plate: append the record of `relPath` to `cols` as
+   * interned value ids (no components object, each distinct raw value normalized once; the
+   * ImageXpress scanner allocates nothing at all) and return true, or return false to leave the
+   * name to `parse` (names it does not read itself, including those that do not match). What it
+   * appends must equal what `parse` returns.
    */
   parseInto?(relPath: string, cols: RecordColumns): boolean;
   /**

@@ -13,7 +13,7 @@
  * @module
  */
 import { rowLetters } from '../components/wells.js';
-import type { ComponentColumn, RecordColumns } from './record-columns.js';
+import { ValueCache, type RecordColumns } from './record-columns.js';
 
 const UNDERSCORE = 95;
 const DOT = 46;
@@ -25,12 +25,9 @@ const MAX_DIGITS = 9;
 const THUMB = /_thumb/i;
 const LINE_BREAK = /[\n\r\u2028\u2029]/;
 
-/** Per-plate interning state: the five columns and number → value id, per column. */
+/** Per plate: the five columns with their values by number, and the numbers of the name being read (-1: absent). */
 interface Interned {
-  readonly cols: readonly ComponentColumn[];
-  readonly byNumber: readonly Map<number, number>[];
-  readonly ids: Int32Array;
-  /** The tagged numbers of the name being read (-1: not in the name). */
+  readonly values: ValueCache<number>;
   readonly numbers: Int32Array;
 }
 
@@ -39,11 +36,15 @@ const state = new WeakMap<RecordColumns, Interned>();
 function internedFor(cols: RecordColumns): Interned {
   let s = state.get(cols);
   if (!s) {
-    s = { cols: COMPONENTS.map((c) => cols.column(c)), byNumber: COMPONENTS.map(() => new Map()), ids: new Int32Array(COMPONENTS.length), numbers: new Int32Array(TAGS.length) };
+    s = { values: new ValueCache<number>(cols, COMPONENTS), numbers: new Int32Array(TAGS.length) };
     state.set(cols, s);
   }
   return s;
 }
+
+/** Wells are cached under `row * 1000 + column` (columns have at most 3 digits). */
+const WELL_KEY = 1000;
+const wellText = (key: number): string => rowLetters(Math.floor(key / WELL_KEY)) + String(key % WELL_KEY).padStart(2, '0');
 
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 const isUpper = (c: number): boolean => c >= 65 && c <= 90;
@@ -66,7 +67,7 @@ export function scanImageXpressName(relPath: string, cols: RecordColumns): boole
     const r = readFrom(relPath, start, s);
     if (r === UNSURE) return false;
     if (r === MATCH) {
-      cols.addIds(relPath, s.cols, s.ids);
+      cols.addIds(relPath, s.values.cols, s.values.ids);
       return true;
     }
   }
@@ -78,7 +79,7 @@ function nextStart(name: string, start: number): number {
   return u < 0 ? -1 : u + 1;
 }
 
-/** Reads the name from `p` on: the well, the tagged numbers, the extension. Fills `s.ids` on a match. */
+/** Reads the name from `p` on: the well, the tagged numbers, the extension. Fills `s.values.ids` on a match. */
 function readFrom(name: string, p: number, s: Interned): number {
   const n = name.length;
   let letters = 0;
@@ -113,12 +114,9 @@ function readFrom(name: string, p: number, s: Interned): number {
   }
   if (!isTiffExtension(name, q)) return NO_MATCH;
 
-  const well = row * 1000 + column;
-  s.ids[0] = s.byNumber[0]!.get(well) ?? intern(s, 0, well, rowLetters(row) + String(column).padStart(2, '0'));
-  for (let k = 0; k < numbers.length; k++) {
-    const v = numbers[k] === -1 ? 1 : numbers[k]!;
-    s.ids[k + 1] = s.byNumber[k + 1]!.get(v) ?? intern(s, k + 1, v, String(v));
-  }
+  const ids = s.values.ids;
+  ids[0] = s.values.id(0, row * WELL_KEY + column, wellText);
+  for (let k = 0; k < numbers.length; k++) ids[k + 1] = s.values.id(k + 1, numbers[k] === -1 ? 1 : numbers[k]!, String);
   return MATCH;
 }
 
@@ -141,11 +139,4 @@ function isTiffExtension(name: string, i: number): boolean {
   if ((rest !== 4 && rest !== 5) || name.charCodeAt(i) !== DOT) return false;
   const lower = (k: number): number => name.charCodeAt(i + k) | 32;
   return lower(1) === 116 && lower(2) === 105 && lower(3) === 102 && (rest === 4 || lower(4) === 102);
-}
-
-/** First sight of a value: its id in the column, remembered under its number. */
-function intern(s: Interned, k: number, key: number, text: string): number {
-  const id = s.cols[k]!.intern(text);
-  s.byNumber[k]!.set(key, id);
-  return id;
 }

@@ -62,6 +62,35 @@ export class ComponentColumn {
   }
 }
 
+/**
+ * Value ids of a fixed list of components under keys a parser chooses (a number, the raw text of a
+ * name), so a parser that meets the same raw value a million times normalizes and interns it once.
+ * One cache belongs to one `RecordColumns`.
+ */
+export class ValueCache<K> {
+  readonly cols: readonly ComponentColumn[];
+  /** Scratch row for `addIds`: a parser fills it and hands it over, so rows need no array of their own. */
+  readonly ids: Int32Array;
+  readonly #byKey: Map<K, number>[];
+
+  constructor(columns: RecordColumns, names: readonly string[]) {
+    this.cols = names.map((n) => columns.column(n));
+    this.ids = new Int32Array(names.length);
+    this.#byKey = names.map(() => new Map());
+  }
+
+  /** The id of component `k`'s value stored under `key`; `make(key)` gives the value on first sight. */
+  id(k: number, key: K, make: (key: K) => string): number {
+    const map = this.#byKey[k]!;
+    let id = map.get(key);
+    if (id === undefined) {
+      id = this.cols[k]!.intern(make(key));
+      map.set(key, id);
+    }
+    return id;
+  }
+}
+
 export function encodeSample(sample: SampleChoice | undefined): number {
   return sample === undefined ? ABSENT : sample === 'luminance' ? LUMINANCE : sample;
 }
