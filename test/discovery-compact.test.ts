@@ -99,7 +99,7 @@ const plain = (r: ImageRecord): ImageRecord => ({ ...r, components: { ...r.compo
 // ---- generators -------------------------------------------------------------------------------
 
 /** Component values that sort differently numerically, naturally and by code unit. */
-const value = fc.constantFrom('1', '2', '10', '01', '1.5', '-1', 'a', 'A2', 'a10', 'B', 'x1y');
+const value: fc.Arbitrary<string> = fc.constantFrom('1', '2', '10', '01', '1.5', '-1', 'a', 'A2', 'a10', 'B', 'x1y');
 const record = fc.record(
   {
     path: fc.stringMatching(/^[a-z0-9]{1,3}(\/[A-Za-z0-9_]{1,4})?$/),
@@ -165,19 +165,34 @@ describe('compact records', () => {
     );
   });
 
-  it('the ImageXpress scanner reads a name exactly as the regex does, or leaves it to the regex', () => {
+  it('the fast readers (ImageXpress scanner, pattern) read a name exactly as parse does, or leave it to parse', () => {
+    // One set of columns for all names, so values interned by earlier names are reused.
+    const shared = new RecordColumns();
     let scanned = 0;
     fc.assert(
       fc.property(ixName, (name) => {
-        const cols = new RecordColumns();
-        if (!scanImageXpressName(name, cols)) return;
+        const before = shared.length;
+        if (!scanImageXpressName(name, shared)) {
+          expect(shared.length).toBe(before);
+          return;
+        }
         scanned++;
-        expect(cols.length).toBe(1);
-        expect(cols.record(0)).toEqual({ path: name, components: imageXpressHandler.parse(name) });
+        expect(shared.length).toBe(before + 1);
+        expect(shared.record(before)).toEqual({ path: name, components: imageXpressHandler.parse(name) });
       }),
       { numRuns: 2000 },
     );
     expect(scanned).toBeGreaterThan(0);
+    const pattern = createPatternHandler('{well}_s{site}_w{channel}{*}.tif');
+    fc.assert(
+      fc.property(ixName, (name) => {
+        const before = shared.length;
+        const read = pattern.parseInto!(name, shared);
+        expect(read).toBe(pattern.parse(name) !== undefined);
+        if (read) expect(shared.record(before)).toEqual({ path: name, components: pattern.parse(name) });
+      }),
+      { numRuns: 500 },
+    );
     // The regular names of a large plate are the scanner's, or it saves nothing.
     for (const name of ['A01_s1_w1_z1_t1.tif', 'Plate_1_B12_s10_w2.TIF', 'AF48_s3_w4_z12_t100.tiff', 'A1.tif']) {
       expect(scanImageXpressName(name, new RecordColumns())).toBe(true);

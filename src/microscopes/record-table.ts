@@ -179,12 +179,14 @@ export class RecordTable implements PlateRecords {
         const r = ranks[rows[i]!]!;
         if (r !== ABSENT) used[r] = 1;
       }
+      // Sorted afresh: a subset may sort otherwise (`-1`, `1` numerically once `B` is gone), as a discovery of just these files would.
+      const kept = Object.freeze(sortValues(name, base.values[k]!.filter((_, r) => used[r] === 1)));
+      const position = new Map(kept.map((v, i) => [v, i]));
       const map = new Int32Array(used.length).fill(ABSENT);
-      const kept: string[] = [];
       used.forEach((u, r) => {
-        if (u === 1) map[r] = kept.push(base.values[k]![r]!) - 1;
+        if (u === 1) map[r] = position.get(base.values[k]![r]!)!;
       });
-      if (kept.length > 0) components[name] = Object.freeze(kept);
+      if (kept.length > 0) components[name] = kept;
       return map;
     });
     return new RecordTable(base, rows, remap, Object.freeze(components));
@@ -233,7 +235,7 @@ function sameKeys(base: Base, a: number, b: number): boolean {
 /** Base rows in sorted order (see the module comment). */
 function sortRows(base: Base): Uint32Array {
   const n = base.paths.length;
-  let order = Uint32Array.from({ length: n }, (_, i) => i);
+  let order: Uint32Array = Uint32Array.from({ length: n }, (_, i) => i);
   const pages = pageRanks(base.pages);
   if (pages) order = countingSort(order, pages.ranks, pages.count);
   for (let k = base.ranks.length - 1; k >= 0; k--) order = countingSort(order, base.ranks[k]!, base.values[k]!.length);
