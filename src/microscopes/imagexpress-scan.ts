@@ -22,8 +22,8 @@ const COMPONENTS = ['well', 'site', 'channel', 'z', 'timepoint'] as const;
 const TAGS = [115 /* s */, 119 /* w */, 122 /* z */, 116 /* t */];
 /** Up to 9 digits a number is exact in an int32 and its string equals the digits without leading zeros. */
 const MAX_DIGITS = 9;
-const THUMB = /_thumb/i;
-const LINE_BREAK = /[\n\r\u2028\u2029]/;
+/** Names left to `parse`: in folders (`/`), thumbnails (`_thumb`), or with a line break (`.` in the regex stops there). */
+const DECLINE = /[/\n\r\u2028\u2029]|_thumb/i;
 
 /** Per plate: the five columns with their values by number, and the numbers of the name being read (-1: absent). */
 interface Interned {
@@ -59,7 +59,7 @@ const UNSURE = 2;
  * ImageXpress name this scanner is certain about (then `parse` decides).
  */
 export function scanImageXpressName(relPath: string, cols: RecordColumns): boolean {
-  if (relPath.includes('/') || THUMB.test(relPath) || LINE_BREAK.test(relPath)) return false;
+  if (DECLINE.test(relPath)) return false;
   const s = internedFor(cols);
   // The regular expression reads the name without a prefix first, then with the shortest prefix
   // ending in `_` that lets the rest match: the same start positions, in the same order.

@@ -238,7 +238,10 @@ function sortRows(base: Base): Uint32Array {
   let order: Uint32Array = Uint32Array.from({ length: n }, (_, i) => i);
   const pages = pageRanks(base.pages);
   if (pages) order = countingSort(order, pages.ranks, pages.count);
-  for (let k = base.ranks.length - 1; k >= 0; k--) order = countingSort(order, base.ranks[k]!, base.values[k]!.length);
+  for (let k = base.ranks.length - 1; k >= 0; k--) {
+    // A component with one value and no row without it orders nothing.
+    if (base.values[k]!.length > 1 || base.ranks[k]!.includes(ABSENT)) order = countingSort(order, base.ranks[k]!, base.values[k]!.length);
+  }
   // Rows whose keys all tie: by path, in natural order.
   let start = 0;
   for (let i = 1; i <= n; i++) {
