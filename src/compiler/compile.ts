@@ -6,7 +6,7 @@ import { naturalCompare } from '../components/natural-sort.js';
 import { taskKey } from '../components/task-key.js';
 import { normalizeWellId } from '../components/wells.js';
 import { ConfigError, PipelineError } from '../errors.js';
-import { recordsOf } from '../microscopes/discover.js';
+import { recordsOf } from '../microscopes/record-table.js';
 import type { PlateIndex, PlateRecords } from '../microscopes/types.js';
 import { FunctionRegistry, resolveModuleSpecifier } from '../pipeline/registry.js';
 import type { PipelineDefinition } from '../pipeline/types.js';

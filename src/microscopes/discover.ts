@@ -20,7 +20,7 @@ import { RecordColumns } from './record-columns.js';
 import { componentOrder, RecordTable } from './record-table.js';
 import { FORMAT_HANDLERS, getFormatHandler, PATTERN_FORMAT } from './registry.js';
 import { COLOR_MODES, expandSamples, type ColorMode } from './samples.js';
-import type { AcquisitionMetadata, ImageRecord, PlateGrid, PlateIndex, PlateRecords, SkippedFile } from './types.js';
+import type { AcquisitionMetadata, ImageRecord, PlateGrid, PlateIndex, SkippedFile } from './types.js';
 
 export interface DiscoverOptions {
   /** Format name (or alias) to use instead of detection, e.g. 'ImageXpress', 'opera'. */
@@ -283,11 +283,6 @@ function buildIndex(
   };
   Object.defineProperty(index, 'records', { value: records, enumerable: false });
   return Object.freeze(index) as PlateIndex;
-}
-
-/** The table behind `plate`: its own when discovery made it, else built from `images` in their order. */
-export function recordsOf(plate: PlateIndex): PlateRecords {
-  return plate.records ?? RecordTable.inOrder(plate.images, RecordColumns.fromRecords(plate.images));
 }
 
 function filterIndex(base: PlateIndex, filters: Readonly<Record<string, KeyFilter>>): PlateIndex {

@@ -22,8 +22,8 @@
 import { STANDARD_COMPONENTS } from '../components/names.js';
 import { naturalCompare, sortValues } from '../components/natural-sort.js';
 import type { SampleChoice } from '../storage/tiff-samples.js';
-import { ABSENT, decodeSample, type RecordColumns } from './record-columns.js';
-import type { ImageRecord, PlateRecords } from './types.js';
+import { ABSENT, decodeSample, RecordColumns } from './record-columns.js';
+import type { ImageRecord, PlateIndex, PlateRecords } from './types.js';
 
 interface Base {
   readonly paths: readonly string[];
@@ -191,6 +191,11 @@ export class RecordTable implements PlateRecords {
     });
     return new RecordTable(base, rows, remap, Object.freeze(components));
   }
+}
+
+/** The records of `plate`: its own columns when discovery made it, else columns built from `images`, in their order. */
+export function recordsOf(plate: PlateIndex): PlateRecords {
+  return plate.records ?? RecordTable.inOrder(plate.images, RecordColumns.fromRecords(plate.images));
 }
 
 /** Frozen columns of `cols`, value ids turned into ranks in the naturally sorted value lists. */
