@@ -243,6 +243,28 @@ describe('compact records', () => {
     );
   });
 
+  it('records and images of an index agree, and a filtered index shares the record objects', async () => {
+    const root = path.join(TMP, 'agree');
+    await mkdir(root, { recursive: true });
+    for (const w of ['A01', 'A02', 'B10']) for (const c of [1, 2]) await writeFile(path.join(root, `P_${w}_s1_w${c}.tif`), '');
+    const plate = await discoverPlate(root);
+    const records = plate.records!;
+    expect(records.length).toBe(6);
+    expect(Object.keys(plate)).not.toContain('records'); // a spread copy never carries stale columns
+    const well = records.valueIndexOf('well');
+    for (let i = 0; i < records.length; i++) {
+      expect(records.record(i)).toBe(plate.images[i]);
+      expect(plate.components['well']![well(i)]).toBe(plate.images[i]!.components['well']);
+      expect([records.path(i), records.page(i), records.sample(i)]).toEqual([plate.images[i]!.path, undefined, undefined]);
+    }
+    expect(records.valueIndexOf('plane')(0)).toBe(-1);
+    const b = await discoverPlate(root, { filters: { well: 'B10' } });
+    expect(b.components['well']).toEqual(['B10']);
+    expect(b.records!.valueIndexOf('well')(0)).toBe(0);
+    expect(b.images).toEqual(plate.images.slice(4));
+    expect(b.images[0]).toBe(plate.images[4]);
+  });
+
   it('compiles a hand-built index (no columns) with its images in their own order and keys', async () => {
     const images: ImageRecord[] = [
       { path: 'b.tif', components: { well: 'B01', site: '2', z: '1' } },
