@@ -34,7 +34,7 @@ export { naturalCompare } from './components/natural-sort.js';
 export { clearComponentCache, discoverPlate, type DiscoverOptions } from './microscopes/discover.js';
 export type { ColorMode } from './microscopes/samples.js';
 export { formatNames } from './microscopes/registry.js';
-export type { AcquisitionMetadata, ImageRecord, PixelSize, PlateGrid, PlateIndex, SkippedFile, StagePosition } from './microscopes/types.js';
+export type { AcquisitionMetadata, ImageRecord, PixelSize, PlateGrid, PlateIndex, PlateRecords, SkippedFile, StagePosition } from './microscopes/types.js';
 
 // pipeline and compile
 export { loadPipelineFile, type LoadedPipeline } from './pipeline/load.js';

@@ -22,7 +22,7 @@ export function inspectCommand(): Command {
           JSON.stringify({
             root: plate.root,
             format: plate.format,
-            images: plate.images.length,
+            images: (plate.records ?? plate.images).length,
             components: plate.components,
             ...(a?.channels ? { channels: a.channels } : {}),
             ...(a?.pixelSize ? { pixelSize: a.pixelSize } : {}),
@@ -33,7 +33,7 @@ export function inspectCommand(): Command {
         );
         return;
       }
-      const lines = [`plate:   ${plate.root}`, `format:  ${plate.format}`, `images:  ${plate.images.length}`];
+      const lines = [`plate:   ${plate.root}`, `format:  ${plate.format}`, `images:  ${(plate.records ?? plate.images).length}`];
       if (plate.grid) lines.push(`grid:    ${plate.grid.rows} rows × ${plate.grid.columns} columns`);
       const names = plate.acquisition?.channels ?? {};
       for (const [name, values] of Object.entries(plate.components)) {

@@ -6,13 +6,14 @@ import { naturalCompare } from '../components/natural-sort.js';
 import { taskKey } from '../components/task-key.js';
 import { normalizeWellId } from '../components/wells.js';
 import { ConfigError, PipelineError } from '../errors.js';
-import type { ImageRecord, PlateIndex } from '../microscopes/types.js';
+import { recordsOf } from '../microscopes/record-table.js';
+import type { PlateIndex, PlateRecords } from '../microscopes/types.js';
 import { FunctionRegistry, resolveModuleSpecifier } from '../pipeline/registry.js';
 import type { PipelineDefinition } from '../pipeline/types.js';
 import { parseOutputFormat, type OutputFormat, type OutputFormatInput } from './output-format.js';
 import { PLAN_FORMAT_VERSION, deepFreeze, type StepPlan, type TaskPlan } from './plan.js';
 import { checkPythonSteps } from './python-steps.js';
-import { resolveSteps, stableStringify, type ResolvedStep } from './resolve-steps.js';
+import { resolveSteps, type ResolvedStep } from './resolve-steps.js';
 
 export interface CompileOptions {
   /** Overrides the pipeline's own axis / variable / groupBy defaults. */
@@ -103,7 +104,9 @@ export async function compile(pipeline: PipelineDefinition, plate: PlateIndex, o
 
   const componentOrder = [...STANDARD_ORDER.filter((c) => c in plate.components), ...Object.keys(plate.components).filter((c) => !STANDARD_ORDER.includes(c)).sort()];
   const nameComponents = componentOrder.filter((c) => ['well', 'site', 'channel'].includes(c) || (plate.components[c]?.length ?? 0) > 1);
-  const groups = groupByAxis(plate.images, config.axis, options.axisFilter, plate);
+  const records = recordsOf(plate);
+  const groups = groupByAxis(records, config.axis, options.axisFilter, plate);
+  const keyOf = inputsKeyOf(plate.root, records);
   if (groups.size === 0) warnings.push(`no ${config.axis.join('+')} values left after filtering: nothing to run`);
 
   const checkpoints = {
@@ -118,14 +121,17 @@ export async function compile(pipeline: PipelineDefinition, plate: PlateIndex, o
   const needsGpu = steps.some((s) => s.gpu);
   const tasks = new Map<string, TaskPlan>();
   let gpuCursor = 0;
-  for (const [taskId, { axis, inputs }] of groups) {
+  for (const [taskId, { axis, rows }] of groups) {
+    const inputs = rows.map((row) => deepFreeze(records.record(row)));
+    // Frozen here, with records that are frozen already, so `deepFreeze` of the plan need not walk a list of thousands.
+    Object.freeze(inputs);
     const plan = {
       formatVersion: PLAN_FORMAT_VERSION,
       taskId,
       axis,
       plate: { root: plate.root, format: plate.format, componentOrder, nameComponents, grid: plate.grid ?? null, ...(plate.acquisition ? { acquisition: plate.acquisition } : {}) },
       inputs,
-      inputsKey: inputsKey(plate.root, inputs),
+      inputsKey: keyOf(rows),
       steps,
       outputRoot,
       modules,
@@ -165,11 +171,35 @@ function bindGroups(steps: readonly ResolvedStep[], plate: PlateIndex): Resolved
   });
 }
 
-function inputsKey(root: string, inputs: readonly ImageRecord[]): string {
-  const hash = createHash('sha256').update(root);
-  // The sample suffix only appears for colour files, so keys of existing plates (and their resumes) stay the same.
-  for (const r of inputs) hash.update(`\n${r.path}#${r.page ?? ''}${r.sample !== undefined ? `@${r.sample}` : ''}${stableStringify(r.components)}`);
-  return hash.digest('hex').slice(0, 16);
+/**
+ * The `inputsKey` of a task from its rows: sha256 over the root and, per input, its path, page,
+ * sample and components as sorted-key JSON, in input order. The text is the one each record's
+ * `stableStringify` gave before records became columns — keys of existing plates, and so their
+ * checkpoints, stay the same — but it is assembled from per-value pieces made once per plate and
+ * hashed in one call per task.
+ */
+function inputsKeyOf(root: string, records: PlateRecords): (rows: readonly number[]) => string {
+  const pieces = Object.keys(records.components)
+    .sort()
+    .map((name) => ({ read: records.valueIndexOf(name), texts: records.components[name]!.map((v) => `${JSON.stringify(name)}:${JSON.stringify(v)}`) }));
+  return (rows) => {
+    const text: string[] = [root];
+    for (const row of rows) {
+      const page = records.page(row);
+      const sample = records.sample(row);
+      // The sample suffix only appears for colour files, so keys of existing plates (and their resumes) stay the same.
+      let line = `\n${records.path(row)}#${page ?? ''}${sample !== undefined ? `@${sample}` : ''}{`;
+      let first = true;
+      for (const p of pieces) {
+        const v = p.read(row);
+        if (v < 0) continue;
+        line += first ? p.texts[v]! : `,${p.texts[v]!}`;
+        first = false;
+      }
+      text.push(`${line}}`);
+    }
+    return createHash('sha256').update(text.join('')).digest('hex').slice(0, 16);
+  };
 }
 
 /** A 1-based step number or a step name → 0-based index. */
@@ -234,12 +264,17 @@ function checkZarrOutput(format: OutputFormat, axis: readonly string[], plate: P
   }
 }
 
-function groupByAxis(
-  images: readonly ImageRecord[],
-  axis: readonly string[],
-  filter: CompileOptions['axisFilter'],
-  plate: PlateIndex,
-): Map<string, { axis: Record<string, string>; inputs: ImageRecord[] }> {
+interface AxisGroup {
+  readonly axis: Record<string, string>;
+  /** Rows of the plate's records, in plate order. */
+  readonly rows: number[];
+}
+
+/**
+ * Rows grouped by their axis values, groups in natural order of those values. Rows are grouped
+ * by the values' positions (one number per row), not by building the task id of each row.
+ */
+function groupByAxis(records: PlateRecords, axis: readonly string[], filter: CompileOptions['axisFilter'], plate: PlateIndex): Map<string, AxisGroup> {
   const allowed = new Map<string, Set<string>>();
   if (filter !== undefined) {
     const perComponent: Readonly<Record<string, KeyFilter>> =
@@ -250,22 +285,45 @@ function groupByAxis(
       allowed.set(component, new Set(applyFilter(component, plate.components[component] ?? [], f)));
     }
   }
-  const groups = new Map<string, { axis: Record<string, string>; inputs: ImageRecord[] }>();
-  for (const image of images) {
-    const values: Record<string, string> = {};
-    for (const c of axis) values[c] = image.components[c]!;
-    if (axis.some((c) => allowed.has(c) && !allowed.get(c)!.has(values[c]!))) continue;
-    const id = taskKey(axis, values);
+  const parts = axis.map((c) => {
+    const values = records.components[c] ?? [];
+    const set = allowed.get(c);
+    return { name: c, values, read: records.valueIndexOf(c), keep: values.map((v) => set === undefined || set.has(v)), filtered: set !== undefined };
+  });
+  // One number per value tuple while it is exact; a text key past that (never for real plates).
+  const exact = parts.reduce((n, p) => n * (p.values.length + 1), 1) <= Number.MAX_SAFE_INTEGER;
+  const groups = new Map<number | string, AxisGroup>();
+  for (let row = 0; row < records.length; row++) {
+    let id: number | string = exact ? 0 : '';
+    let skip = false;
+    let missing = false;
+    for (const p of parts) {
+      const v = p.read(row);
+      // A filter drops a row without its component; otherwise such a row cannot have a task id.
+      if (v < 0) {
+        if (p.filtered) skip = true;
+        else missing = true;
+      } else if (!p.keep[v]) {
+        skip = true;
+      }
+      id = exact ? (id as number) * (p.values.length + 1) + v + 1 : `${id as string},${v}`;
+    }
+    if (skip) continue;
+    if (missing) taskKey(axis, records.record(row).components); // throws, naming the component
     let group = groups.get(id);
-    if (!group) groups.set(id, (group = { axis: values, inputs: [] }));
-    group.inputs.push(image);
+    if (!group) {
+      const values: Record<string, string> = {};
+      for (const p of parts) values[p.name] = p.values[p.read(row)]!;
+      groups.set(id, (group = { axis: values, rows: [] }));
+    }
+    group.rows.push(row);
   }
-  const ordered = [...groups.entries()].sort(([, a], [, b]) => {
+  const ordered = [...groups.values()].sort((a, b) => {
     for (const c of axis) {
       const d = naturalCompare(a.axis[c]!, b.axis[c]!);
       if (d !== 0) return d;
     }
     return 0;
   });
-  return new Map(ordered);
+  return new Map(ordered.map((g) => [taskKey(axis, g.axis), g]));
 }

@@ -1,13 +1,13 @@
 /**
  * `discoverPlate`: from a folder to a `PlateIndex` — walk once, pick the format, parse every image
- * name once, check the result, sort it, and cache it.
+ * name once into columns (`record-columns.ts`), check the result, sort it (`record-table.ts`), and
+ * cache it. No record object is made unless someone asks for `images`.
  *
  * @module
  */
 import path from 'node:path';
 import { applyFilter, type KeyFilter } from '../components/filters.js';
-import { STANDARD_COMPONENTS } from '../components/names.js';
-import { naturalCompare, sortValues } from '../components/natural-sort.js';
+import { naturalCompare } from '../components/natural-sort.js';
 import { inferGrid } from '../components/wells.js';
 import { deepFreeze } from '../compiler/plan.js';
 import { ConfigError, DiscoveryError, StorageError } from '../errors.js';
@@ -16,6 +16,8 @@ import { imageFiles, isTiffPath, type FormatHandler, type HandlerIndex, type Pla
 import { listPlate } from './listing.js';
 import { createPatternHandler } from './pattern.js';
 import { createPlateflowOutputHandler } from './plateflow-output.js';
+import { RecordColumns } from './record-columns.js';
+import { componentOrder, RecordTable } from './record-table.js';
 import { FORMAT_HANDLERS, getFormatHandler, PATTERN_FORMAT } from './registry.js';
 import { COLOR_MODES, expandSamples, type ColorMode } from './samples.js';
 import type { AcquisitionMetadata, ImageRecord, PlateGrid, PlateIndex, SkippedFile } from './types.js';
@@ -51,7 +53,8 @@ interface CacheEntry {
 
 /**
  * Discovered plates by (absolute root, format options). Sharing one result between callers is safe
- * because a `PlateIndex` is deep-frozen: nobody can change what another caller sees. Concurrent
+ * because a `PlateIndex` cannot be changed: it is frozen, its records are frozen when built, and
+ * its columns are reachable only through read methods. Concurrent
  * calls share the same pending promise, so a plate is walked once. The cache does not watch the
  * disk — call `clearComponentCache` after files are added or removed. Filters are not part of the
  * key: they are applied to the cached, unfiltered index on every call.
@@ -75,7 +78,8 @@ export function clearComponentCache(root?: string): void {
  * Describes the plate at `root`. Every record carries the five standard components (formats that
  * do not encode one give it the value `'1'`), records are sorted by well, site, channel, z,
  * timepoint (then other components, page and path), and component values are naturally sorted
- * (numeric components numerically). The result is deep-frozen and cached; see `clearComponentCache`.
+ * (numeric components numerically). The result is frozen and cached (see `clearComponentCache`); its
+ * `records` hold the images as columns, and `images` builds the record objects on first access.
  *
  * @throws DiscoveryError `E_PLATE_NOT_FOUND` when `root` is missing or not a folder;
  *   `E_DISCOVERY_EMPTY` when it holds no image files, or filters leave none;
@@ -168,15 +172,26 @@ async function scan(root: string, choice: HandlerChoice, lenient: boolean, color
   }
   if (!hasImages && !handler.index) throw empty();
 
-  const indexed: HandlerIndex = (await handler.index?.(root, listing, { lenient })) ?? parseEach(handler, listing);
-  const skipped: SkippedFile[] = [...(listing.skipped ?? []), ...(indexed.skipped ?? [])];
-  if (indexed.unmatched.length > 0) {
-    if (!lenient) throw unmatchedError(root, handler, indexed.unmatched);
-    skipped.push(...indexed.unmatched);
+  const collected = await collect(handler, root, listing, lenient);
+  const skipped: SkippedFile[] = [...(listing.skipped ?? []), ...collected.skipped];
+  if (collected.unmatched.length > 0) {
+    if (!lenient) throw unmatchedError(root, handler, collected.unmatched);
+    skipped.push(...collected.unmatched);
   }
 
-  const images = sortRecords(await expandSamples(root, indexed.images, color));
-  const kept = removeDuplicates(images, lenient, skipped);
+  const sorted = RecordTable.sorted(await expandSamples(root, collected.columns, color));
+  const kept = sorted.withoutDuplicates((a, b) => {
+    const r = sorted.record(b);
+    const first = sorted.path(a);
+    if (!lenient) {
+      throw new DiscoveryError(
+        'E_UNMATCHED_FILES',
+        `${first} and ${r.path} both carry ${describeComponents(r)}${r.page !== undefined ? ` (page ${r.page})` : ''}; each image must have its own component values — remove or rename one of them`,
+        { files: [first, r.path], components: r.components },
+      );
+    }
+    skipped.push({ path: r.path, reason: `same components as ${first} (${describeComponents(r)})` });
+  });
   if (kept.length === 0) {
     throw new DiscoveryError(
       'E_DISCOVERY_EMPTY',
@@ -184,21 +199,33 @@ async function scan(root: string, choice: HandlerChoice, lenient: boolean, color
       { path: root, format: handler.name },
     );
   }
-  const grid = (await readGrid(handler, root, listing)) ?? indexed.grid ?? inferGrid(kept.map((r) => r.components['well']!).filter(Boolean));
+  const grid = (await readGrid(handler, root, listing)) ?? collected.grid ?? inferGrid(kept.components['well'] ?? []);
   skipped.sort((a, b) => naturalCompare(a.path, b.path));
-  const acquisition = indexed.acquisition ?? (await handler.acquisition?.(root, listing, kept));
-  return buildIndex(root, indexed.format ?? handler.name, kept, skipped, grid, acquisition);
+  const acquisition = collected.acquisition ?? (await handler.acquisition?.(root, listing, kept));
+  return buildIndex(root, collected.format ?? handler.name, kept, skipped, grid, acquisition);
 }
 
-function parseEach(handler: FormatHandler, listing: PlateListing): HandlerIndex {
-  const images: ImageRecord[] = [];
+interface Collected extends Omit<HandlerIndex, 'images' | 'skipped'> {
+  readonly columns: RecordColumns;
+  readonly skipped: readonly SkippedFile[];
+}
+
+/** The plate's records, unsorted: from the handler's metadata when it reads any, else from each name. */
+async function collect(handler: FormatHandler, root: string, listing: PlateListing, lenient: boolean): Promise<Collected> {
+  const indexed = await handler.index?.(root, listing, { lenient });
+  if (indexed) {
+    const { images, ...rest } = indexed;
+    return { ...rest, skipped: indexed.skipped ?? [], columns: RecordColumns.fromRecords(images) };
+  }
+  const columns = new RecordColumns();
   const unmatched: SkippedFile[] = [];
   for (const f of imageFiles(handler, listing)) {
+    if (handler.parseInto?.(f, columns) === true) continue;
     const components = handler.parse(f);
-    if (components) images.push({ path: f, components });
+    if (components) columns.add(f, components);
     else unmatched.push({ path: f, reason: `does not match ${handler.convention}` });
   }
-  return { images, unmatched };
+  return { columns, unmatched, skipped: [] };
 }
 
 async function readGrid(handler: FormatHandler, root: string, listing: PlateListing): Promise<PlateGrid | undefined> {
@@ -224,114 +251,38 @@ function unmatchedError(root: string, handler: FormatHandler, unmatched: readonl
   );
 }
 
-/** Component names in report order: the standard five, then the others naturally sorted. */
-function componentOrder(names: Iterable<string>): string[] {
-  const set = new Set(names);
-  const standard = STANDARD_COMPONENTS.filter((c) => set.has(c));
-  const extra = [...set].filter((c) => !(STANDARD_COMPONENTS as readonly string[]).includes(c)).sort(naturalCompare);
-  return [...standard, ...extra];
-}
-
-function componentValues(images: readonly ImageRecord[]): Record<string, string[]> {
-  const values = new Map<string, Set<string>>();
-  for (const r of images) {
-    for (const [c, v] of Object.entries(r.components)) {
-      let s = values.get(c);
-      if (!s) values.set(c, (s = new Set()));
-      s.add(v);
-    }
-  }
-  const out: Record<string, string[]> = {};
-  for (const c of componentOrder(values.keys())) out[c] = sortValues(c, values.get(c)!);
-  return out;
-}
-
-/**
- * Sorts by component (in `componentOrder`, each by its rank in the sorted value list, so records and
- * `components` agree), then page, then path. A missing component sorts first.
- */
-function sortRecords(images: readonly ImageRecord[]): ImageRecord[] {
-  const values = componentValues(images);
-  const order = Object.keys(values);
-  const rank = new Map<string, Map<string, number>>();
-  for (const c of order) rank.set(c, new Map(values[c]!.map((v, i) => [v, i])));
-  const rankOf = (r: ImageRecord, c: string): number => {
-    const v = r.components[c];
-    return v === undefined ? -1 : rank.get(c)!.get(v)!;
-  };
-  return [...images].sort((a, b) => {
-    for (const c of order) {
-      const d = rankOf(a, c) - rankOf(b, c);
-      if (d !== 0) return d;
-    }
-    return (a.page ?? -1) - (b.page ?? -1) || naturalCompare(a.path, b.path);
-  });
-}
-
-function sameComponents(a: ImageRecord, b: ImageRecord): boolean {
-  if ((a.page ?? -1) !== (b.page ?? -1)) return false;
-  const ka = Object.keys(a.components);
-  if (ka.length !== Object.keys(b.components).length) return false;
-  return ka.every((k) => a.components[k] === b.components[k]);
-}
-
 function describeComponents(r: ImageRecord): string {
   return componentOrder(Object.keys(r.components))
     .map((c) => `${c}=${r.components[c]}`)
     .join(', ');
 }
 
-/** `sorted` is ordered by components first, so files with identical components are neighbours. */
-function removeDuplicates(sorted: readonly ImageRecord[], lenient: boolean, skipped: SkippedFile[]): ImageRecord[] {
-  const kept: ImageRecord[] = [];
-  for (const r of sorted) {
-    const prev = kept[kept.length - 1];
-    if (prev && sameComponents(prev, r)) {
-      if (!lenient) {
-        throw new DiscoveryError(
-          'E_UNMATCHED_FILES',
-          `${prev.path} and ${r.path} both carry ${describeComponents(r)}${r.page !== undefined ? ` (page ${r.page})` : ''}; each image must have its own component values — remove or rename one of them`,
-          { files: [prev.path, r.path], components: r.components },
-        );
-      }
-      skipped.push({ path: r.path, reason: `same components as ${prev.path} (${describeComponents(r)})` });
-      continue;
-    }
-    kept.push(r);
-  }
-  return kept;
-}
-
+/**
+ * The index around `records`. `images` is a getter that builds the record objects on first use;
+ * `records` is not enumerable, so a spread copy of an index (which may replace `images`) never
+ * carries columns that disagree with its images.
+ */
 function buildIndex(
   root: string,
   format: string,
-  images: readonly ImageRecord[],
+  records: RecordTable,
   skipped: readonly SkippedFile[],
   grid: PlateGrid | undefined,
   acquisition: AcquisitionMetadata | undefined,
 ): PlateIndex {
-  const components: Record<string, readonly string[]> = {};
-  for (const [c, v] of Object.entries(componentValues(images))) components[c] = Object.freeze(v);
-  return Object.freeze({
+  const index = {
     root,
     format,
-    images: Object.freeze(images.map(freezeRecord)),
-    components: Object.freeze(components),
+    get images(): readonly ImageRecord[] {
+      return records.images();
+    },
+    components: records.components,
     skipped: Object.freeze(skipped.map((s) => Object.freeze({ ...s }))),
     ...(grid ? { grid: Object.freeze({ rows: grid.rows, columns: grid.columns }) } : {}),
     ...(acquisition ? { acquisition: deepFreeze(structuredClone(acquisition)) } : {}),
-  });
-}
-
-/** A frozen copy of a record (records of a cached index are frozen already and are shared as is). */
-function freezeRecord(r: ImageRecord): ImageRecord {
-  if (Object.isFrozen(r) && Object.isFrozen(r.components)) return r;
-  return Object.freeze({
-    path: r.path,
-    components: Object.freeze({ ...r.components }),
-    ...(r.page !== undefined ? { page: r.page } : {}),
-    ...(r.sample !== undefined ? { sample: r.sample } : {}),
-  });
+  };
+  Object.defineProperty(index, 'records', { value: records, enumerable: false });
+  return Object.freeze(index) as PlateIndex;
 }
 
 function filterIndex(base: PlateIndex, filters: Readonly<Record<string, KeyFilter>>): PlateIndex {
@@ -347,13 +298,14 @@ function filterIndex(base: PlateIndex, filters: Readonly<Record<string, KeyFilte
     }
     allowed.set(c, new Set(applyFilter(c, values, f)));
   }
-  const images = base.images.filter((r) => entries.every(([c]) => allowed.get(c)!.has(r.components[c]!)));
-  if (images.length === 0) {
+  const table = base.records as RecordTable;
+  const kept = table.filter(allowed);
+  if (kept.length === 0) {
     const shown = entries.map(([c, f]) => `${c}: ${typeof f === 'function' ? '(function)' : JSON.stringify(f)}`).join('; ');
-    throw new DiscoveryError('E_DISCOVERY_EMPTY', `filters (${shown}) match none of the ${base.images.length} images in ${base.root}`, {
+    throw new DiscoveryError('E_DISCOVERY_EMPTY', `filters (${shown}) match none of the ${table.length} images in ${base.root}`, {
       path: base.root,
     });
   }
-  // Records stay sorted and are shared with the cached index; only the arrays around them are new.
-  return buildIndex(base.root, base.format, images, base.skipped, base.grid, base.acquisition);
+  // The columns are shared with the cached index; only the row selection is new.
+  return buildIndex(base.root, base.format, kept, base.skipped, base.grid, base.acquisition);
 }

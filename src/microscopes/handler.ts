@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { AcquisitionMetadata, ImageRecord, PlateGrid, SkippedFile } from './types.js';
+import type { RecordColumns } from './record-columns.js';
+import type { AcquisitionMetadata, ImageRecord, PlateGrid, PlateRecords, SkippedFile } from './types.js';
 
 /** Every (non-hidden) file under a plate root, as POSIX paths relative to the root, sorted. */
 export interface PlateListing {
@@ -61,6 +62,14 @@ export interface FormatHandler {
   /** Components of one image file, or undefined when the name does not follow the convention. */
   parse(relPath: string): Record<string, string> | undefined;
   /**
+   * `parse` for the many names of a large plate: append the record of `relPath` to `cols` as
+   * interned value ids (no components object, each distinct raw value normalized once; the
+   * ImageXpress scanner allocates nothing at all) and return true, or return false to leave the
+   * name to `parse` (names it does not read itself, including those that do not match). What it
+   * appends must equal what `parse` returns.
+   */
+  parseInto?(relPath: string, cols: RecordColumns): boolean;
+  /**
    * For formats driven by metadata files: describe the plate from them instead of `parse`-ing each
    * file. Discovery then uses this result as is (plus sorting, duplicate checks and filters);
    * undefined means "no metadata here: parse the files one by one".
@@ -71,7 +80,7 @@ export interface FormatHandler {
    * other files (a plate file, TIFF tags): read it, given the plate's records. Never fails
    * discovery for metadata alone: unreadable metadata is left out.
    */
-  acquisition?(root: string, listing: PlateListing, images: readonly ImageRecord[]): Promise<AcquisitionMetadata | undefined>;
+  acquisition?(root: string, listing: PlateListing, records: PlateRecords): Promise<AcquisitionMetadata | undefined>;
   /** Plate grid from a plate file (e.g. ImageXpress `.HTD`), when the format has one. */
   grid?(root: string, listing: PlateListing): Promise<PlateGrid | undefined>;
 }
@@ -83,11 +92,14 @@ export function isTiffPath(relPath: string): boolean {
   return TIFF.test(relPath);
 }
 
+/** Whether `handler` sees `relPath` as an image file: a TIFF or a file it claims, and not one it ignores. */
+function isImageOf(handler: FormatHandler, relPath: string): boolean {
+  return (isTiffPath(relPath) || handler.isImageFile?.(relPath) === true) && handler.ignores?.(relPath) !== true;
+}
+
 /** Image files of `listing` as `handler` sees them: TIFFs plus what it claims, minus what it ignores. */
 export function imageFiles(handler: FormatHandler, listing: PlateListing): string[] {
-  return listing.files.filter(
-    (f) => (isTiffPath(f) || handler.isImageFile?.(f) === true) && handler.ignores?.(f) !== true,
-  );
+  return listing.files.filter((f) => isImageOf(handler, f));
 }
 
 /** Last segment of a POSIX path. */
@@ -107,9 +119,14 @@ export function stripZeros(digits: string): string {
  * quotes the convention and an example file, so a user sees at once why a format was rejected.
  */
 export function detectByParsing(handler: FormatHandler, listing: PlateListing, extra?: (reason: string) => string): DetectResult {
-  const images = imageFiles(handler, listing);
-  if (images.some((f) => handler.parse(f) !== undefined)) return { ok: true };
-  const example = images[0] ?? listing.files[0];
+  // Stops at the first name that parses: on a regular plate that is the first image file.
+  let firstImage: string | undefined;
+  for (const f of listing.files) {
+    if (!isImageOf(handler, f)) continue;
+    if (handler.parse(f) !== undefined) return { ok: true };
+    firstImage ??= f;
+  }
+  const example = firstImage ?? listing.files[0];
   const reason = `no file matched ${handler.convention}${example !== undefined ? `; e.g. '${example}'` : ''}`;
   return { ok: false, reason: extra ? extra(reason) : reason };
 }

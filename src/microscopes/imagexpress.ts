@@ -19,7 +19,8 @@ import { normalizeWellId } from '../components/wells.js';
 import { baseName, detectByParsing, stripZeros, type FormatHandler, type PlateListing } from './handler.js';
 import { parseHtd } from './htd.js';
 import { imageXpressAcquisition } from './metaxpress.js';
-import type { AcquisitionMetadata, ImageRecord, PlateGrid } from './types.js';
+import { scanImageXpressName } from './imagexpress-scan.js';
+import type { AcquisitionMetadata, PlateGrid, PlateRecords } from './types.js';
 
 const GUID = '[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}';
 // The prefix group is lazy-optional (`??`) so a name is first read without a prefix: otherwise
@@ -83,8 +84,8 @@ async function grid(root: string, listing: PlateListing): Promise<PlateGrid | un
   return parseHtd(text).grid;
 }
 
-function acquisition(root: string, listing: PlateListing, images: readonly ImageRecord[]): Promise<AcquisitionMetadata | undefined> {
-  return imageXpressAcquisition(root, images, findHtd(listing));
+function acquisition(root: string, listing: PlateListing, records: PlateRecords): Promise<AcquisitionMetadata | undefined> {
+  return imageXpressAcquisition(root, records, findHtd(listing));
 }
 
 export const imageXpressHandler: FormatHandler = Object.freeze({
@@ -95,6 +96,7 @@ export const imageXpressHandler: FormatHandler = Object.freeze({
   ignores: (relPath: string) => THUMB.test(baseName(relPath)),
   detect: (listing: PlateListing) => detectByParsing(imageXpressHandler, listing),
   parse,
+  parseInto: scanImageXpressName,
   grid,
   acquisition,
 });

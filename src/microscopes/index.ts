@@ -13,4 +13,4 @@ export { createPatternHandler, templateToRegExpSource } from './pattern.js';
 export { createPlateflowOutputHandler, METADATA_FILE, plateflowOutputHandler } from './plateflow-output.js';
 export { OUTPUT_EXTENSION, outputFileName, outputStem, parseOutputFileName } from '../storage/output-naming.js';
 export { FORMAT_HANDLERS, formatNames, getFormatHandler, PATTERN_FORMAT } from './registry.js';
-export type { AcquisitionMetadata, ImageRecord, PixelSize, PlateGrid, PlateIndex, SkippedFile, StagePosition } from './types.js';
+export type { AcquisitionMetadata, ImageRecord, PixelSize, PlateGrid, PlateIndex, PlateRecords, SkippedFile, StagePosition } from './types.js';

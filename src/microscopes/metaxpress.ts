@@ -26,7 +26,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readTiffDescription } from '../storage/tiff-description.js';
 import { parseHtd } from './htd.js';
-import type { AcquisitionMetadata, ImageRecord } from './types.js';
+import type { AcquisitionMetadata, PlateRecords } from './types.js';
 import { parseXml, type XmlElement } from './xml.js';
 
 /** What one MetaXpress description says. Lengths in micrometres, wavelength in nanometres. */
@@ -83,9 +83,9 @@ export function parseMetaXpressDescription(text: string): MetaXpressPlane | unde
   };
 }
 
-async function describe(root: string, record: ImageRecord): Promise<MetaXpressPlane | undefined> {
+async function describe(root: string, relPath: string): Promise<MetaXpressPlane | undefined> {
   try {
-    const text = await readTiffDescription(path.join(root, ...record.path.split('/')));
+    const text = await readTiffDescription(path.join(root, ...relPath.split('/')));
     return text === undefined ? undefined : parseMetaXpressDescription(text);
   } catch {
     // Metadata is a bonus: an unreadable image is reported when a pipeline reads its pixels.
@@ -100,7 +100,7 @@ const HTD = /\.htd$/i;
  * wavelengths and pixel size (MetaXpress `spatial-calibration-x/y`, z step from `z-position` of
  * two planes) of an ImageXpress plate. Undefined when neither source says anything.
  */
-export async function imageXpressAcquisition(root: string, images: readonly ImageRecord[], htd: string | undefined): Promise<AcquisitionMetadata | undefined> {
+export async function imageXpressAcquisition(root: string, records: PlateRecords, htd: string | undefined): Promise<AcquisitionMetadata | undefined> {
   const sources: string[] = [];
   const channels: Record<string, string> = {};
   if (htd !== undefined && HTD.test(htd)) {
@@ -116,21 +116,27 @@ export async function imageXpressAcquisition(root: string, images: readonly Imag
     }
   }
 
-  const firstOfChannel = new Map<string, ImageRecord>();
-  for (const r of images) if (!firstOfChannel.has(r.components['channel'] ?? '1')) firstOfChannel.set(r.components['channel'] ?? '1', r);
+  const channelValues = records.components['channel'] ?? [];
+  const channelOf = records.valueIndexOf('channel');
+  const firstOfChannel = new Map<string, number>();
+  for (let row = 0; row < records.length; row++) {
+    const v = channelOf(row);
+    const channel = v < 0 ? '1' : channelValues[v]!;
+    if (!firstOfChannel.has(channel)) firstOfChannel.set(channel, row);
+  }
   const wavelengths: Record<string, number> = {};
   let pixelSize: { x: number; y: number } | undefined;
-  let firstPlane: { record: ImageRecord; z: number } | undefined;
-  for (const [channel, record] of firstOfChannel) {
-    const plane = await describe(root, record);
+  let firstPlane: { row: number; z: number } | undefined;
+  for (const [channel, row] of firstOfChannel) {
+    const plane = await describe(root, records.path(row));
     if (!plane) continue;
     if (plane.wavelength !== undefined) wavelengths[channel] = plane.wavelength;
     if (plane.name !== undefined && channels[channel] === undefined) channels[channel] = plane.name;
     pixelSize ??= plane.pixelSize;
-    if (firstPlane === undefined && plane.zPosition !== undefined) firstPlane = { record, z: plane.zPosition };
+    if (firstPlane === undefined && plane.zPosition !== undefined) firstPlane = { row, z: plane.zPosition };
   }
   if (Object.keys(wavelengths).length > 0 || pixelSize !== undefined) sources.push('MetaXpress TIFF descriptions');
-  const zStep = firstPlane ? await zStepFrom(root, images, firstPlane) : undefined;
+  const zStep = firstPlane ? await zStepFrom(root, records, firstPlane) : undefined;
   if (sources.length === 0 && Object.keys(channels).length === 0) return undefined;
   return {
     source: sources.join(', ') || 'MetaXpress TIFF descriptions',
@@ -141,13 +147,25 @@ export async function imageXpressAcquisition(root: string, images: readonly Imag
 }
 
 /** Distance to the next plane of the same stack (same well, site, channel, timepoint). */
-async function zStepFrom(root: string, images: readonly ImageRecord[], first: { record: ImageRecord; z: number }): Promise<number | undefined> {
-  const c = first.record.components;
-  const same = images.filter((r) => ['well', 'site', 'channel', 'timepoint'].every((k) => r.components[k] === c[k]) && r.components['z'] !== c['z']);
-  const next = same.sort((a, b) => Number(a.components['z']) - Number(b.components['z'])).find((r) => Number(r.components['z']) > Number(c['z']));
-  const plane = next ? await describe(root, next) : undefined;
+async function zStepFrom(root: string, records: PlateRecords, first: { row: number; z: number }): Promise<number | undefined> {
+  const same = ['well', 'site', 'channel', 'timepoint'].map((c) => {
+    const read = records.valueIndexOf(c);
+    const wanted = read(first.row);
+    return (row: number): boolean => read(row) === wanted;
+  });
+  const zValues = records.components['z'] ?? [];
+  const zOf = records.valueIndexOf('z');
+  const zAt = (row: number): number => Number(zValues[zOf(row)]);
+  const firstZ = zAt(first.row);
+  let next: number | undefined;
+  for (let row = 0; row < records.length; row++) {
+    if (zOf(row) === zOf(first.row) || !same.every((f) => f(row))) continue;
+    const z = zAt(row);
+    if (z > firstZ && (next === undefined || z < zAt(next))) next = row;
+  }
+  const plane = next !== undefined ? await describe(root, records.path(next)) : undefined;
   if (plane?.zPosition === undefined) return undefined;
-  const steps = Math.abs(Number(next!.components['z']) - Number(c['z']));
+  const steps = Math.abs(zAt(next!) - firstZ);
   const step = Math.abs(plane.zPosition - first.z) / steps;
   return step > 0 ? Number(step.toPrecision(12)) : undefined;
 }

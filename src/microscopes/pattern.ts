@@ -20,6 +20,7 @@ import { DEFAULT_COMPONENT_VALUE, isValidComponentName, STANDARD_COMPONENTS } fr
 import { normalizeWellId } from '../components/wells.js';
 import { ConfigError } from '../errors.js';
 import { baseName, detectByParsing, stripZeros, type FormatHandler, type PlateListing } from './handler.js';
+import { ValueCache, type RecordColumns } from './record-columns.js';
 
 const PLACEHOLDER_VALUE = '[^/]+?';
 
@@ -103,23 +104,31 @@ const NUMERIC_STANDARD = new Set(['site', 'channel', 'z', 'timepoint']);
 export function createPatternHandler(pattern: string): FormatHandler {
   const { regex, names, onPath } = compile(pattern);
   const components = Object.freeze([...STANDARD_COMPONENTS, ...names.filter((n) => !(STANDARD_COMPONENTS as readonly string[]).includes(n))]);
+  // One normalizer per component, shared by `parse` and `parseInto`; a missing group reads as ''.
+  const normalize = components.map((c) => (raw: string): string => {
+    if (raw === '') return DEFAULT_COMPONENT_VALUE;
+    if (c === 'well') return normalizeWellId(raw) ?? raw;
+    if (NUMERIC_STANDARD.has(c) && /^\d+$/.test(raw)) return stripZeros(raw);
+    return raw;
+  });
+  const match = (relPath: string): Record<string, string> | undefined => regex.exec(onPath ? relPath : baseName(relPath))?.groups;
   const parse = (relPath: string): Record<string, string> | undefined => {
-    const m = regex.exec(onPath ? relPath : baseName(relPath));
-    if (!m?.groups) return undefined;
+    const groups = match(relPath);
+    if (!groups) return undefined;
     const out: Record<string, string> = {};
-    for (const c of components) {
-      const v = m.groups[c];
-      if (v === undefined || v === '') {
-        out[c] = DEFAULT_COMPONENT_VALUE;
-      } else if (c === 'well') {
-        out[c] = normalizeWellId(v) ?? v;
-      } else if (NUMERIC_STANDARD.has(c) && /^\d+$/.test(v)) {
-        out[c] = stripZeros(v);
-      } else {
-        out[c] = v;
-      }
-    }
+    components.forEach((c, k) => (out[c] = normalize[k]!(groups[c] ?? '')));
     return out;
+  };
+  // Each raw value is normalized once per plate, not once per file (a well id is a regex and three strings).
+  const caches = new WeakMap<RecordColumns, ValueCache<string>>();
+  const parseInto = (relPath: string, cols: RecordColumns): boolean => {
+    const groups = match(relPath);
+    if (!groups) return false;
+    let cache = caches.get(cols);
+    if (!cache) caches.set(cols, (cache = new ValueCache<string>(cols, components)));
+    for (let k = 0; k < components.length; k++) cache.ids[k] = cache.id(k, groups[components[k]!] ?? '', normalize[k]!);
+    cols.addIds(relPath, cache.cols, cache.ids);
+    return true;
   };
   const handler: FormatHandler = Object.freeze({
     name: 'pattern',
@@ -127,6 +136,7 @@ export function createPatternHandler(pattern: string): FormatHandler {
     components,
     detect: (listing: PlateListing) => detectByParsing(handler, listing),
     parse,
+    parseInto,
   });
   return handler;
 }

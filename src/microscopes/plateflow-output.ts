@@ -80,9 +80,18 @@ function parse(relPath: string): Record<string, string> | undefined {
 
 function detect(listing: PlateListing): DetectResult {
   if (listing.files.includes(METADATA_FILE)) return { ok: true };
-  const top = listing.files.filter((f) => !f.includes('/') && isTiffPath(f));
-  const bad = top.find((f) => parseOwnName(f) === undefined);
-  if (top.length > 0 && bad === undefined) return { ok: true };
+  // Stops at the first top-level TIFF not named as plateflow names outputs (on a large plate, the first one).
+  let top = false;
+  let bad: string | undefined;
+  for (const f of listing.files) {
+    if (f.includes('/') || !isTiffPath(f)) continue;
+    top = true;
+    if (parseOwnName(f) === undefined) {
+      bad = f;
+      break;
+    }
+  }
+  if (top && bad === undefined) return { ok: true };
   const example = bad ?? listing.files.find(isTiffPath) ?? listing.files[0];
   return {
     ok: false,

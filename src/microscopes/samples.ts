@@ -22,7 +22,7 @@ import { StorageError, TiffError } from '../errors.js';
 import { resolveInside } from '../storage/safe-path.js';
 import { peekTiffSamples, type TiffSamples } from '../storage/tiff-peek.js';
 import { isTiffPath } from './handler.js';
-import type { ImageRecord } from './types.js';
+import { ABSENT, RecordColumns } from './record-columns.js';
 
 /** How discovery treats multi-sample files: each sample a channel (default), or one luminance plane. */
 export type ColorMode = 'channels' | 'luminance';
@@ -33,38 +33,42 @@ const PEEK_ATTEMPTS = 3;
 const PHOTOMETRIC_RGB = 2;
 const RGBA = ['r', 'g', 'b', 'a'];
 
-/** The records of `images`, with those of multi-sample TIFFs expanded (or marked) per `mode`. */
-export async function expandSamples(root: string, images: readonly ImageRecord[], mode: ColorMode): Promise<ImageRecord[]> {
-  const byChannel = new Map<string, ImageRecord[]>();
-  for (const r of images) {
-    if (!isTiffPath(r.path) || r.page !== undefined || r.sample !== undefined) continue;
-    const channel = r.components['channel'] ?? '1';
-    let list = byChannel.get(channel);
-    if (!list) byChannel.set(channel, (list = []));
-    list.push(r);
+/** The records of `cols`, with those of multi-sample TIFFs expanded (or marked) per `mode`; `cols` itself when none is. */
+export async function expandSamples(root: string, cols: RecordColumns, mode: ColorMode): Promise<RecordColumns> {
+  const channelOf = (row: number): string => cols.value('channel', row) ?? '1';
+  const plain = (row: number): boolean => cols.pages.get(row) === ABSENT && cols.samples.get(row) === ABSENT && isTiffPath(cols.paths[row]!);
+  // Only the first few files of each channel are ever peeked at.
+  const candidates = new Map<string, string[]>();
+  for (let row = 0; row < cols.length; row++) {
+    const channel = channelOf(row);
+    let list = candidates.get(channel);
+    if (list && list.length >= PEEK_ATTEMPTS) continue;
+    if (!plain(row)) continue;
+    if (!list) candidates.set(channel, (list = []));
+    list.push(cols.paths[row]!);
   }
   const layouts = new Map<string, TiffSamples>();
   await Promise.all(
-    [...byChannel].map(async ([channel, records]) => {
-      const layout = await firstReadable(root, records);
+    [...candidates].map(async ([channel, paths]) => {
+      const layout = await firstReadable(root, paths);
       if (layout && layout.samplesPerPixel > 1) layouts.set(channel, layout);
     }),
   );
-  if (layouts.size === 0) return [...images];
-  const noChannels = images.every((r) => (r.components['channel'] ?? '1') === '1');
-  const out: ImageRecord[] = [];
-  for (const r of images) {
-    const layout = isTiffPath(r.path) && r.page === undefined && r.sample === undefined ? layouts.get(r.components['channel'] ?? '1') : undefined;
+  if (layouts.size === 0) return cols;
+  let noChannels = true;
+  for (let row = 0; row < cols.length && noChannels; row++) noChannels = channelOf(row) === '1';
+  const out = new RecordColumns();
+  for (let row = 0; row < cols.length; row++) {
+    const r = cols.record(row);
+    const layout = plain(row) ? layouts.get(channelOf(row)) : undefined;
     if (!layout) {
-      out.push(r);
-      continue;
-    }
-    if (mode === 'luminance' && layout.samplesPerPixel >= 3) {
-      out.push({ ...r, sample: 'luminance' });
-      continue;
-    }
-    for (let s = 0; s < layout.samplesPerPixel; s++) {
-      out.push({ ...r, components: { ...r.components, channel: sampleChannel(r.components['channel'] ?? '1', s, layout, noChannels) }, sample: s });
+      out.add(r.path, r.components, r.page, r.sample);
+    } else if (mode === 'luminance' && layout.samplesPerPixel >= 3) {
+      out.add(r.path, r.components, undefined, 'luminance');
+    } else {
+      for (let s = 0; s < layout.samplesPerPixel; s++) {
+        out.add(r.path, { ...r.components, channel: sampleChannel(channelOf(row), s, layout, noChannels) }, undefined, s);
+      }
     }
   }
   return out;
@@ -77,10 +81,10 @@ function sampleChannel(channel: string, s: number, layout: TiffSamples, noChanne
   return `${channel}-${rgb ? RGBA[s] : String(s + 1)}`;
 }
 
-async function firstReadable(root: string, records: readonly ImageRecord[]): Promise<TiffSamples | undefined> {
-  for (const r of records.slice(0, PEEK_ATTEMPTS)) {
+async function firstReadable(root: string, paths: readonly string[]): Promise<TiffSamples | undefined> {
+  for (const p of paths) {
     try {
-      return await peekTiffSamples(resolveInside(root, r.path));
+      return await peekTiffSamples(resolveInside(root, p));
     } catch (err) {
       if (!(err instanceof TiffError || err instanceof StorageError)) throw err;
     }

@@ -24,13 +24,50 @@ export interface PlateGrid {
   readonly columns: number;
 }
 
+/**
+ * The images of a plate as columns: row `i` is `PlateIndex.images[i]`, without building that object.
+ * A plate of a million files is kept as one path string per file plus a few integers per component,
+ * so discovering, filtering and compiling it stays fast and small; `record(i)` (and
+ * `PlateIndex.images`) build the record objects only when asked, once each.
+ */
+export interface PlateRecords {
+  /** Number of rows (images). */
+  readonly length: number;
+  /**
+   * Component name → its values, naturally sorted; `valueIndexOf` points into these lists. For an
+   * index from `discoverPlate` this is `PlateIndex.components`.
+   */
+  readonly components: Readonly<Record<string, readonly string[]>>;
+  path(row: number): string;
+  page(row: number): number | undefined;
+  sample(row: number): SampleChoice | undefined;
+  /**
+   * A reader of one component: row → position of the row's value in `components[component]`, or
+   * -1 when the row has no value for it (or the plate has no such component). Positions follow the
+   * natural order of the values, so they sort and compare as the values do.
+   */
+  valueIndexOf(component: string): (row: number) => number;
+  /** Row `row` as a frozen `ImageRecord` (built on first use, then the same object every time). */
+  record(row: number): ImageRecord;
+}
+
 /** Everything discovery learned about a plate. Values in `components` are naturally sorted. */
 export interface PlateIndex {
   /** Absolute path of the plate folder. */
   readonly root: string;
   /** Format name as shown to users, e.g. 'ImageXpress', 'ArrayScan', 'OperaPhenix', 'pattern', 'plateflow'. */
   readonly format: string;
+  /**
+   * The images as record objects, in plate order. An index from `discoverPlate` builds this array on
+   * first access (a million records cost about 100 MB); code that only counts or groups images
+   * should read `records` instead.
+   */
   readonly images: readonly ImageRecord[];
+  /**
+   * The same images as columns (see `PlateRecords`). Every index from `discoverPlate` has it; an
+   * index built by hand may leave it out, and `compile` then derives it from `images`.
+   */
+  readonly records?: PlateRecords;
   readonly components: Readonly<Record<string, readonly string[]>>;
   /**
    * What was left out, with the reason: image-like files no parser matched (lenient mode only;
