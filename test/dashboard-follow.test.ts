@@ -3,7 +3,7 @@
  * its event log, and the folder source tails it. A run and a batch, each held mid-run by a task
  * that waits for a file, are opened from their folders; cells turn ok live when the task is let
  * go, without a reload. And a live `--executor processes` dashboard shows each worker's RSS and
- * CPU, read from /proc. A screenshot goes to test-output/.
+ * CPU, read from /proc. Screenshots go to test-output/.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -140,6 +140,7 @@ describe.skipIf(!haveChromium)('following a run from its output folder', () => {
       await expect.poll(() => row.locator('[data-role="rss"]').textContent(), { timeout: 20_000 }).toMatch(/^\d+ MiB$/);
       expect(await row.locator('[data-role="cpu"]').textContent()).toMatch(/^\d+ %$/);
       expect(await row.locator('canvas.spark').count()).toBe(1);
+      await page.screenshot({ path: path.join(REPO, 'test-output', 'dashboard-workers.png'), fullPage: true });
       writeFileSync(release, '');
       expect(await run.exited).toBe(0);
       expect(problems).toEqual([]);
