@@ -10,6 +10,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll } from 'vitest';
 import { REDIS_SERVER, deleteQueueKeys, ensureLocalRedis } from '../src/distributed/local-redis.js';
+import { EVENT_LOG_PATH } from '../src/dashboard/event-log.js';
 import { tempFileOwner } from '../src/storage/atomic.js';
 import { CLI } from './helpers.js';
 
@@ -208,13 +209,14 @@ export async function listFiles(dir: string): Promise<string[]> {
 
 /**
  * Asserts two output folders hold the same files with the same bytes, except the run reports
- * (results.json, report.html), which record timings and the executor's name.
+ * (results.json, report.html), which record timings and the executor's name, and the dashboard's
+ * event log (always left out: timings, worker ids and the order tasks ended in).
  */
 export async function sameOutputs(a: string, b: string, ignore: readonly string[] = ['results.json', 'report.html']): Promise<{ files: string[]; differ: string[]; litter: string[] }> {
   // Temp files of writers killed mid-write (never renamed, so never read) are reported apart.
   const isTemp = (f: string) => tempFileOwner(path.basename(f)) !== undefined;
   // "dir/" ignores everything under dir.
-  const ignored = (f: string) => ignore.some((i) => (i.endsWith('/') ? f.startsWith(i) : f === i));
+  const ignored = (f: string) => f === EVENT_LOG_PATH || ignore.some((i) => (i.endsWith('/') ? f.startsWith(i) : f === i));
   const fa = (await listFiles(a)).filter((f) => !ignored(f) && !isTemp(f));
   const all = await listFiles(b);
   const litter = all.filter(isTemp);

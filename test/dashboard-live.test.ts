@@ -7,94 +7,26 @@
  * does. Then `plateflow dashboard <out>` shows a finished folder with the same map as report.html.
  * Screenshots go to test-output/.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTiff } from '../src/storage/tiff-read.js';
+import { CHROMIUM, COLOR, cellColor, clickCell, haveChromium, launchChromium, openPage as openWith, request, serve } from './dashboard-helpers.js';
 import { fixture, tinyPlate, waitForFile } from './executor-harness.js';
-import { CLI, REPO, tempDir, waitFor } from './helpers.js';
+import { CLI, REPO, tempDir } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const OUT = path.join(REPO, 'test-output');
-const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`dashboard-live: ${CHROMIUM} not found — skipping (apt-get install -y chromium)`);
 
-const COLOR = { waiting: '#e9edf1', running: '#f7c948', ok: '#3a9d5d', error: '#d64545', cancelled: '#8d99a6', notRun: '#ffffff', absent: '#eef1f4' };
 const HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> boom & \'quotes\'';
-
-interface Served {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly port: number;
-  readonly cookie: string;
-  readonly stderr: () => string;
-  readonly exited: Promise<number | null>;
-}
-
-/** Starts the CLI and resolves once it printed its dashboard URL. */
-async function serve(args: readonly string[]): Promise<Served> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdout!.resume();
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const url = await waitFor('the dashboard URL', () => /dashboard: (http:\/\/127\.0\.0\.1:(\d+)\/\?token=([\w-]+))/.exec(stderr) ?? (child.exitCode !== null ? Promise.reject(new Error(stderr)) : undefined), 60_000);
-  return { child, url: url[1]!, port: Number(url[2]), cookie: `plateflow_${url[2]}=${url[3]}`, stderr: () => stderr, exited };
-}
-
-function request(port: number, pathname: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; body: Buffer; headers: http.IncomingHttpHeaders }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: pathname, method: options.method ?? 'GET', headers: options.headers ?? {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks), headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** The colour drawn at the centre of cell `index` of plate `plate` (read back from the canvas). */
-function cellColor(page: Page, index: number, plate = 0): Promise<string> {
-  return page.evaluate(`(() => {
-    const c = document.querySelector('canvas[data-plate="${plate}"]');
-    const size = Number(c.dataset.size), off = Number(c.dataset.offset), cols = Number(c.dataset.columns), dpr = window.devicePixelRatio || 1;
-    const x = off + (${index} % cols) * size + size / 2, y = off + Math.floor(${index} / cols) * size + size / 2;
-    const d = c.getContext('2d').getImageData(Math.round(x * dpr), Math.round(y * dpr), 1, 1).data;
-    return '#' + [d[0], d[1], d[2]].map((v) => v.toString(16).padStart(2, '0')).join('');
-  })()`);
-}
-
-async function clickCell(page: Page, index: number, plate = 0): Promise<void> {
-  const canvas = page.locator(`canvas[data-plate="${plate}"]`);
-  const g = JSON.parse(await page.evaluate(`JSON.stringify(document.querySelector('canvas[data-plate="${plate}"]').dataset)`)) as { size: string; offset: string; columns: string };
-  const size = Number(g.size);
-  const off = Number(g.offset);
-  await canvas.click({ position: { x: off + (index % Number(g.columns)) * size + size / 2, y: off + Math.floor(index / Number(g.columns)) * size + size / 2 } });
-}
 
 let browser: Browser;
 let dir: string;
-
-async function openPage(url: string): Promise<{ page: Page; problems: string[] }> {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  const problems: string[] = [];
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-  });
-  page.on('request', (r) => {
-    if (!r.url().startsWith(new URL(url).origin)) problems.push(`foreign request: ${r.url()}`);
-  });
-  await page.goto(url);
-  await page.waitForSelector('body[data-ready="1"]', { timeout: 30_000 });
-  return { page, problems };
-}
+const openPage = (url: string) => openWith(browser, url);
 
 /** The documented stretch (src/dashboard/contrast.ts), written again independently: nearest-rank percentiles, then a clamped linear map. */
 function expectedStretch(data: ArrayLike<number>, low = 0.5, high = 99.5): number[] {
@@ -108,8 +40,7 @@ function expectedStretch(data: ArrayLike<number>, low = 0.5, high = 99.5): numbe
 describe.skipIf(!haveChromium)('the live dashboard in headless Chromium', () => {
   beforeAll(async () => {
     dir = await tempDir('plateflow-dashboard-');
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await launchChromium();
     await mkdir(OUT, { recursive: true });
   }, 60_000);
   afterAll(async () => {

@@ -59,7 +59,7 @@ export interface ExecutorFlags extends BullmqFlags, SlurmFlags {
 }
 
 /** Wraps a library parser so commander reports its message (which names the flag and value) as bad usage. */
-function flag<T>(parse: (value: string, what: string) => T, name: string) {
+export function flag<T>(parse: (value: string, what: string) => T, name: string) {
   return (value: string): T => {
     try {
       return parse(value, name);
@@ -247,7 +247,7 @@ export async function startCommandSession(flags: PipelineFlags & ExecutorFlags, 
   const interrupt = interruptHandler((m) => progress.log(m, 'warn'));
   let dashboard: RunDashboard | undefined;
   try {
-    dashboard = flags.dashboard ? await startRunDashboard(flags.dashboard, { title: plates?.[0]?.name ?? 'batch', interrupt, progress, json: flags.json }) : undefined;
+    dashboard = flags.dashboard ? await startRunDashboard(flags.dashboard, { title: plates?.[0]?.name ?? 'batch', interrupt, warn: (m) => progress.log(m, 'warn'), json: flags.json }) : undefined;
   } catch (err) {
     interrupt.dispose();
     await executor.close();

@@ -12,20 +12,19 @@
  * @module
  */
 import type { Server } from 'node:http';
-import path from 'node:path';
 import { DashboardError } from '../errors.js';
 import type { RunEvent } from '../execution/executor.js';
-import type { PlannedPlate } from '../run/run-plate.js';
 import { urlHost, type DashboardAddress } from './address.js';
-import { EventLogWriter } from './event-log.js';
 import { EventHub } from './events.js';
 import { AccessControl, isLoopback } from './security.js';
 import { listen } from './server.js';
 import { DashboardState, type PlateInfo } from './state.js';
 import { ThumbnailCache } from './thumbnails.js';
+import { WorkerUsageReader } from './worker-usage.js';
 
 export { parseDashboardAddress, type DashboardAddress } from './address.js';
 export type { PlateInfo } from './state.js';
+export { plateInfo } from './plate-info.js';
 
 export interface DashboardOptions {
   readonly address: DashboardAddress;
@@ -34,8 +33,6 @@ export interface DashboardOptions {
   readonly onStop?: () => void;
   /** A live run records the CLI process's RSS and CPU; a folder served afterwards does not. @defaultValue true */
   readonly live?: boolean;
-  /** Write each planned plate's event log (see event-log.ts). @defaultValue same as `live` */
-  readonly eventLog?: boolean;
   readonly warn?: (message: string) => void;
   /** Milliseconds between two pushed updates. @defaultValue 200 */
   readonly intervalMs?: number;
@@ -50,7 +47,7 @@ export interface Dashboard {
   event(event: RunEvent, plate?: string): void;
   /** The run is stopping (Ctrl-C or Stop) or has ended; pushed to the pages at once. */
   setRunState(state: 'stopping' | 'finished'): void;
-  /** Writes the end of the event logs, ends the event streams and stops the server. Idempotent. */
+  /** Ends the event streams and stops the server. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -83,7 +80,6 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   if (!isLoopback(options.address.host)) warn(`dashboard: listening on ${options.address.host}, not only this machine: anyone who can reach it and has the URL with its token can see the run and stop it`);
   const port = (server.address() as { port: number }).port;
   const sampler = live ? processSampler(state) : undefined;
-  const logs = new Map<string, EventLogWriter>();
   let closed: Promise<void> | undefined;
   return {
     url: `http://${urlHost(options.address.host)}:${port}/?token=${access.token}`,
@@ -91,11 +87,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     state,
     plan(info) {
       state.plan(info);
-      if (options.eventLog ?? live) logs.set(info.name, new EventLogWriter(info, warn));
     },
     event(event, plate) {
       state.event(event, plate);
-      (plate !== undefined ? logs.get(plate) : logs.values().next().value)?.record(event);
     },
     setRunState(s) {
       state.setRunState(s);
@@ -106,7 +100,6 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         if (sampler) clearInterval(sampler);
         state.sample();
         state.setRunState('finished');
-        await Promise.all([...logs.values()].map((l) => l.close()));
         hub.close();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -116,12 +109,22 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   };
 }
 
-/** Throughput, RSS and CPU of this process once a second. */
+/** Throughput, RSS and CPU of this process once a second, and of the worker processes known by pid. */
 function processSampler(state: DashboardState): ReturnType<typeof setInterval> {
   let lastCpu = process.cpuUsage();
   let lastAt = performance.now();
+  const workers = new WorkerUsageReader();
+  let reading = false;
   state.sample({ rssMiB: process.memoryUsage.rss() / 1048576, cpuPercent: 0 });
   const timer = setInterval(() => {
+    const pids = state.workerPids();
+    if (pids.length > 0 && !reading) {
+      reading = true;
+      void workers
+        .read(pids)
+        .then((readings) => state.workerUsage(pids, readings))
+        .finally(() => (reading = false));
+    }
     const cpu = process.cpuUsage(lastCpu);
     const now = performance.now();
     state.sample({ rssMiB: process.memoryUsage.rss() / 1048576, cpuPercent: ((cpu.user + cpu.system) / 1000 / Math.max(1, now - lastAt)) * 100 });
@@ -130,29 +133,4 @@ function processSampler(state: DashboardState): ReturnType<typeof setInterval> {
   }, 1000);
   timer.unref();
   return timer;
-}
-
-/** What the dashboard needs of a planned plate: its tasks, where they sit, and where their images are. */
-export function plateInfo(planned: PlannedPlate, name: string): PlateInfo {
-  const compiled = planned.coordinator.compiled!;
-  const axis = compiled.config.axis;
-  return {
-    name,
-    root: planned.plate.root,
-    format: planned.plate.format,
-    axis: typeof axis === 'string' ? [axis] : [...axis],
-    wells: planned.plate.components.well ?? [],
-    grid: planned.plate.grid ?? null,
-    outputRoot: planned.outputRoot,
-    steps: compiled.steps.map((s) => s.name),
-    tasks: [...planned.tasks.values()].map((plan) => ({
-      id: plan.taskId,
-      axis: plan.axis,
-      inputs: plan.inputs.map((r) => ({
-        file: path.join(plan.plate.root, r.path),
-        ...(r.page !== undefined ? { page: r.page } : {}),
-        label: Object.entries(r.components).filter(([k]) => k !== 'well').map(([k, v]) => `${k} ${v}`).join(', '),
-      })),
-    })),
-  };
 }

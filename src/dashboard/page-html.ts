@@ -50,8 +50,8 @@ export const PAGE_HTML = `<!DOCTYPE html>
     </section>
     <section class="card">
       <h2>Workers</h2>
-      <p class="muted small">Only the processes executor says which worker (pid) runs a task; for the others each running task takes the lowest free slot. Live RSS and CPU per worker are not reported by any executor: the peak RSS of a worker's last task is shown when it ends.</p>
-      <table id="workers"><thead><tr><th>worker</th><th>current task</th><th class="num">running for</th><th class="num">tasks done</th><th class="num">last task peak RSS</th></tr></thead><tbody></tbody></table>
+      <p class="muted small">The processes and subprocess executors say which worker (pid) runs a task: their RSS and CPU (of one core) are read once a second, shown now and over time (blue RSS, orange CPU). For the others each running task takes the lowest free slot, and their usage is the plateflow process's, above. The peak RSS of a worker's last task is shown when it ends.</p>
+      <table id="workers"><thead><tr><th>worker</th><th>current task</th><th class="num">running for</th><th class="num">tasks done</th><th class="num">RSS</th><th class="num">CPU</th><th>over time</th><th class="num">last task peak RSS</th></tr></thead><tbody></tbody></table>
     </section>
     <section class="card">
       <h2>Problems <small id="problem-count"></small></h2>

@@ -88,7 +88,7 @@ function applyUpdate(u) {
   u.plateTotals.forEach((tot, i) => { if (S.plates[i]) S.plates[i].totals = tot; });
   S.totals = u.totals;
   for (const s of u.samples) if (!S.samples.length || s.t > S.samples[S.samples.length - 1].t) S.samples.push(s);
-  S.workers = u.workers;
+  S.workers = mergeUsage(S.workers, u.workers);
   for (const pr of u.problems) if (pr.n >= S.problems.length) { S.problems.push(pr); addProblem(pr); }
   if (u.logs.length) { S.logs.push(...u.logs); $('logs').textContent = S.logs.slice(-200).join('\n'); }
   render();
@@ -265,15 +265,42 @@ function renderCharts() {
   $('process').hidden = live.length === 0;
   lineChart($('process'), [{ points: live.map((s) => [s.t, s.rssMiB]), color: '#31688e', unit: 'MiB' }, { points: live.map((s) => [s.t, s.cpuPercent]), color: '#ef8a17', unit: '% CPU' }]);
 }
+// An update carries each worker's newest usage reading only; the history the page has grows by it.
+function mergeUsage(before, workers) {
+  const old = new Map(before.map((w) => [w.worker, w.usage || []]));
+  return workers.map((w) => {
+    const kept = old.get(w.worker) || [];
+    const fresh = (w.usage || []).filter((p) => !kept.length || p[0] > kept[kept.length - 1][0]);
+    return kept.length || fresh.length ? Object.assign({}, w, { usage: kept.concat(fresh).slice(-600) }) : w;
+  });
+}
+function sparkline(usage) {
+  const c = el('canvas', { cls: 'spark', width: '120', height: '22' });
+  if (usage.length < 2) return c;
+  const ctx = c.getContext('2d');
+  const t0 = usage[0][0], t1 = usage[usage.length - 1][0];
+  for (const [k, color, top] of [[1, '#31688e', Math.max(1, ...usage.map((p) => p[1]))], [2, '#ef8a17', Math.max(100, ...usage.map((p) => p[2]))]]) {
+    ctx.strokeStyle = color; ctx.lineWidth = 1; ctx.beginPath();
+    usage.forEach((p, i) => { const x = 1 + ((p[0] - t0) / Math.max(1e-9, t1 - t0)) * 118, y = 21 - (p[k] / top) * 20; if (i) ctx.lineTo(x, y); else ctx.moveTo(x, y); });
+    ctx.stroke();
+  }
+  return c;
+}
 function renderWorkers() {
   const now = S.run.now;
-  $('workers').tBodies[0].replaceChildren(...S.workers.map((w) => el('tr', {}, [
-    el('td', { text: (w.kind === 'slot' ? 'slot ' : 'pid ') + w.worker }),
-    el('td', { text: w.task ? (S.plates.length > 1 ? w.plate + ' ' : '') + w.task : 'idle' }),
-    el('td', { cls: 'num', text: w.since !== undefined ? fmtDuration(now - w.since) : '—' }),
-    el('td', { cls: 'num', text: String(w.done) }),
-    el('td', { cls: 'num', text: w.lastPeakRssMiB !== undefined ? w.lastPeakRssMiB.toFixed(0) + ' MiB' : '—' }),
-  ])));
+  $('workers').tBodies[0].replaceChildren(...S.workers.map((w) => {
+    const last = w.usage && w.usage.length ? w.usage[w.usage.length - 1] : undefined;
+    return el('tr', { 'data-worker': String(w.worker) }, [
+      el('td', { text: (w.kind === 'slot' ? 'slot ' : 'pid ') + w.worker + (w.gone ? ' (exited)' : '') }),
+      el('td', { text: w.task ? (S.plates.length > 1 ? w.plate + ' ' : '') + w.task : 'idle' }),
+      el('td', { cls: 'num', text: w.since !== undefined ? fmtDuration(now - w.since) : '—' }),
+      el('td', { cls: 'num', text: String(w.done) }),
+      el('td', { cls: 'num', 'data-role': 'rss', text: last && !w.gone ? last[1].toFixed(0) + ' MiB' : '—' }),
+      el('td', { cls: 'num', 'data-role': 'cpu', text: last && !w.gone ? last[2].toFixed(0) + ' %' : '—' }),
+      el('td', {}, [w.usage ? sparkline(w.usage) : null]),
+      el('td', { cls: 'num', text: w.lastPeakRssMiB !== undefined ? w.lastPeakRssMiB.toFixed(0) + ' MiB' : '—' }),
+    ]);
+  }));
 }
 function badge(status) { return el('span', { cls: 'badge', bg: (STATUS_COLORS[status] || '#616e7c'), text: LABEL[status] || status }); }
 function addProblem(pr) {

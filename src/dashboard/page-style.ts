@@ -28,6 +28,7 @@ main { padding: 8px 20px 40px; }
 .plate h3 small { color: var(--muted); font-weight: 400; margin-left: 6px; }
 canvas.map { display: block; cursor: pointer; max-width: 100%; }
 canvas#throughput, canvas#process { width: 100%; max-width: 900px; height: auto; }
+canvas.spark { display: block; width: 120px; height: 22px; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; font-size: 13px; }
 th { color: var(--muted); font-size: 11px; text-transform: uppercase; }

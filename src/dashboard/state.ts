@@ -15,6 +15,7 @@ import { formatErrorLines } from '../report/problems.js';
 import { elapsed, etaSeconds, imagesPerSecond, markDone, markStarted, newPlateProgress, type PlateProgress } from '../report/progress-state.js';
 import { mapLayout, type MapLayout } from './layout.js';
 import { BASE_METRICS, measurementMetric, taskValues, type LiveMetric } from './task-values.js';
+import { WorkerTable } from './workers.js';
 
 export type LiveStatus = 'waiting' | 'running' | 'ok' | 'resumed' | 'error' | 'killed' | 'timeout' | 'cancelled' | 'skipped';
 
@@ -93,20 +94,6 @@ export interface Totals {
   readonly eta: number | null;
 }
 
-export interface WorkerView {
-  /**
-   * The executor's worker id (a process id under `processes`); executors that do not say which
-   * worker took a task (threads, serial, BullMQ, Slurm) get slots: the lowest number not busy.
-   */
-  readonly worker: number;
-  readonly kind: 'worker' | 'slot';
-  readonly plate?: string;
-  readonly task?: string;
-  readonly since?: number;
-  readonly done: number;
-  readonly lastPeakRssMiB?: number;
-}
-
 export interface RunInfo {
   readonly title: string;
   /** Whether Stop means anything (a live run); a finished folder has nothing to stop. */
@@ -138,9 +125,8 @@ export class DashboardState {
   readonly #byName = new Map<string, PlateState>();
   readonly #overall = newPlateProgress('');
   readonly #metrics = new Map<string, LiveMetric>(BASE_METRICS.map((m) => [m.key, m]));
-  readonly #workers = new Map<number, { worker: number; kind: 'worker' | 'slot'; plate?: string; task?: string; since?: number; done: number; lastPeakRssMiB?: number }>();
-  readonly #workerOf = new Map<string, number>();
-  readonly #problems: ProblemView[] = [];
+  readonly #workers = new WorkerTable();
+  #problems: ProblemView[] = [];
   readonly #logs: string[] = [];
   readonly #samples: Sample[] = [];
   readonly #now: () => number;
@@ -173,8 +159,26 @@ export class DashboardState {
     for (const t of info.tasks) plate.tasks.set(t.id, { planned: t, cell: layout.cellOf.get(t.id) ?? -1, status: 'waiting' });
     this.#plates[index] = plate;
     this.#byName.set(info.name, plate);
+    if (old) this.#forget(old);
     this.#overall.total = this.#plates.reduce((n, p) => n + p.info.tasks.length, 0);
     this.#structureChanged = this.#dirty = true;
+  }
+
+  /** A plate run again from the start (a new run into a followed folder): what the old run counted goes. */
+  #forget(old: PlateState): void {
+    const now = this.#now();
+    const fresh = newPlateProgress('', this.#overall.total);
+    fresh.startedAt = this.#overall.startedAt;
+    Object.assign(this.#overall, fresh);
+    for (const p of this.#plates) {
+      for (const t of p.tasks.values()) {
+        const key = `${p.index}\u0000${t.planned.id}`;
+        if (t.result) markDone(this.#overall, { ...t.result, taskId: key }, now);
+        else if (t.status === 'running') markStarted(this.#overall, key, now);
+      }
+    }
+    this.#workers.forget(old.info.name);
+    this.#problems = this.#problems.filter((x) => x.plate !== old.info.name).map((x, n) => ({ ...x, n }));
   }
 
   /** A run event of plate `plateName` (the first plate when omitted). Events of unplanned tasks are ignored. */
@@ -193,13 +197,8 @@ export class DashboardState {
       task.status = 'running';
       markStarted(plate.progress, event.taskId, now);
       markStarted(this.#overall, `${plate.index}\u0000${event.taskId}`, now);
-      const kind = event.worker !== undefined ? 'worker' : 'slot';
-      const id = event.worker ?? this.#freeSlot();
       if (event.worker !== undefined) task.worker = event.worker;
-      this.#workerOf.set(`${plate.index}\u0000${event.taskId}`, id);
-      const w = this.#workers.get(id) ?? { worker: id, kind, done: 0 };
-      Object.assign(w, { plate: plate.info.name, task: event.taskId, since: now });
-      this.#workers.set(id, w);
+      this.#workers.start(`${plate.index}\u0000${event.taskId}`, plate.info.name, event.taskId, event.worker, now);
       this.#touch(plate, task);
     } else if (event.type === 'task:done') {
       this.#done(plate, event.result, now);
@@ -226,6 +225,17 @@ export class DashboardState {
     this.#dirty = true;
   }
 
+  /** The worker processes known by pid (processes, subprocess executors) that are still there. */
+  workerPids(): number[] {
+    return this.#workers.pids();
+  }
+
+  /** Readings of the RSS and CPU of the workers `asked` for, taken now; an asked pid without a reading has exited. */
+  workerUsage(asked: readonly number[], readings: ReadonlyMap<number, { readonly rssMiB: number; readonly cpuPercent: number }>): void {
+    const rounded = new Map([...readings].map(([pid, u]) => [pid, { rssMiB: round(u.rssMiB), cpuPercent: round(u.cpuPercent) }]));
+    if (this.#workers.usage(asked, rounded, round(this.#now()))) this.#dirty = true;
+  }
+
   /** Everything, for a page that (re)connects. */
   snapshot(): Record<string, unknown> {
     return {
@@ -234,7 +244,7 @@ export class DashboardState {
       plates: this.#plates.map((p) => ({ ...this.#plateView(p), tasks: [...p.tasks.values()].map((t) => this.#taskView(p.index, t)) })),
       totals: this.#totals(this.#overall),
       samples: this.#samples,
-      workers: [...this.#workers.values()],
+      workers: this.#workers.views(),
       problems: this.#problems,
       logs: this.#logs.slice(-200),
     };
@@ -260,7 +270,7 @@ export class DashboardState {
       plateTotals: this.#plates.map((p) => this.#totals(p.progress)),
       totals: this.#totals(this.#overall),
       samples: this.#samples.slice(this.#sent.samples),
-      workers: [...this.#workers.values()],
+      workers: this.#workers.views(true),
       problems: this.#problems.slice(this.#sent.problems),
       logs: this.#logs.slice(this.#sent.logs),
     };
@@ -294,24 +304,9 @@ export class DashboardState {
     }
     markDone(plate.progress, result, now);
     markDone(this.#overall, { ...result, taskId: `${plate.index}\u0000${result.taskId}` }, now);
-    const key = `${plate.index}\u0000${result.taskId}`;
-    const w = this.#workers.get(this.#workerOf.get(key) ?? -1);
-    if (w) {
-      w.done++;
-      if (w.task === result.taskId && w.plate === plate.info.name) {
-        delete w.task;
-        delete w.since;
-      }
-      if (result.peakRssBytes !== undefined) w.lastPeakRssMiB = round(result.peakRssBytes / (1024 * 1024));
-    }
+    this.#workers.done(`${plate.index}\u0000${result.taskId}`, plate.info.name, result.taskId, result.peakRssBytes !== undefined ? round(result.peakRssBytes / (1024 * 1024)) : undefined);
     if (result.status !== 'ok') this.#problems.push({ n: this.#problems.length, plate: plate.info.name, task: result.taskId, status: task.status, lines: formatErrorLines(result.error as SerializedError | undefined, false) });
     this.#touch(plate, task);
-  }
-
-  #freeSlot(): number {
-    let slot = 0;
-    while (this.#workers.get(slot)?.task !== undefined) slot++;
-    return slot;
   }
 
   #touch(plate: PlateState, task: TaskState): void {

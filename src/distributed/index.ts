@@ -14,5 +14,5 @@ export { resolveBullmqOptions, type BullmqExecutorOptions } from './options.js';
 export { assertPlanInsideRoots, resolveRoots } from './roots.js';
 export { statusOptionsFor, type StatusRequest } from './run-record.js';
 export { DEFAULT_RUN_TTL_SECONDS } from './run-store.js';
-export { TASK_STATES, formatRunStatus, getRunStatus, type RunStatus, type RunStatusOptions, type TaskState, type TaskStatusEntry } from './status.js';
+export { TASK_STATES, formatRunStatus, getRunOutputRoots, getRunStatus, type RunStatus, type RunStatusOptions, type TaskState, type TaskStatusEntry } from './status.js';
 export { PlateflowWorker, startWorker, type WorkerEvent, type WorkerOptions } from './worker.js';

@@ -9,7 +9,7 @@ import { assertReachable, connectionOptions, createClient, describeRedis, type R
 import { RunNotFoundError } from './errors.js';
 import { decodeJobReturn } from './job-schema.js';
 import { DEFAULT_PREFIX, DEFAULT_QUEUE, assertQueueName, assertRunId } from './names.js';
-import { RunStore } from './run-store.js';
+import { RunStore, type RunMeta } from './run-store.js';
 
 /** done = ended ok/skipped; failed = ended otherwise; retrying = waiting for its next attempt; missing = no job and no result. */
 export type TaskState = 'done' | 'failed' | 'active' | 'waiting' | 'retrying' | 'missing';
@@ -54,50 +54,76 @@ export interface RunStatusOptions {
  * @throws RunNotFoundError E_NOT_FOUND when the run has no record; PlateflowError E_CONFIG_INVALID when Redis cannot be reached
  */
 export async function getRunStatus(options: RunStatusOptions): Promise<RunStatus> {
+  return withRun(options, async ({ store, runId, meta, queueName, prefix }) => {
+    const [tasks, results] = await Promise.all([store.readTasks(runId), store.readResults(runId)]);
+    const queue = new Queue(queueName, { connection: connectionOptions(options.redis), prefix });
+    queue.on('error', () => {});
+    try {
+      const entries: TaskStatusEntry[] = [];
+      const all = [...tasks];
+      for (let i = 0; i < all.length; i += 500) {
+        const chunk = all.slice(i, i + 500);
+        entries.push(
+          ...(await Promise.all(
+            chunk.map(async ([taskKey, t]): Promise<TaskStatusEntry> => {
+              const base = { taskId: t.taskId, outputRoot: t.outputRoot, jobId: t.jobId };
+              const recorded = results.get(taskKey);
+              if (recorded && recorded.planHash === t.planHash) return finished(base, recorded.result, recorded.worker);
+              const state = await queue.getJobState(t.jobId);
+              if (state === 'active') return { ...base, state: 'active' };
+              if (state === 'delayed') return { ...base, state: 'retrying' };
+              if (state === 'unknown') return { ...base, state: 'missing' };
+              if (state !== 'completed' && state !== 'failed') return { ...base, state: 'waiting' };
+              const job = await queue.getJob(t.jobId);
+              if (state === 'failed' || !job) return { ...base, state: 'failed', ...(job?.failedReason ? { error: job.failedReason } : {}) };
+              try {
+                const r = decodeJobReturn(job.returnvalue);
+                return finished(base, r.result, r.worker);
+              } catch (err) {
+                return { ...base, state: 'failed', error: (err as Error).message };
+              }
+            }),
+          )),
+        );
+      }
+      return { runId, queue: queueName, created: meta.created, updated: meta.updated, ...(meta.cancelled ? { cancelled: meta.cancelled } : {}), ...tally(entries) };
+    } finally {
+      await queue.close().catch(() => {});
+    }
+  });
+}
+
+/**
+ * The output folders the run's tasks write into (one per plate), from its record alone: what
+ * `plateflow dashboard <run-id>` serves.
+ * @throws as getRunStatus
+ */
+export async function getRunOutputRoots(options: RunStatusOptions): Promise<string[]> {
+  return withRun(options, async ({ store, runId }) => [...new Set([...(await store.readTasks(runId)).values()].map((t) => t.outputRoot))]);
+}
+
+interface OpenRun {
+  readonly store: RunStore;
+  readonly runId: string;
+  readonly meta: RunMeta;
+  readonly queueName: string;
+  readonly prefix: string;
+}
+
+/** Connects, finds the run's record (or throws), and hands it to `use`; the connection is closed after. */
+async function withRun<T>(options: RunStatusOptions, use: (run: OpenRun) => Promise<T>): Promise<T> {
   const runId = assertRunId(options.runId);
   const queueName = assertQueueName(options.queue ?? DEFAULT_QUEUE, '--queue');
   const prefix = assertQueueName(options.prefix ?? DEFAULT_PREFIX, 'prefix');
   const where = describeRedis(options.redis);
   const client = createClient(options.redis);
-  let queue: Queue | undefined;
   try {
     await assertReachable(client, where);
     const store = new RunStore(client, prefix, queueName);
     const meta = await store.readMeta(runId);
     if (!meta) throw new RunNotFoundError(runId, `queue "${queueName}" at ${where}`);
-    const [tasks, results] = await Promise.all([store.readTasks(runId), store.readResults(runId)]);
-    queue = new Queue(queueName, { connection: connectionOptions(options.redis), prefix });
-    queue.on('error', () => {});
-    const entries: TaskStatusEntry[] = [];
-    const all = [...tasks];
-    for (let i = 0; i < all.length; i += 500) {
-      const chunk = all.slice(i, i + 500);
-      entries.push(
-        ...(await Promise.all(
-          chunk.map(async ([taskKey, t]): Promise<TaskStatusEntry> => {
-            const base = { taskId: t.taskId, outputRoot: t.outputRoot, jobId: t.jobId };
-            const recorded = results.get(taskKey);
-            if (recorded && recorded.planHash === t.planHash) return finished(base, recorded.result, recorded.worker);
-            const state = await queue!.getJobState(t.jobId);
-            if (state === 'active') return { ...base, state: 'active' };
-            if (state === 'delayed') return { ...base, state: 'retrying' };
-            if (state === 'unknown') return { ...base, state: 'missing' };
-            if (state !== 'completed' && state !== 'failed') return { ...base, state: 'waiting' };
-            const job = await queue!.getJob(t.jobId);
-            if (state === 'failed' || !job) return { ...base, state: 'failed', ...(job?.failedReason ? { error: job.failedReason } : {}) };
-            try {
-              const r = decodeJobReturn(job.returnvalue);
-              return finished(base, r.result, r.worker);
-            } catch (err) {
-              return { ...base, state: 'failed', error: (err as Error).message };
-            }
-          }),
-        )),
-      );
-    }
-    return { runId, queue: queueName, created: meta.created, updated: meta.updated, ...(meta.cancelled ? { cancelled: meta.cancelled } : {}), ...tally(entries) };
+    return await use({ store, runId, meta, queueName, prefix });
   } finally {
-    await queue?.close().catch(() => {});
     await client.quit().catch(() => client.disconnect());
   }
 }

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { EventLogWriter } from '../dashboard/event-log.js';
 import { DiscoveryError, isPlateflowError } from '../errors.js';
 import type { Executor, ExecutorDescription, RunEvent } from '../execution/executor.js';
 import { defaultExecutor } from '../execution/executors/create.js';
@@ -100,10 +101,16 @@ export async function runBatch(plateArgs: readonly string[], options: BatchOptio
   for (const folder of [options.out, path.join(options.out, CHECKPOINT_DIR)]) await sweepOutputFolder(folder, { recursive: false, warn: options.warn });
   const executor: Executor = options.executor ?? defaultExecutor(options.warn);
   const names = plateOutputNames(runnable.map((r) => r.plate));
+  // Which plate folders `plateflow dashboard <out>` should follow, as they start (each plate's own log says the rest).
+  const events = EventLogWriter.forBatch(options.out, (m) => options.warn?.(m));
   let runs: { name: string; run: PlateRun }[] = [];
   try {
     try {
-      const outcome = await runPlates(runnable, names, executor, options);
+      const onPlanned = (planned: PlannedPlate, name: string): void => {
+        events.plate(name);
+        options.onPlanned?.(planned, name);
+      };
+      const outcome = await runPlates(runnable, names, executor, { ...options, onPlanned });
       runs = outcome.runs;
       missing.push(...outcome.notStarted);
     } finally {
@@ -116,6 +123,7 @@ export async function runBatch(plateArgs: readonly string[], options: BatchOptio
     const saveFailure = batchSaveFailure(path.resolve(options.out), runs, saved.failure);
     return { runs, skipped: missing, files: saved.files, ...(saveFailure ? { saveFailure } : {}) };
   } finally {
+    await events.close();
     lock.release();
   }
 }

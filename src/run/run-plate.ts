@@ -9,8 +9,10 @@ import type { ColorMode } from '../microscopes/samples.js';
 import { loadPipelineFile } from '../pipeline/load.js';
 import type { FunctionRegistry } from '../pipeline/registry.js';
 import type { PipelineDefinition } from '../pipeline/types.js';
+import { EventLogWriter } from '../dashboard/event-log.js';
+import { plateInfo } from '../dashboard/plate-info.js';
 import { Coordinator, type RunOutcome } from '../execution/coordinator.js';
-import type { ExecuteOptions, Executor } from '../execution/executor.js';
+import type { ExecuteOptions, Executor, RunEvent } from '../execution/executor.js';
 import { defaultExecutor } from '../execution/executors/create.js';
 import type { RunDocument } from '../report/document.js';
 import { measurementsByImage, runDocument, totalsOf, writeRunFiles, type RunReportFiles, type RunTotals } from '../report/results.js';
@@ -153,6 +155,12 @@ async function discoverAndRun(plateDir: string, options: RunPlateOptions, execut
   const planned = await planPlate(plateDir, executor.planningGpus ? { ...options, gpus: executor.planningGpus } : options);
   const { plate, coordinator, tasks, outputRoot } = planned;
   const lock = await lockOutputFolder(outputRoot, { ...(options.warn ? { warn: options.warn } : {}) });
+  // Every run, dashboard or not: `plateflow dashboard <out>` follows any run from this log.
+  const events = EventLogWriter.forPlate(plateInfo(planned, path.basename(plate.root), { inputs: false }), (m) => options.warn?.(m));
+  const onEvent = (event: RunEvent): void => {
+    events.record(event);
+    options.onEvent?.(event);
+  };
   try {
     options.onPlanned?.(planned);
     const resume = await findFinishedTasks([...tasks.values()]);
@@ -161,7 +169,7 @@ async function discoverAndRun(plateDir: string, options: RunPlateOptions, execut
     if (options.preflight && toRun.length > 0) {
       const report = await preflight(toRun, { ...options.preflight, diskStepsToRun: resume.diskStepsToRun });
       for (const w of report.warnings) options.warn?.(`preflight: ${w}`);
-      for (const n of report.notes) options.onEvent?.({ type: 'log', level: 'info', message: `preflight: ${n}` });
+      for (const n of report.notes) onEvent({ type: 'log', level: 'info', message: `preflight: ${n}` });
       taskPeakBytes = report.estimate.taskPeakBytes;
     }
     // Even with nothing to run: a run killed while writing results.json left its temp file.
@@ -169,7 +177,7 @@ async function discoverAndRun(plateDir: string, options: RunPlateOptions, execut
     // Python interpreters and their imports load in every worker now, not in each worker's first
     // task; an executor that requests memory per task (Slurm) learns how much the estimate says.
     await executor.prepare?.(toRun, taskPeakBytes !== undefined ? { taskPeakBytes } : {}).catch(() => undefined);
-    const outcome: RunOutcome = await coordinator.execute(tasks, executor, { ...options, finished: resume.finished });
+    const outcome: RunOutcome = await coordinator.execute(tasks, executor, { ...options, onEvent, finished: resume.finished });
     // Workers killed during this run (OOM, crash, timeout, a retried attempt, Ctrl-C) leave temp
     // files; only then is a second walk of the output folder worth it.
     const interrupted = options.signal?.aborted === true || [...outcome.results.values()].some((r) => r.status !== 'ok' || (r.attempts ?? 1) > 1);
@@ -184,6 +192,7 @@ async function discoverAndRun(plateDir: string, options: RunPlateOptions, execut
     const saveFailure = describeSaveFailure(outputRoot, outcome.metadataError, saved.failure);
     return { plate, outcome, totals, document, files: saved.files, measurements, ...(saveFailure ? { saveFailure } : {}) };
   } finally {
+    await events.close();
     lock.release();
   }
 }

@@ -55,6 +55,11 @@ export function slurmRunDir(outputRoot: string, runId: string): string {
   return path.join(outputRoot, CHECKPOINT_DIR, 'slurm', runId);
 }
 
+/** The output folder whose run folder `runDir` is (the inverse of {@link slurmRunDir}). */
+export function outputRootOfRunDir(runDir: string): string {
+  return path.resolve(runDir, '..', '..', '..');
+}
+
 /** A task key as one file name: the output-root hash and the encoded task id, joined by "-". */
 export function fileKeyOf(plan: Pick<TaskPlan, 'outputRoot' | 'taskId'>): string {
   return taskKeyOf(plan.outputRoot, plan.taskId).replace('/', '-');

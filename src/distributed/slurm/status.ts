@@ -11,7 +11,7 @@ import { PlateflowError } from '../../errors.js';
 import { finished, tally, type RunStatus, type TaskStatusEntry } from '../status.js';
 import { queueStates, workDirsOf, type SlurmCommandOptions } from './commands.js';
 import { isLiveState } from './endings.js';
-import { SlurmRunFiles, type ElementEntry } from './run-files.js';
+import { SlurmRunFiles, outputRootOfRunDir, type ElementEntry } from './run-files.js';
 
 /**
  * The run folder `target` names: a run folder itself, or an output folder (its newest Slurm run).
@@ -54,7 +54,7 @@ export async function getSlurmRunStatus(runDir: string, opts: SlurmCommandOption
     const task = name.slice(0, -'.json'.length);
     const taskId = decodeURIComponent(task.slice(task.indexOf('-') + 1));
     const last = latest.get(task);
-    const base = { taskId, outputRoot: path.resolve(runDir, '..', '..', '..'), jobId: last?.element ?? '' };
+    const base = { taskId, outputRoot: outputRootOfRunDir(runDir), jobId: last?.element ?? '' };
     const stored = last ? files.readResult(task, last.entry.attempt) : undefined;
     if (stored) {
       updated = Math.max(updated, statSync(files.resultFile(task, last!.entry.attempt)).mtimeMs);
