@@ -27,7 +27,8 @@ function clusterUp(): boolean {
  */
 export function ensureSlurmCluster(): void {
   if (clusterUp() || !canStartCluster) return;
-  const r = spawnSync(CLUSTER_SCRIPT, ['start'], { encoding: 'utf8', timeout: 15 * 60_000 });
+  // Bounded waits: a start that failed once (in .ci/run) must not hold every Slurm test file for minutes.
+  const r = spawnSync(CLUSTER_SCRIPT, ['start'], { encoding: 'utf8', timeout: 15 * 60_000, env: { ...process.env, PLATEFLOW_SLURM_WAIT_S: '60' } });
   if (r.status !== 0) throw new Error(`${CLUSTER_SCRIPT} start failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
 }
 

@@ -185,6 +185,7 @@ describe.skipIf(!SLURM_AVAILABLE)('slurm executor on a real cluster', () => {
   it('--slurm-gres gpu:1 compiles for a GPU this machine lacks; each task runs on the device Slurm gave its element', slowly, async () => {
     // The test cluster has two pretend GPUs (scripts/slurm-cluster.sh): Slurm schedules them and
     // sets CUDA_VISIBLE_DEVICES; report_env (a GPU function) measures what its worker saw.
+    if (!/Gres=gpu:[1-9]/.test(execFileSync('scontrol', ['show', 'node'], { encoding: 'utf8' }))) return void console.warn('skipped: this Slurm cluster has no gpu gres');
     const pipeline = await writePipeline(path.join(dir, 'gpu.json'), {
       modules: [path.join(STEPS, 'report-env.mjs')],
       steps: [{ name: 'env', func: 'report_env', variableComponents: ['z'], backend: 'disk' }],
