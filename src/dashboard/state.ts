@@ -13,7 +13,7 @@ import type { TaskResult } from '../execution/result.js';
 import type { PlateGrid } from '../microscopes/types.js';
 import { formatErrorLines } from '../report/problems.js';
 import { elapsed, etaSeconds, imagesPerSecond, markDone, markStarted, newPlateProgress, type PlateProgress } from '../report/progress-state.js';
-import { mapLayout, type MapLayout } from './layout.js';
+import { mapLayout, type MapLayout } from '../report/map-layout.js';
 import { BASE_METRICS, measurementMetric, taskValues, type LiveMetric } from './task-values.js';
 import { WorkerTable } from './workers.js';
 

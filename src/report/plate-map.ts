@@ -9,9 +9,10 @@
  *
  * @module
  */
-import { inferGrid, normalizeWellId, parseWell, rowLetters, wellId } from '../components/wells.js';
+import { wellId } from '../components/wells.js';
 import type { TaskResult, TaskStatus } from '../execution/result.js';
 import { axisOf, type RunDocument } from './document.js';
+import { mapLayout } from './map-layout.js';
 
 /**
  * `resumed`: every task of the cell was finished by an earlier run and reported from its
@@ -70,59 +71,26 @@ export function aggregationOf(measurement: string): 'sum' | 'mean' {
 
 export function buildPlateMap(doc: RunDocument): PlateMapModel {
   const tasks = Object.values(doc.tasks);
-  const wellAxis = axisOf(doc).includes('well');
-  const plateWells = doc.plate.components.well ?? [];
-  const taskWells = wellAxis ? tasks.map((t) => t.axis.well).filter((w): w is string => w !== undefined) : [];
-  const allWells = [...plateWells, ...taskWells];
-  const grid = wellAxis && allWells.length > 0 && allWells.every((w) => parseWell(w)) ? (doc.plate.grid ?? inferGrid(allWells)) : undefined;
   const metrics = metricsOf(tasks);
-  return grid ? wellLayout(grid, plateWells, tasks, metrics) : taskLayout(tasks, metrics);
-}
-
-function wellLayout(grid: { rows: number; columns: number }, plateWells: readonly string[], tasks: readonly TaskResult[], metrics: MetricSet): PlateMapModel {
-  // Normalized id (`A01`) → the spelling the plate uses (`A1` on some instruments).
-  const spelling = new Map<string, string>();
-  for (const w of [...plateWells, ...tasks.map((t) => t.axis.well!)]) {
-    const key = normalizeWellId(w);
-    if (key && !spelling.has(key)) spelling.set(key, w);
+  const layout = mapLayout({ axis: axisOf(doc), wells: doc.plate.components.well ?? [], grid: doc.plate.grid ?? null, tasks: tasks.map((t) => ({ id: t.taskId, axis: t.axis })) });
+  const at = (i: number) => ({ row: Math.floor(i / layout.columns), column: (i % layout.columns) + 1 });
+  const { rows, columns, rowLabels, columnLabels } = layout;
+  if (layout.layout === 'tasks') {
+    const cells = tasks.map((t, i): MapCell => ({ id: t.taskId, ...at(i), status: cellStatusOf(t), tasks: [t.taskId], values: metrics.valuesOf([t]) }));
+    return { layout: 'tasks', rows, columns, rowLabels, columnLabels, cells, metrics: metrics.list };
   }
-  const byWell = new Map<string, TaskResult[]>();
+  const byCell = new Map<number, TaskResult[]>();
   for (const t of tasks) {
-    const key = normalizeWellId(t.axis.well!)!;
-    byWell.set(key, [...(byWell.get(key) ?? []), t]);
+    const i = layout.cellOf.get(t.taskId);
+    if (i !== undefined) byCell.set(i, [...(byCell.get(i) ?? []), t]);
   }
-  const cells: MapCell[] = [];
-  for (let row = 0; row < grid.rows; row++) {
-    for (let column = 1; column <= grid.columns; column++) {
-      const key = wellId(row, column);
-      const members = byWell.get(key) ?? [];
-      const status: CellStatus = members.length > 0 ? members.map(cellStatusOf).reduce(worstStatus) : spelling.has(key) ? 'not-run' : 'absent';
-      cells.push({ id: spelling.get(key) ?? key, row, column, status, tasks: members.map((t) => t.taskId), values: metrics.valuesOf(members) });
-    }
-  }
-  return {
-    layout: 'wells',
-    rows: grid.rows,
-    columns: grid.columns,
-    rowLabels: Array.from({ length: grid.rows }, (_, r) => rowLetters(r)),
-    columnLabels: Array.from({ length: grid.columns }, (_, c) => String(c + 1)),
-    cells,
-    metrics: metrics.list,
-  };
-}
-
-function taskLayout(tasks: readonly TaskResult[], metrics: MetricSet): PlateMapModel {
-  // Roughly the 2:3 shape of a plate, at most 24 wide, so the cells stay readable.
-  const columns = Math.max(1, Math.min(24, Math.ceil(Math.sqrt(tasks.length * 1.5))));
-  const cells = tasks.map((t, i): MapCell => ({
-    id: t.taskId,
-    row: Math.floor(i / columns),
-    column: (i % columns) + 1,
-    status: cellStatusOf(t),
-    tasks: [t.taskId],
-    values: metrics.valuesOf([t]),
-  }));
-  return { layout: 'tasks', rows: Math.ceil(tasks.length / columns), columns, rowLabels: [], columnLabels: [], cells, metrics: metrics.list };
+  const cells = layout.cells.map((name, i): MapCell => {
+    const { row, column } = at(i);
+    const members = byCell.get(i) ?? [];
+    const status: CellStatus = members.length > 0 ? members.map(cellStatusOf).reduce(worstStatus) : name !== '' ? 'not-run' : 'absent';
+    return { id: name || wellId(row, column), row, column, status, tasks: members.map((t) => t.taskId), values: metrics.valuesOf(members) };
+  });
+  return { layout: 'wells', rows, columns, rowLabels, columnLabels, cells, metrics: metrics.list };
 }
 
 interface MetricSet {

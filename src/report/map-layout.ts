@@ -1,8 +1,8 @@
 /**
- * Where each task sits on the dashboard's plate map. The same rule as the report's map
- * (report/plate-map.ts): a well grid when the axis has a well and every well is an id like `B03`
- * (the plate's grid, else the smallest standard plate that holds them), else one cell per task in
- * task order, about as wide as a plate. Worked out once per plate, when its tasks are known.
+ * Where each task sits on a plate map, for the report (plate-map.ts) and the live dashboard alike:
+ * a well grid when the axis has a well and every well is an id like `B03` (the plate's grid, else
+ * the smallest standard plate that holds them), else one cell per task in task order, roughly the
+ * 2:3 shape of a plate and at most 24 wide, so the cells stay readable.
  *
  * @module
  */
@@ -29,10 +29,10 @@ export interface LayoutInput {
 }
 
 export function mapLayout(input: LayoutInput): MapLayout {
-  const taskWells = input.axis.includes('well') ? input.tasks.map((t) => t.axis.well) : [];
+  const wellAxis = input.axis.includes('well');
+  const taskWells = wellAxis ? input.tasks.map((t) => t.axis.well).filter((w): w is string => w !== undefined) : [];
   const all = [...input.wells, ...taskWells];
-  const usable = taskWells.length > 0 && all.every((w) => w !== undefined && parseWell(w));
-  const grid = usable ? (input.grid ?? inferGrid(all as string[])) : undefined;
+  const grid = wellAxis && all.length > 0 && all.every((w) => parseWell(w)) ? (input.grid ?? inferGrid(all)) : undefined;
   if (grid) return wellLayout(grid, input);
   const columns = Math.max(1, Math.min(24, Math.ceil(Math.sqrt(input.tasks.length * 1.5))));
   return {
@@ -47,6 +47,7 @@ export function mapLayout(input: LayoutInput): MapLayout {
 }
 
 function wellLayout(grid: PlateGrid, input: LayoutInput): MapLayout {
+  // Normalized id (`A01`) → the spelling the plate uses (`A1` on some instruments).
   const spelling = new Map<string, string>();
   for (const w of [...input.wells, ...input.tasks.map((t) => t.axis.well!)]) {
     const key = normalizeWellId(w);
