@@ -73,6 +73,22 @@ function startRun(args: readonly string[]): Started {
 type Results = { executor: string; tasks: Record<string, { status: string; error?: { message: string } }> };
 const readResults = (out: string): Results => JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as Results;
 
+describe('a reader of the output that goes away', () => {
+  // `plateflow run … | tee log` and Ctrl-C in a terminal: the same SIGINT ends tee first, and every
+  // later write to the pipe fails. The run must still stop as usual: results written, exit 130.
+  it('Ctrl-C with stdout and stderr into pipes nobody reads any more: results.json written, exit 130', async () => {
+    const { pipeline, announce, out } = await spinning('A01');
+    const child = spawn(process.execPath, [CLI, 'run', plate, '-p', pipeline, '-o', out, '--executor', 'serial'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await waitForFile(path.join(announce, 'A01.started'));
+    child.stdout.destroy();
+    child.stderr.destroy();
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(readResults(out).tasks.A01).toMatchObject({ status: 'cancelled' });
+  }, TEST_MS);
+});
+
 describe('a signal while a task spins on the CPU', () => {
   it.each([
     ['serial', [], 'SIGINT'],
