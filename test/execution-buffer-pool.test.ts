@@ -63,23 +63,51 @@ describe('BufferPool', () => {
     expect(pool.allocate('float32', 100_000) === a).toBe(false);
   });
 
-  it('keeps at most maxFreeBytes for reuse', () => {
-    const pool = new BufferPool(1_000_000);
+  it('keeps what a task had out at once, whatever the array sizes, above its floor', () => {
+    const pool = new BufferPool({ floorBytes: 1_000_000 });
+    const arrays = [pool.allocate('float32', 200_000), pool.allocate('float32', 200_000), pool.allocate('float32', 200_000)];
+    for (const a of arrays) pool.release(a);
+    expect(pool.limitBytes).toBe(2_400_000);
+    expect(pool.freeBytes).toBe(2_400_000);
+    // The next task gets all three back without new memory.
+    const again = [pool.allocate('float32', 200_000), pool.allocate('float32', 200_000), pool.allocate('float32', 200_000)];
+    expect(new Set([...again, ...arrays]).size).toBe(3);
+  });
+
+  it('never keeps more than its budget, and lets go at once of what a lower budget no longer allows', () => {
+    const pool = new BufferPool({ floorBytes: 0, budgetBytes: 1_000_000 });
     const arrays = [pool.allocate('float32', 200_000), pool.allocate('float32', 200_000)];
     for (const a of arrays) pool.release(a);
     expect(pool.freeBytes).toBe(800_000);
     const third = pool.allocate('uint8', 300_000);
     pool.release(third);
     expect(pool.freeBytes).toBe(800_000);
+    pool.setBudget(500_000);
+    expect(pool.freeBytes).toBe(0);
+    pool.setBudget(10_000_000);
+    expect(pool.limitBytes).toBe(1_600_000); // the most it had out at once
+  });
+
+  it('does not count arrays a finished task never gave back as needed by the next', () => {
+    const pool = new BufferPool({ floorBytes: 0 });
+    for (let task = 0; task < 5; task++) {
+      pool.allocate('uint16', 200_000); // kept by user code, then garbage when the task ends
+      pool.endTask();
+    }
+    expect(pool.limitBytes).toBe(400_000);
   });
 });
 
 describe('recycling in a run', () => {
-  it('never recycles an array a user function may have kept, and gives the same results as fresh arrays', async () => {
+  // 256²: every stack and intermediate is large enough to be pooled; 2048²: 8 MiB planes, beyond
+  // the pool's floor, so what it keeps comes from the task's own need.
+  it.each([
+    { size: 256, wells: 4, sites: 3 },
+    { size: 2048, wells: 1, sites: 2 },
+  ])('never recycles an array a user function may have kept, and gives the same results as fresh arrays ($size²)', async ({ size, wells, sites }) => {
     const dir = await tempDir('plateflow-pool-');
     const plate = path.join(dir, 'plate');
-    // 256²: every stack and intermediate is large enough to be pooled.
-    await synthesizePlate(plate, { wells: 4, sites: 3, channels: 1, z: 3, size: 256, seed: 8 });
+    await synthesizePlate(plate, { wells, sites, channels: 1, z: 2, size, seed: 8 });
     const module = fixture('keep-inputs.mjs');
     // variableComponents ['site']: a user function gets a stack plateflow assembled; []: it gets
     // the previous step's image itself, a view of that step's output array.
@@ -97,16 +125,17 @@ describe('recycling in a run', () => {
       expect(r.totals.failed).toBe(0);
       return r.measurements;
     };
+    const { keptIntact, keptCount, resetKept } = (await import(pathToFileURL(module).href)) as { keptIntact(): boolean; keptCount(): number; resetKept(): void };
+    resetKept();
     const plain = await run('plain', segment([]));
     const kept = await run('kept', segment(['keep_input']));
-    const { keptIntact, keptCount } = (await import(pathToFileURL(module).href)) as { keptIntact(): boolean; keptCount(): number };
-    expect(keptCount()).toBe(4 * 1); // one group (3 sites) per well
+    expect(keptCount()).toBe(wells); // one group (all sites) per well
     expect(keptIntact()).toBe(true);
     expect(kept).toEqual(plain);
     const keptViews = await run('kept-views', segment(['keep_input'], []));
-    expect(keptCount()).toBe(4 + 4 * 3); // then one image per group
+    expect(keptCount()).toBe(wells + wells * sites); // then one image per group
     expect(keptIntact()).toBe(true);
     expect(keptViews).toEqual(plain);
     expect(await run('again', segment([]))).toEqual(plain);
-  });
+  }, 120_000);
 });

@@ -8,6 +8,9 @@ import { discoverPlate } from '../src/microscopes/discover.js';
 import { synthesizePlate } from '../src/synth/plate.js';
 import { STANDARD, tempDir } from './helpers.js';
 import { loadPipelineFile } from '../src/pipeline/load.js';
+import { SerialExecutor } from '../src/execution/executors/serial.js';
+import type { Executor } from '../src/execution/executor.js';
+import { runPlate } from '../src/run/run-plate.js';
 
 let plans: TaskPlan[];
 const MiB = 1024 * 1024;
@@ -61,6 +64,28 @@ describe('preflight', () => {
     const mixed = await preflight(plans, { workers: 1, memoryAvailableBytes: 1e12, diskAvailableBytes: 1e12, sampleAbove: 2 });
     expect(mixed.notes).toEqual([]);
     expect(mixed.estimate.inputBytes).toBe(exact.estimate.inputBytes + 1000);
+  });
+
+  it('gives each worker the largest task\'s working set to keep for reuse, at most half of --worker-memory', async () => {
+    const { estimate } = await preflight(plans, { workers: 2, memoryAvailableBytes: 1e12, diskAvailableBytes: 1e12 });
+    expect(estimate.bufferPoolBytes).toBe(Math.ceil(estimate.largestTaskBytes * 5));
+    const limited = await preflight(plans, { workers: 2, memoryAvailableBytes: 1e12, diskAvailableBytes: 1e12, workerMemoryBytes: estimate.bufferPoolBytes });
+    expect(limited.estimate.bufferPoolBytes).toBe(Math.floor(estimate.bufferPoolBytes / 2));
+  });
+
+  it('a run hands that budget to every task it runs; without a preflight, none', async () => {
+    const seen: TaskPlan[] = [];
+    const inner = new SerialExecutor();
+    const recording: Executor = { name: 'recording', run: (p, o) => (seen.push(...p), inner.run(p, o)), close: () => inner.close() };
+    const plate = plans[0]!.plate.root;
+    const out = await tempDir();
+    await runPlate(plate, { pipeline: STANDARD, out: path.join(out, 'a'), executor: recording, preflight: { workers: 1, memoryAvailableBytes: 1e12, diskAvailableBytes: 1e12 } });
+    const { estimate } = await preflight(plans, { workers: 1, memoryAvailableBytes: 1e12, diskAvailableBytes: 1e12 });
+    expect(seen.map((p) => p.resources.bufferPoolBytes)).toEqual(plans.map(() => estimate.bufferPoolBytes));
+    expect(seen.every((p) => Object.isFrozen(p) && Object.isFrozen(p.resources))).toBe(true);
+    seen.length = 0;
+    await runPlate(plate, { pipeline: STANDARD, out: path.join(out, 'b'), executor: recording, preflight: false });
+    expect(seen.map((p) => p.resources.bufferPoolBytes)).toEqual(plans.map(() => undefined));
   });
 
   it('never counts more workers than tasks', async () => {

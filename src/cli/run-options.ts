@@ -229,7 +229,7 @@ export interface CommandSession {
     readonly format?: string;
     readonly pattern?: string;
     readonly color: ColorMode;
-    readonly preflight: { readonly workers: number; readonly forceRun: boolean } | false;
+    readonly preflight: { readonly workers: number; readonly forceRun: boolean; readonly workerMemoryBytes?: number } | false;
   } & ReturnType<typeof compileFlags>;
   /** Run events and warnings go to the progress display and, with `--dashboard`, to the dashboard. */
   onEvent(event: RunEvent, plate?: string): void;
@@ -267,7 +267,7 @@ export async function startCommandSession(flags: PipelineFlags & ExecutorFlags, 
       ...(flags.pattern ? { pattern: flags.pattern } : {}),
       color: flags.color,
       ...compileFlags(flags),
-      preflight: flags.preflight ? { workers: plannedWorkers(flags), forceRun: flags.forceRun } : false,
+      preflight: flags.preflight ? { workers: plannedWorkers(flags), forceRun: flags.forceRun, ...(flags.workerMemory !== undefined ? { workerMemoryBytes: flags.workerMemory } : {}) } : false,
     },
     onEvent(event, plate) {
       progress.event(event, plate);

@@ -67,6 +67,11 @@ export interface TaskResources {
   readonly weight: number;
   /** GPU assigned by the compiler, or null. */
   readonly gpuId: number | null;
+  /**
+   * Most pixel memory the worker may keep for reuse between groups and tasks (its buffer pool),
+   * set by the run from the preflight estimate and the worker memory limit; absent, a default.
+   */
+  readonly bufferPoolBytes?: number;
 }
 
 /**

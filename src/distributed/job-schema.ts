@@ -86,7 +86,7 @@ export const taskPlanSchema = z
     steps: z.array(stepPlan).min(1),
     outputRoot: absolutePath,
     modules: z.array(z.string().min(1).max(4096)),
-    resources: z.strictObject({ weight: z.number().min(0), gpuId: z.number().int().min(0).nullable() }),
+    resources: z.strictObject({ weight: z.number().min(0), gpuId: z.number().int().min(0).nullable(), bufferPoolBytes: z.number().int().min(0).optional() }),
     checkpoints: z.strictObject({ reuse: z.boolean(), fromStep: z.number().int().min(0).nullable(), toStep: z.number().int().min(0).nullable(), verifyInputs: z.boolean() }),
     memoryDebug: z.boolean(),
     python: z.strictObject({ executable: z.string().min(1) }).nullable(),

@@ -10,7 +10,7 @@ import { FunctionRegistry } from '../pipeline/registry.js';
 import { isFunctionOutput } from '../processing/types.js';
 import { wasmKernels } from '../processing/wasm.js';
 import { AtomicWriteBatch } from '../storage/atomic.js';
-import type { ReadBuffer } from '../storage/backend.js';
+import type { PixelDestination, ReadBuffer } from '../storage/backend.js';
 import type { SampleChoice } from '../storage/tiff-samples.js';
 import { FileManager } from '../storage/file-manager.js';
 import type { SubdirectoryFiles } from '../storage/metadata-types.js';
@@ -89,6 +89,7 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
   let durability: Promise<void> = Promise.resolve();
   let held: StepRan | undefined;
   const base = { taskId: plan.taskId, axis: plan.axis, images: plan.inputs.length, steps };
+  if (plan.resources.bufferPoolBytes !== undefined) buffers.setBudget(plan.resources.bufferPoolBytes);
   try {
     options.signal?.throwIfAborted();
     const registry = options.registry ?? (await registryFor(plan.modules));
@@ -161,6 +162,7 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
     return { ...base, status, error: serializeError(error), ...(resumed ? { resumed } : {}), seconds: (performance.now() - started) / 1000, outputs, measurements, metadata };
   } finally {
     await files.close();
+    buffers.endTask();
   }
 }
 
@@ -297,23 +299,29 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
 
 /**
  * A group's members as one contiguous stack, allocated once (from the worker's pool: every
- * element is overwritten or cut off). Disk files are read through the
- * task's reusable read buffer and copied straight into place: a fresh buffer per file would cost
- * more in page faults than the read itself.
+ * element is overwritten or cut off). Disk files that need no decoding are read straight into
+ * their place in it; others through the task's reusable read buffer and copied into place: a
+ * fresh buffer per file would cost more in page faults than the read itself.
  */
 async function loadStack(members: readonly FlowImage[], ctx: StepContext): Promise<ImageStack> {
   // Memory and zarr loads are already owned by this task: a single one needs no copy.
   if (members.length === 1 && members[0]!.backend !== 'disk') return loadMember(members[0]!, ctx);
   let out: ImageStack | undefined;
   let filled = 0;
+  const into: PixelDestination = (dtype, [n, h, w]) => {
+    out ??= createStack(dtype, n * members.length, h, w, buffers.allocate);
+    const fits = dtype === out.dtype && h === out.shape[1] && w === out.shape[2] && filled + n * h * w <= out.data.length;
+    return fits ? { data: out.data, offset: filled } : undefined;
+  };
   for (const member of members) {
-    const part = await loadMember(member, ctx);
+    const part = await loadMember(member, ctx, into);
     const [, h, w] = part.shape;
     out ??= createStack(part.dtype, part.shape[0] * members.length, h, w, buffers.allocate);
     if (part.dtype !== out.dtype || h !== out.shape[1] || w !== out.shape[2] || filled + part.data.length > out.data.length) {
       throw new RangeError(`cannot stack ${member.path} (${part.dtype}, ${part.shape.join('×')}) with the first image of its group (${out.dtype}, ${out.shape[1]}×${out.shape[2]})`);
     }
-    (out.data as PixelArray).set(part.data as never, filled);
+    const inPlace = part.data.buffer === out.data.buffer && part.data.byteOffset === out.data.byteOffset + filled * out.data.BYTES_PER_ELEMENT;
+    if (!inPlace) (out.data as PixelArray).set(part.data as never, filled);
     filled += part.data.length;
   }
   const [, h, w] = out!.shape;
@@ -321,12 +329,14 @@ async function loadStack(members: readonly FlowImage[], ctx: StepContext): Promi
 }
 
 /** One member; a disk load may be a view of the task's read buffer, valid until the next load. */
-async function loadMember(member: FlowImage, ctx: StepContext): Promise<ImageStack> {
+async function loadMember(member: FlowImage, ctx: StepContext, into?: PixelDestination): Promise<ImageStack> {
   if (member.backend === 'zarr') {
     const stack = await ctx.files.load('zarr', member.path, { signal: ctx.signal, ...(member.page !== undefined ? { page: member.page } : {}) });
     return member.dtype === undefined || member.dtype === stack.dtype ? stack : { ...stack, dtype: member.dtype, data: asDType(stack.data, member.dtype) } as ImageStack;
   }
-  const disk = member.backend === 'disk' ? { readBuffer: ctx.readBuffer, ...(member.sample !== undefined ? { sample: member.sample } : {}) } : {};
+  // A page of a multi-page file is cut from the whole stack below, so it cannot be read in place.
+  const direct = into !== undefined && member.page === undefined ? { into } : {};
+  const disk = member.backend === 'disk' ? { readBuffer: ctx.readBuffer, ...direct, ...(member.sample !== undefined ? { sample: member.sample } : {}) } : {};
   const stack = await ctx.files.load(member.backend, member.path, { signal: ctx.signal, ...disk });
   return member.page === undefined ? stack : { dtype: stack.dtype, shape: [1, stack.shape[1], stack.shape[2]], data: planeOf(stack, member.page) };
 }

@@ -40,6 +40,11 @@ export interface PreflightEstimate {
   readonly largestTaskBytes: number;
   /** RAM one worker needs at its peak: the largest task's inputs × `peakFactor` + the worker's overhead. */
   readonly taskPeakBytes: number;
+  /**
+   * Pixel memory a worker may keep for reuse between tasks (its buffer pool): the largest task's
+   * working set (inputs × `peakFactor`), at most half the worker memory limit when there is one.
+   */
+  readonly bufferPoolBytes: number;
   readonly inputBytes: number;
   readonly peakRamBytes: number;
   readonly memoryAvailableBytes: number;
@@ -67,6 +72,8 @@ export interface PreflightOptions {
    * @defaultValue every disk step of the plan
    */
   readonly diskStepsToRun?: (plan: TaskPlan) => number;
+  /** `--worker-memory`: bounds what a worker keeps for reuse (`bufferPoolBytes`). */
+  readonly workerMemoryBytes?: number;
   /** Above this many input files a sample of them may stand for all (see inputSizes). @defaultValue 20,000 */
   readonly sampleAbove?: number;
 }
@@ -100,13 +107,15 @@ export async function preflight(plans: readonly TaskPlan[], options: PreflightOp
     diskNeedBytes += taskBytes * 2 * diskStepsToRun(plan);
   }
   const workers = Math.max(1, Math.min(options.workers, plans.length));
-  const taskPeakBytes = Math.ceil(largestTaskBytes * peakFactor + WORKER_OVERHEAD_BYTES);
+  const workingSetBytes = Math.ceil(largestTaskBytes * peakFactor);
+  const taskPeakBytes = workingSetBytes + WORKER_OVERHEAD_BYTES;
   const peakRamBytes = taskPeakBytes * workers;
   const estimate: PreflightEstimate = {
     workers,
     peakFactor,
     largestTaskBytes,
     taskPeakBytes,
+    bufferPoolBytes: options.workerMemoryBytes !== undefined ? Math.min(workingSetBytes, Math.floor(options.workerMemoryBytes / 2)) : workingSetBytes,
     inputBytes,
     peakRamBytes,
     memoryAvailableBytes: options.memoryAvailableBytes ?? probeMemory().freeBytes,
@@ -201,7 +210,7 @@ async function sampleBytesPerPixel(plans: readonly TaskPlan[]): Promise<number> 
 }
 
 function emptyEstimate(workers: number): PreflightEstimate {
-  return { workers, peakFactor: 0, largestTaskBytes: 0, taskPeakBytes: 0, inputBytes: 0, peakRamBytes: 0, memoryAvailableBytes: 0, diskNeedBytes: 0, diskAvailableBytes: 0 };
+  return { workers, peakFactor: 0, largestTaskBytes: 0, taskPeakBytes: 0, bufferPoolBytes: 0, inputBytes: 0, peakRamBytes: 0, memoryAvailableBytes: 0, diskNeedBytes: 0, diskAvailableBytes: 0 };
 }
 
 /** Free bytes for an unprivileged writer on the file system of `dir` (or its nearest existing parent). */

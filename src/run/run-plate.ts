@@ -153,7 +153,8 @@ export async function planPlate(plateDir: string, options: Omit<RunPlateOptions,
 
 async function discoverAndRun(plateDir: string, options: RunPlateOptions, executor: Executor): Promise<PlateRun> {
   const planned = await planPlate(plateDir, executor.planningGpus ? { ...options, gpus: executor.planningGpus } : options);
-  const { plate, coordinator, tasks, outputRoot } = planned;
+  const { plate, coordinator, outputRoot } = planned;
+  let tasks = planned.tasks;
   const lock = await lockOutputFolder(outputRoot, { ...(options.warn ? { warn: options.warn } : {}) });
   // Every run, dashboard or not: `plateflow dashboard <out>` follows any run from this log.
   const events = EventLogWriter.forPlate(plateInfo(planned, path.basename(plate.root), { inputs: false }), (m) => options.warn?.(m));
@@ -164,13 +165,16 @@ async function discoverAndRun(plateDir: string, options: RunPlateOptions, execut
   try {
     options.onPlanned?.(planned);
     const resume = await findFinishedTasks([...tasks.values()]);
-    const toRun: TaskPlan[] = [...tasks.values()].filter((plan) => !resume.finished.has(plan.taskId));
+    let toRun: TaskPlan[] = [...tasks.values()].filter((plan) => !resume.finished.has(plan.taskId));
     let taskPeakBytes: number | undefined;
     if (options.preflight && toRun.length > 0) {
       const report = await preflight(toRun, { ...options.preflight, diskStepsToRun: resume.diskStepsToRun });
       for (const w of report.warnings) options.warn?.(`preflight: ${w}`);
       for (const n of report.notes) onEvent({ type: 'log', level: 'info', message: `preflight: ${n}` });
       taskPeakBytes = report.estimate.taskPeakBytes;
+      // Each worker may keep one task's working set for the next (see execution/buffer-pool.ts).
+      tasks = withBufferPool(tasks, report.estimate.bufferPoolBytes);
+      toRun = toRun.map((plan) => tasks.get(plan.taskId)!);
     }
     // Even with nothing to run: a run killed while writing results.json left its temp file.
     await sweepOutputFolder(outputRoot, { warn: options.warn });
@@ -195,6 +199,13 @@ async function discoverAndRun(plateDir: string, options: RunPlateOptions, execut
     await events.close();
     lock.release();
   }
+}
+
+/** The plans with the buffer-pool budget each worker gets (plans are frozen: new ones, sharing their parts). */
+function withBufferPool(tasks: ReadonlyMap<string, TaskPlan>, bufferPoolBytes: number): Map<string, TaskPlan> {
+  const budgeted = new Map<string, TaskPlan>();
+  for (const [id, plan] of tasks) budgeted.set(id, Object.freeze({ ...plan, resources: Object.freeze({ ...plan.resources, bufferPoolBytes }) }));
+  return budgeted;
 }
 
 /** What results.json records of the engine, so a distributed run can be found from its folder. */

@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { PlateflowError, StorageError } from '../errors.js';
-import type { ImageStack } from '../image.js';
+import type { DType, ImageStack, PixelArray } from '../image.js';
 import type { AtomicWriteBatch } from './atomic.js';
 import type { SampleChoice } from './tiff-samples.js';
 
@@ -30,7 +30,18 @@ export interface LoadOptions {
    * more in page faults than reading the file does.
    */
   readonly readBuffer?: ReadBuffer;
+  /**
+   * Disk only, with `readBuffer`: where the caller wants the pixels (a stack it assembles). Asked
+   * with the file's dtype and shape when the file needs no decoding (uncompressed, one sample per
+   * pixel, the host's byte order, stored in one run); the pixels are then read from the file
+   * straight into `data` from element `offset`, and the stack returned is a view of that place.
+   * Otherwise, or when it answers `undefined`, the load proceeds as without it.
+   */
+  readonly into?: PixelDestination;
 }
+
+/** See `LoadOptions.into`. */
+export type PixelDestination = (dtype: DType, shape: readonly [number, number, number]) => { readonly data: PixelArray; readonly offset: number } | undefined;
 
 export interface SaveOptions {
   readonly signal?: AbortSignal;

@@ -20,6 +20,7 @@ export class DiskBackend implements StorageBackend {
     return readTiff(p, {
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.readBuffer ? { readBuffer: opts.readBuffer } : {}),
+      ...(opts.into ? { into: opts.into } : {}),
       ...(opts.sample !== undefined ? { sample: opts.sample } : {}),
     });
   }

@@ -58,6 +58,7 @@ export class FileManager {
       ...(opts.page !== undefined ? { page: opts.page } : {}),
       ...(opts.sample !== undefined ? { sample: opts.sample } : {}),
       ...(opts.readBuffer ? { readBuffer: opts.readBuffer } : {}),
+      ...(opts.into ? { into: opts.into } : {}),
     });
   }
 
