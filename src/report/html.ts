@@ -9,7 +9,6 @@
  *
  * @module
  */
-import type { TaskResult } from '../execution/result.js';
 import { writeFileAtomic } from '../storage/atomic.js';
 import { plateName, type RunDocument } from './document.js';
 import { formatBytes, formatDuration, formatNumber, formatRate } from './format.js';

@@ -79,8 +79,8 @@ export class ProcessTreeReader {
     const queue = [this.#root];
     for (let i = 0; i < queue.length; i++) {
       const pid = queue[i]!;
-      // Read this time, unless it was cached as an outsider and is now unreadable (-1 parent), or
-      // the pid was reused in the gap described above; either way it is skipped, not guessed.
+      // No reading: a remembered outsider whose parent pid now names a member, which only pid
+      // reuse (the gap above) can produce; left out rather than counted on stale evidence.
       const reading = readings.get(pid);
       if (!reading || inTree.has(pid)) continue;
       inTree.add(pid);
