@@ -77,6 +77,7 @@ export {
 } from './distributed/index.js';
 export { availableCpus, probeCpus, type CpuProbe, type CpuSource } from './execution/resources/cpus.js';
 export { probeGpus, type GpuInfo, type GpuProbe } from './execution/resources/gpus.js';
+export type { RunPeakRss } from './execution/resources/peak-rss.js';
 export type { MeasurementRow, TaskResult, TaskStatus } from './execution/result.js';
 export { runPlate, type PlateRun, type RunPlateOptions } from './run/run-plate.js';
 export { OutputLockedError } from './run/output-lock.js';

@@ -84,6 +84,45 @@ describe('formatBatchSummary (several plates)', () => {
   });
 });
 
+describe('peak RSS of the process tree', () => {
+  const MiB = 1024 * 1024;
+  const tree = { treeBytes: 900 * MiB, largestProcessBytes: 400 * MiB, method: 'proc', processes: 3, samples: 20, intervalMs: 200 } as const;
+  const good = new Map([['A01', ok('A01', { peakRssBytes: 350 * MiB })]]);
+
+  it('shows the run\'s tree peak instead of the largest task peak, and says what it covers', () => {
+    const text = formatSummary('t', totalsOf(good, 1), good, { peakRss: tree });
+    expect(text).toMatch(/1\s+1\s+0\s+0\s+0\s+12\s+1\.00s\s+12\.0\s+900\.0 MiB$/m);
+    expect(text).toContain('peak RSS: the plateflow process and the processes under it together (up to 3 at once); the largest single process peaked at 400.0 MiB (what /usr/bin/time -v reports)');
+  });
+
+  it('says nothing more for a single process (threads, serial), and never shows less than a task\'s own peak', () => {
+    const text = formatSummary('t', totalsOf(good, 1), good, { peakRss: { ...tree, treeBytes: 300 * MiB, largestProcessBytes: 300 * MiB, processes: 1 } });
+    expect(text).toMatch(/350\.0 MiB$/m);
+    expect(text).not.toContain('peak RSS:');
+  });
+
+  it('states the fallback where there is no /proc', () => {
+    const text = formatSummary('t', totalsOf(good, 1), good, { peakRss: { treeBytes: 200 * MiB, largestProcessBytes: 200 * MiB, method: 'self', processes: 1, samples: 0 } });
+    expect(text).toMatch(/350\.0 MiB$/m);
+    expect(text).toContain('no /proc here, so worker processes were not sampled');
+  });
+
+  it('gives each plate of a batch its own peak, and the TOTAL row the batch\'s', () => {
+    const text = formatBatchSummary(
+      [
+        { name: 'p1', totals: totalsOf(good, 1), results: good, peakRss: tree },
+        { name: 'p2', totals: totalsOf(good, 1), results: good, peakRss: { ...tree, treeBytes: 700 * MiB } },
+      ],
+      { peakRss: { ...tree, treeBytes: 1000 * MiB, processes: 4 } },
+    );
+    const lines = text.split('\n');
+    expect(lines.find((l) => l.trimStart().startsWith('p1'))).toMatch(/900\.0 MiB$/);
+    expect(lines.find((l) => l.trimStart().startsWith('p2'))).toMatch(/700\.0 MiB$/);
+    expect(lines.find((l) => l.trimStart().startsWith('TOTAL'))).toMatch(/1000\.0 MiB$/);
+    expect(text).toContain('(up to 4 at once)');
+  });
+});
+
 describe('skipped plates (lenient batch)', () => {
   it('are listed under PROBLEMS with their reason', () => {
     const good = new Map([['A01', ok('A01')]]);

@@ -46,8 +46,8 @@ export function batchCommand(): Command {
       );
     } else if (!flags.quiet) {
       const summary = formatBatchSummary(
-        batch.runs.map((r) => ({ name: r.name, totals: r.run.totals, results: r.run.outcome.results })),
-        { title: `plateflow batch: ${batch.runs.length} plate(s) → ${path.resolve(flags.out)}`, seconds, skippedPlates: batch.skipped },
+        batch.runs.map((r) => ({ name: r.name, totals: r.run.totals, results: r.run.outcome.results, peakRss: r.run.document.peakRss })),
+        { title: `plateflow batch: ${batch.runs.length} plate(s) → ${path.resolve(flags.out)}`, seconds, skippedPlates: batch.skipped, peakRss: batch.peakRss },
       );
       process.stdout.write(`${summary}\n${batch.files ? `  results: ${batch.files.results}\n  report: ${batch.files.report}\n` : ''}`);
     }

@@ -91,7 +91,7 @@ function withTaskDelay(pipeline: PipelineDefinition, ms: number): PipelineDefini
 
 async function demoRun(plateDir: string, out: string, options: Pick<RunPlateOptions, 'pipeline' | 'signal' | 'onPlanned' | 'onEvent'>): Promise<{ code: number; report: string | undefined }> {
   const run = await runPlate(plateDir, { ...options, out, warn: (m) => log(`warning: ${m}`) });
-  process.stdout.write('\n' + formatSummary(`${run.plate.format} plate ${path.basename(run.plate.root)}: ${run.plate.images.length} images, ${run.totals.tasks} tasks`, run.totals, run.outcome.results) + '\n');
+  process.stdout.write('\n' + formatSummary(`${run.plate.format} plate ${path.basename(run.plate.root)}: ${run.plate.images.length} images, ${run.totals.tasks} tasks`, run.totals, run.outcome.results, { peakRss: run.document.peakRss }) + '\n');
   const rows = [...run.outcome.results.values()].flatMap((r) => r.measurements.filter((m) => m.values.object_count !== undefined).map((m) => [r.taskId, m.values.object_count!] as const));
   const perTask = new Map<string, number>();
   for (const [task, n] of rows) perTask.set(task, (perTask.get(task) ?? 0) + n);

@@ -59,7 +59,7 @@ function printRun(run: PlateRun, json: boolean, quiet: boolean): void {
     return;
   }
   // A failure to save is printed even with --quiet: it is the one thing the user must not miss.
-  if (!quiet) process.stdout.write(formatSummary(`${run.plate.format} plate ${run.plate.root} → ${run.outcome.compiled.outputRoot}`, run.totals, run.outcome.results) + '\n');
+  if (!quiet) process.stdout.write(formatSummary(`${run.plate.format} plate ${run.plate.root} → ${run.outcome.compiled.outputRoot}`, run.totals, run.outcome.results, { peakRss: run.document.peakRss }) + '\n');
   if (run.files && !quiet) process.stdout.write(`  results: ${run.files.results}\n  measurements: ${run.files.measurementsCsv}\n  report: ${run.files.report}\n`);
   if (run.saveFailure) process.stderr.write(formatSaveFailure(run.saveFailure));
 }

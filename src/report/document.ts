@@ -5,6 +5,7 @@
  * @module
  */
 import type { ExecutorDescription } from '../execution/executor.js';
+import type { RunPeakRss } from '../execution/resources/peak-rss.js';
 import type { TaskResult } from '../execution/result.js';
 import type { PlateGrid } from '../microscopes/types.js';
 import type { RunTotals } from './results.js';
@@ -26,6 +27,11 @@ export interface RunDocument {
   readonly executorRun?: ExecutorDescription;
   readonly finishedAt?: string;
   readonly totals: RunTotals;
+  /**
+   * Peak memory of the run's process tree (this process and every process under it), sampled from
+   * /proc; see `RunPeakRss`. Absent in documents from before it was recorded.
+   */
+  readonly peakRss?: RunPeakRss;
   readonly steps?: readonly { readonly name: string; readonly id?: string; readonly backend?: string }[];
   /** Task id → result, in axis order. */
   readonly tasks: Readonly<Record<string, TaskResult>>;

@@ -9,13 +9,13 @@
  *
  * @module
  */
-import type { TaskResult } from '../execution/result.js';
 import { writeFileAtomic } from '../storage/atomic.js';
 import { plateName, type RunDocument } from './document.js';
 import { formatBytes, formatDuration, formatNumber, formatRate } from './format.js';
 import { CSS, PALETTE, SCRIPT, STATUS_COLORS } from './html-assets.js';
 import { escapeHtml as esc, jsonForScript } from './html-escape.js';
 import { buildPlateMap, STATUS_SEVERITY, type MapCell, type PlateMapModel } from './plate-map.js';
+import { peakRssNote, shownPeakRss } from './peak-rss.js';
 import { collectProblems, debugFromEnv, errorChain, formatErrorLines, type SkippedPlateInfo } from './problems.js';
 
 /** Several plates (a batch) with an optional title; a single `results.json` document also works. */
@@ -104,16 +104,19 @@ function overview(plates: readonly NamedPlate[]): string {
       t.images,
       esc(formatDuration(t.seconds)),
       esc(formatRate(t.imagesPerSecond)),
-      esc(formatBytes(peakRss(Object.values(doc.tasks)))),
+      peakCell(doc),
     ];
     return `<tr>${cells.map((c, i) => `<td${numeric.has(i) ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`;
   });
+  // One plate: what its peak RSS covers, in words; for a batch, each plate's cell has it as a tooltip.
+  const note = plates.length === 1 ? peakRssNote(plates[0]!.doc.peakRss) : undefined;
+  const notes = note ? `\n<p class="muted" data-role="peak-rss-note">${esc(note)}</p>` : '';
   return `<section class="card" id="overview">
 <h2>Overview</h2>
 <div class="table-wrap"><table>
 <thead><tr>${head.map((h, i) => `<th${numeric.has(i) ? ' class="num"' : ''}>${esc(h)}</th>`).join('')}</tr></thead>
 <tbody>${rows.join('\n')}</tbody>
-</table></div>
+</table></div>${notes}
 </section>`;
 }
 
@@ -258,9 +261,11 @@ function stepTimings(doc: RunDocument): string {
 </table></div>`;
 }
 
-function peakRss(tasks: readonly TaskResult[]): number | undefined {
-  const known = tasks.flatMap((t) => [t.peakRssBytes, ...(t.steps ?? []).map((s) => s.peakRssBytes)]).filter((v): v is number => v !== undefined);
-  return known.length > 0 ? Math.max(...known) : undefined;
+/** The run's peak RSS, with what it covers as a tooltip. */
+function peakCell(doc: RunDocument): string {
+  const text = esc(formatBytes(shownPeakRss(doc.peakRss, Object.values(doc.tasks))));
+  const note = peakRssNote(doc.peakRss);
+  return `<span data-role="peak-rss"${note ? ` title="${esc(note)}"` : ''}>${text}</span>`;
 }
 
 /** Renders and writes `report.html` atomically (a reader never sees half a page). */

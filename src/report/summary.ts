@@ -7,8 +7,10 @@
  *
  * @module
  */
+import type { RunPeakRss } from '../execution/resources/peak-rss.js';
 import type { TaskResult, TaskStatus } from '../execution/result.js';
 import { formatBytes, formatDuration, formatRate } from './format.js';
+import { maxDefined, peakRssNote, shownPeakRss } from './peak-rss.js';
 import { collectProblems, debugFromEnv, formatErrorLines, type Problem, type SkippedPlateInfo } from './problems.js';
 import type { RunTotals } from './results.js';
 
@@ -20,6 +22,8 @@ export interface PlateSummary {
   readonly name: string;
   readonly totals: RunTotals;
   readonly results: ResultsInput;
+  /** The plate's process-tree peak (`PlateRun.document.peakRss`); without it, the largest task peak. */
+  readonly peakRss?: RunPeakRss | undefined;
 }
 
 export interface SummaryOptions {
@@ -34,11 +38,13 @@ export interface SummaryOptions {
   readonly seconds?: number;
   /** Plates a lenient batch skipped; listed under PROBLEMS with the reason. */
   readonly skippedPlates?: readonly SkippedPlateInfo[];
+  /** The whole batch's process-tree peak, for the TOTAL row (or the one plate's, from `formatSummary`). */
+  readonly peakRss?: RunPeakRss | undefined;
 }
 
 /** One plate's summary, kept for the single-plate callers (`run`, `demo`). */
 export function formatSummary(title: string, totals: RunTotals, results: ResultsInput, options: Omit<SummaryOptions, 'title'> = {}): string {
-  return formatBatchSummary([{ name: '', totals, results }], { ...options, title });
+  return formatBatchSummary([{ name: '', totals, results, peakRss: options.peakRss }], { ...options, title });
 }
 
 /** Several plates in one summary: a row each, a TOTAL row when more than one, then PROBLEMS. */
@@ -50,10 +56,13 @@ export function formatBatchSummary(plates: readonly PlateSummary[], options: Sum
   if (options.title) lines.push(options.title);
 
   const header = ['tasks', 'ok', 'resumed', 'failed', 'skipped/cancelled', 'images', 'time', 'images/s', 'peak RSS'];
-  const rows = listed.map((p) => totalsRow(p.totals, peakRss(p.list)));
-  if (listed.length > 1) rows.push(totalsRow(sumTotals(listed.map((p) => p.totals), options.seconds), maxDefined(listed.map((p) => peakRss(p.list)))));
+  const peaks = listed.map((p) => shownPeakRss(p.peakRss, p.list));
+  const rows = listed.map((p, i) => totalsRow(p.totals, peaks[i]));
+  if (listed.length > 1) rows.push(totalsRow(sumTotals(listed.map((p) => p.totals), options.seconds), maxDefined([options.peakRss?.treeBytes, ...peaks])));
   const labels = [...listed.map((p) => p.name), ...(listed.length > 1 ? ['TOTAL'] : [])];
   lines.push(named ? table([['plate', ...header], ...rows.map((r, i) => [labels[i]!, ...r])], { leftColumns: 1 }) : table([header, ...rows]));
+  const note = peakRssNote(options.peakRss ?? (listed.length === 1 ? listed[0]!.peakRss : undefined));
+  if (note) lines.push(`  ${note}`);
 
   const problems = collectProblems(listed.map((p) => ({ name: p.name, results: p.list })));
   const skippedPlates = options.skippedPlates ?? [];
@@ -103,15 +112,6 @@ function resultList(results: ResultsInput): TaskResult[] {
   if (results instanceof Map) return [...results.values()];
   if (Array.isArray(results)) return [...results];
   return Object.values(results as Readonly<Record<string, TaskResult>>);
-}
-
-function peakRss(results: readonly TaskResult[]): number | undefined {
-  return maxDefined(results.flatMap((r) => [r.peakRssBytes, ...(r.steps ?? []).map((s) => s.peakRssBytes)]));
-}
-
-function maxDefined(values: readonly (number | undefined)[]): number | undefined {
-  const known = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
-  return known.length > 0 ? Math.max(...known) : undefined;
 }
 
 const STATUS_ORDER: readonly TaskStatus[] = ['error', 'timeout', 'killed', 'cancelled', 'skipped', 'ok'];

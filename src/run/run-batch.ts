@@ -3,6 +3,7 @@ import { EventLogWriter } from '../dashboard/event-log.js';
 import { DiscoveryError, isPlateflowError } from '../errors.js';
 import type { Executor, ExecutorDescription, RunEvent } from '../execution/executor.js';
 import { defaultExecutor } from '../execution/executors/create.js';
+import { watchPeakRss, type RunPeakRss } from '../execution/resources/peak-rss.js';
 import { runPlate, type PlannedPlate, type PlateRun, type RunPlateOptions } from './run-plate.js';
 import { discoverPlate } from '../microscopes/discover.js';
 import type { RunDocument } from '../report/document.js';
@@ -41,6 +42,8 @@ export interface BatchRun {
   readonly files: { readonly results: string; readonly report: string } | undefined;
   /** What could not be saved, the batch's own files and each plate's (see `PlateRun.saveFailure`). */
   readonly saveFailure?: SaveFailure;
+  /** Peak memory of this process's tree over the whole batch (each plate's is in its document). */
+  readonly peakRss: RunPeakRss;
 }
 
 /**
@@ -104,6 +107,7 @@ export async function runBatch(plateArgs: readonly string[], options: BatchOptio
   // Which plate folders `plateflow dashboard <out>` should follow, as they start (each plate's own log says the rest).
   const events = EventLogWriter.forBatch(options.out, (m) => options.warn?.(m));
   let runs: { name: string; run: PlateRun }[] = [];
+  const memory = watchPeakRss();
   try {
     try {
       const onPlanned = (planned: PlannedPlate, name: string): void => {
@@ -116,13 +120,15 @@ export async function runBatch(plateArgs: readonly string[], options: BatchOptio
     } finally {
       if (!options.executor) await executor.close();
     }
-    const saved = await writeBatchFiles(options.out, runs, missing, executor.describe?.()).then(
+    const peakRss = memory.stop();
+    const saved = await writeBatchFiles(options.out, runs, missing, executor.describe?.(), peakRss).then(
       (files) => ({ files, failure: undefined }),
       (err: unknown) => ({ files: undefined, failure: err }),
     );
     const saveFailure = batchSaveFailure(path.resolve(options.out), runs, saved.failure);
-    return { runs, skipped: missing, files: saved.files, ...(saveFailure ? { saveFailure } : {}) };
+    return { runs, skipped: missing, files: saved.files, peakRss, ...(saveFailure ? { saveFailure } : {}) };
   } finally {
+    memory.stop();
     await events.close();
     lock.release();
   }
@@ -182,11 +188,17 @@ async function runPlates(
   return { runs: runs.filter((r): r is { name: string; run: PlateRun } => r !== undefined), notStarted };
 }
 
-async function writeBatchFiles(out: string, runs: readonly { name: string; run: PlateRun }[], skipped: readonly SkippedPlate[], executorRun: ExecutorDescription | undefined) {
+async function writeBatchFiles(
+  out: string,
+  runs: readonly { name: string; run: PlateRun }[],
+  skipped: readonly SkippedPlate[],
+  executorRun: ExecutorDescription | undefined,
+  peakRss: RunPeakRss,
+) {
   const plates: RunDocument[] = runs.map((r) => r.run.document);
   const files = { results: path.join(out, 'results.json'), report: path.join(out, 'report.html') };
   // executorRun at the top too: `plateflow status <batch folder>` finds the run there.
-  const document = { plateflow: 1, batch: true, finishedAt: new Date().toISOString(), ...(executorRun ? { executorRun } : {}), plates: runs.map((r, i) => ({ name: r.name, ...plates[i]! })), skipped };
+  const document = { plateflow: 1, batch: true, finishedAt: new Date().toISOString(), ...(executorRun ? { executorRun } : {}), peakRss, plates: runs.map((r, i) => ({ name: r.name, ...plates[i]! })), skipped };
   await writeFileAtomic(files.results, JSON.stringify(document, null, 2) + '\n');
   await writeReport(files.report, { title: `plateflow batch — ${runs.length} plate(s)${skipped.length ? `, ${skipped.length} skipped` : ''}`, plates, skippedPlates: skipped });
   return files;

@@ -14,6 +14,7 @@ import { plateInfo } from '../dashboard/plate-info.js';
 import { Coordinator, type RunOutcome } from '../execution/coordinator.js';
 import type { ExecuteOptions, Executor, RunEvent } from '../execution/executor.js';
 import { defaultExecutor } from '../execution/executors/create.js';
+import { watchPeakRss, type PeakRssWatch } from '../execution/resources/peak-rss.js';
 import type { RunDocument } from '../report/document.js';
 import { measurementsByImage, runDocument, totalsOf, writeRunFiles, type RunReportFiles, type RunTotals } from '../report/results.js';
 import { lockOutputFolder } from './output-lock.js';
@@ -86,12 +87,15 @@ export interface PlateRun {
  */
 export async function runPlate(plateDir: string, options: RunPlateOptions): Promise<PlateRun> {
   const executor = options.executor ?? defaultExecutor(options.warn);
+  // From the start: discovering a large plate can be the run's memory peak.
+  const memory = watchPeakRss();
   let run: PlateRun;
   try {
     // Workers load their code while this thread discovers and compiles.
     executor.start?.().catch(() => undefined);
-    run = await discoverAndRun(plateDir, options, executor);
+    run = await discoverAndRun(plateDir, options, executor, memory);
   } finally {
+    memory.stop();
     if (!options.executor) await executor.close({ force: options.signal?.aborted === true });
   }
   // Interrupted: once our own workers are gone, what they were writing is litter (a borrowed
@@ -151,7 +155,7 @@ export async function planPlate(plateDir: string, options: Omit<RunPlateOptions,
   return { plate, coordinator, tasks, outputRoot: coordinator.compiled!.outputRoot };
 }
 
-async function discoverAndRun(plateDir: string, options: RunPlateOptions, executor: Executor): Promise<PlateRun> {
+async function discoverAndRun(plateDir: string, options: RunPlateOptions, executor: Executor, memory: PeakRssWatch): Promise<PlateRun> {
   const planned = await planPlate(plateDir, executor.planningGpus ? { ...options, gpus: executor.planningGpus } : options);
   const { plate, coordinator, outputRoot } = planned;
   let tasks = planned.tasks;
@@ -188,7 +192,8 @@ async function discoverAndRun(plateDir: string, options: RunPlateOptions, execut
     if (interrupted) await sweepOutputFolder(outputRoot, { warn: options.warn });
     const totals = totalsOf(outcome.results, outcome.seconds);
     const measurements = measurementsByImage(outcome.results);
-    const document = runDocument(outcome, plate, executorRecord(executor));
+    // Stopped before results.json is written, so the document holds it; the workers are still up.
+    const document = runDocument(outcome, plate, { ...executorRecord(executor), peakRss: memory.stop() });
     const saved = await writeRunFiles(outcome, document).then(
       (files) => ({ files, failure: undefined }),
       (err: unknown) => ({ files: undefined, failure: err }),

@@ -4,3 +4,5 @@ export { parseNvidiaSmi, parseVisibleDevices, probeGpus, type GpuInfo, type GpuP
 export { GpuSlots, gpuSlotCapacity } from './gpu-slots.js';
 export { THREAD_LIMIT_VARIABLES, workerEnv, type WorkerEnvOptions } from './env-limits.js';
 export { formatBytes, formatDuration, parseBytes, parseDuration } from './units.js';
+export { PeakRssSampler, watchPeakRss, type PeakRssSamplerOptions, type PeakRssWatch, type RunPeakRss } from './peak-rss.js';
+export { ProcessTreeReader, hasProcTree, type ProcessReading } from './process-tree.js';
