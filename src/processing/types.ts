@@ -13,6 +13,12 @@ export interface FunctionContext {
    * Absent: allocate as usual.
    */
   readonly allocate?: Allocate;
+  /**
+   * Compute threads this call may keep busy, its own included (default 1). More than 1 only when
+   * the run has fewer tasks than CPUs to use; built-ins with a tiled form (`gaussian_blur`,
+   * `otsu_threshold`) then split large planes across that many threads, with identical output.
+   */
+  readonly threads?: number;
 }
 
 /** Measurements are per output plane: `measurements[i]` describes plane i of `stack`. */

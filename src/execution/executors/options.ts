@@ -51,6 +51,11 @@ export interface ExecutorOptions {
 export interface ResolvedExecutorOptions {
   readonly workers: number;
   readonly cpus: number;
+  /**
+   * Compute threads each task may use (`FunctionContext.threads`): more than 1 only when the pool
+   * is smaller than the run's CPU budget (fewer tasks than CPUs); set by {@link chooseExecution}.
+   */
+  readonly taskThreads: number;
   readonly timeoutMs: number | undefined;
   readonly retries: number;
   readonly retryErrors: boolean;
@@ -82,6 +87,7 @@ export function resolveExecutorOptions(options: ExecutorOptions = {}): ResolvedE
   return {
     workers: options.workers ?? cpus,
     cpus,
+    taskThreads: 1,
     timeoutMs: options.timeoutMs,
     retries: options.retries ?? 0,
     retryErrors: options.retryErrors ?? false,

@@ -17,6 +17,8 @@ import { describeChildExit, memoryLimitExceeded, spawnFailed } from './exit-caus
 
 export interface ProcessPoolOptions {
   readonly workers: number;
+  /** Compute threads each task may use (sent with the plan). @default 1 */
+  readonly taskThreads?: number;
   /** A fresh process per task (exits after its one result). */
   readonly oneShot: boolean;
   readonly execArgv: readonly string[];
@@ -66,7 +68,7 @@ export class ProcessPool {
     const started = performance.now();
     const onAbort = () => this.#discard(worker, { kind: 'stopped' });
     signal.addEventListener('abort', onAbort, { once: true });
-    const task = worker.run(plan);
+    const task = worker.run(plan, this.#options.taskThreads);
     const result = task.outcome.then((outcome) => {
       signal.removeEventListener('abort', onAbort);
       this.#busy.delete(worker);

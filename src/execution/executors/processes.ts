@@ -23,6 +23,7 @@ abstract class ChildProcessExecutor extends BaseExecutor {
     this.#options = options;
     this.#pool = new ProcessPool({
       workers: options.workers,
+      taskThreads: options.taskThreads,
       oneShot,
       execArgv: options.execArgv,
       envFor: (gpuId) => workerEnv({ workers: options.workers, cpus: options.cpus, gpuId, base: options.env }),

@@ -112,7 +112,7 @@ export class ThreadsExecutor extends BaseExecutor {
     const handedOver = performance.now();
     const { port1, port2 } = new MessageChannel();
     const started = new Promise<void>((resolve) => port1.once('message', () => resolve()));
-    const request: TaskRequest = { plan, started: port2 };
+    const request: TaskRequest = { plan, started: port2, threads: this.#options.taskThreads };
     // A rejection after our own abort is piscina's AbortError; the dispatcher has already recorded the outcome.
     // A plan always gets a TaskResult back; null answers only warm-up requests.
     const result = (this.#ensurePool().run(request, { signal, transferList: [port2] }) as Promise<TaskResult>)

@@ -22,6 +22,18 @@ function cpuShare(options: Pick<WorkerEnvOptions, 'workers' | 'cpus'>): number {
 }
 
 /**
+ * Compute threads one task may use when `workers` workers share a budget of `budget` CPUs (the run's
+ * --workers capped by the CPUs available): the budget the pool leaves idle, shared out evenly, so
+ * workers × threads never exceeds it. An OMP_NUM_THREADS the user set caps it too, as it does their
+ * native code. With as many tasks as CPUs (or more) this is 1.
+ */
+export function taskThreadShare(options: { readonly budget: number; readonly workers: number; readonly base?: NodeJS.ProcessEnv }): number {
+  const share = Math.max(1, Math.floor(options.budget / Math.max(1, options.workers)));
+  const omp = Number((options.base ?? process.env).OMP_NUM_THREADS);
+  return Number.isSafeInteger(omp) && omp >= 1 ? Math.min(share, omp) : share;
+}
+
+/**
  * The thread-limit variables a worker's native code should see, those the base env does not set
  * already. Worker threads share their process's env, so they pass these to the processes they
  * start themselves (a Python worker) instead.
