@@ -67,22 +67,13 @@ describe('chooseExecution', () => {
       expect(chooseExecution(kind, resolveExecutorOptions({ cpus: 1 }))).toMatchObject({ engine: kind, workers: 1 });
       expect(chooseExecution(kind, resolveExecutorOptions({ cpus: 4 }), plans)).toMatchObject({ engine: kind, workers: 1 });
     }
-    expect(chooseExecution('serial', resolveExecutorOptions({ cpus: 4 }))).toEqual({ engine: 'serial', workers: 1, taskThreads: 1, notes: [] });
+    expect(chooseExecution('serial', resolveExecutorOptions({ cpus: 4 }))).toEqual({ engine: 'serial', workers: 1, notes: [] });
   });
 
-  it('gives each task the CPU budget the pool leaves idle, never more than --workers, the CPUs or OMP_NUM_THREADS allow', () => {
-    const plans = (n: number) => Array.from({ length: n }, () => ({ resources: { gpuId: null } })) as never[];
-    const share = (o: Parameters<typeof resolveExecutorOptions>[0], n?: number) => chooseExecution('threads', resolveExecutorOptions({ env: {}, ...o }), n === undefined ? undefined : plans(n)).taskThreads;
-    expect(share({ cpus: 4 }, 1)).toBe(4);
-    expect(share({ cpus: 4 }, 2)).toBe(2);
-    expect(share({ cpus: 4 }, 3)).toBe(1); // floor(4 / 3): never 3 tasks × 2 threads on 4 CPUs
-    expect(share({ cpus: 4 }, 9)).toBe(1);
-    expect(share({ cpus: 4 })).toBe(1); // tasks not known yet: sized for more tasks than workers
-    expect(share({ cpus: 4, workers: 2 }, 1)).toBe(2); // --workers caps the budget
-    expect(share({ cpus: 2, workers: 8 }, 1)).toBe(2); // so do the CPUs
-    expect(share({ cpus: 4, env: { OMP_NUM_THREADS: '1' } }, 1)).toBe(1);
-    expect(share({ cpus: 4, env: { OMP_NUM_THREADS: '3' } }, 1)).toBe(3);
-    expect(chooseExecution('serial', resolveExecutorOptions({ cpus: 4 }), plans(1)).taskThreads).toBe(1);
+  it('keeps the CPU budget (what tasks\' own threads may add up to) at min(--workers, CPUs)', () => {
+    expect(resolveExecutorOptions({ cpus: 4 }).cpuBudget).toBe(4);
+    expect(resolveExecutorOptions({ cpus: 4, workers: 1 }).cpuBudget).toBe(1);
+    expect(resolveExecutorOptions({ cpus: 2, workers: 8 }).cpuBudget).toBe(2);
   });
 });
 

@@ -37,7 +37,7 @@ export interface ThreadWorkerData {
 export interface TaskRequest {
   readonly plan: TaskPlan;
   readonly started: MessagePort;
-  /** Compute threads the task may use (see `ResolvedExecutorOptions.taskThreads`). */
+  /** Compute threads the task may use (see `Attempt.threads`). */
   readonly threads: number;
 }
 

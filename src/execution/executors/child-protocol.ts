@@ -6,7 +6,7 @@ import type { TaskPlan } from '../../compiler/plan.js';
 import type { SerializedError } from '../../errors.js';
 import type { TaskResult } from '../result.js';
 
-/** `threads`: compute threads the task may use (see `ResolvedExecutorOptions.taskThreads`). */
+/** `threads`: compute threads the task may use (see `Attempt.threads`). */
 export type ParentMessage = { readonly type: 'run'; readonly id: number; readonly plan: TaskPlan; readonly threads: number };
 
 export type ChildMessage =

@@ -9,7 +9,6 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { TaskPlan } from '../../compiler/plan.js';
 import type { ExecuteOptions, Executor } from '../executor.js';
-import { taskThreadShare } from '../resources/env-limits.js';
 import { GpuSlots, gpuSlotCapacity } from '../resources/gpu-slots.js';
 import type { TaskResult } from '../result.js';
 import { nothingToRun, type BaseExecutor } from './base.js';
@@ -24,8 +23,6 @@ export interface ExecutionChoice {
   /** Always the kind asked for: the isolation a user names is the isolation they get. */
   readonly engine: ExecutorKind;
   readonly workers: number;
-  /** Compute threads per task: the CPU budget the pool leaves unused, shared out (see `taskThreadShare`). */
-  readonly taskThreads: number;
   /** Why the pool is smaller than what was asked, if it is. */
   readonly notes: readonly string[];
 }
@@ -39,7 +36,7 @@ export interface ExecutionChoice {
  * `plans` undefined (workers started before the tasks are known) sizes for more tasks than workers.
  */
 export function chooseExecution(kind: ExecutorKind, options: ResolvedExecutorOptions, plans?: readonly TaskPlan[]): ExecutionChoice {
-  if (kind === 'serial') return { engine: 'serial', workers: 1, taskThreads: 1, notes: [] };
+  if (kind === 'serial') return { engine: 'serial', workers: 1, notes: [] };
   const notes: string[] = [];
   let workers = Math.min(options.workers, plans?.length ?? Infinity);
   if (options.workers > options.cpus) {
@@ -54,9 +51,7 @@ export function chooseExecution(kind: ExecutorKind, options: ResolvedExecutorOpt
       workers = Math.max(1, slots);
     }
   }
-  workers = Math.max(1, workers);
-  const budget = Math.min(options.workers, options.cpus);
-  return { engine: kind, workers, taskThreads: taskThreadShare({ budget, workers, base: options.env }), notes };
+  return { engine: kind, workers: Math.max(1, workers), notes };
 }
 
 /** An engine and how many `run()` calls are on it, so the facade knows when it is idle. */
@@ -131,14 +126,15 @@ class SizedExecutor implements Executor {
    */
   #engineNow(choice: ExecutionChoice): Engine | undefined {
     const current = this.#engine;
-    // Threads per task only change speed, never outputs: an engine big enough is kept whatever its share.
     if (current && ((current.kind === choice.engine && current.workers >= choice.workers) || this.#closing)) return current;
     if (current && current.runs > 0) return undefined;
     if (current) {
       const retiring = current.executor;
       this.#retired.set(retiring, retiring.close().finally(() => this.#retired.delete(retiring)));
     }
-    const o = { ...this.#options, workers: choice.workers, taskThreads: choice.taskThreads };
+    // `cpuBudget` stays as resolved from what was asked: a pool sized down to the tasks leaves
+    // the rest of the budget to the tasks' own threads (see dispatch.ts).
+    const o = { ...this.#options, workers: choice.workers };
     const executor =
       choice.engine === 'threads'
         ? new ThreadsExecutor(o)

@@ -52,10 +52,10 @@ export interface ResolvedExecutorOptions {
   readonly workers: number;
   readonly cpus: number;
   /**
-   * Compute threads each task may use (`FunctionContext.threads`): more than 1 only when the pool
-   * is smaller than the run's CPU budget (fewer tasks than CPUs); set by {@link chooseExecution}.
+   * Compute threads all tasks in flight may use together: min(requested workers, CPUs). A task
+   * started when no other task waits may use what the others leave of it (see dispatch.ts).
    */
-  readonly taskThreads: number;
+  readonly cpuBudget: number;
   readonly timeoutMs: number | undefined;
   readonly retries: number;
   readonly retryErrors: boolean;
@@ -87,7 +87,7 @@ export function resolveExecutorOptions(options: ExecutorOptions = {}): ResolvedE
   return {
     workers: options.workers ?? cpus,
     cpus,
-    taskThreads: 1,
+    cpuBudget: Math.min(options.workers ?? cpus, cpus),
     timeoutMs: options.timeoutMs,
     retries: options.retries ?? 0,
     retryErrors: options.retryErrors ?? false,

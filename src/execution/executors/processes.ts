@@ -23,7 +23,6 @@ abstract class ChildProcessExecutor extends BaseExecutor {
     this.#options = options;
     this.#pool = new ProcessPool({
       workers: options.workers,
-      taskThreads: options.taskThreads,
       oneShot,
       execArgv: options.execArgv,
       envFor: (gpuId) => workerEnv({ workers: options.workers, cpus: options.cpus, gpuId, base: options.env }),
@@ -32,7 +31,7 @@ abstract class ChildProcessExecutor extends BaseExecutor {
       memoryCheckIntervalMs: options.memoryCheckIntervalMs,
       ...(entry ? { entry } : {}),
     });
-    this.#dispatcher = executorDispatcher(options, { run: (plan, { signal }) => this.#pool.run(plan, signal) });
+    this.#dispatcher = executorDispatcher(options, { run: (plan, { signal, threads }) => this.#pool.run(plan, signal, threads) });
   }
 
   /** Pids of the worker processes alive right now. */

@@ -22,15 +22,12 @@ function cpuShare(options: Pick<WorkerEnvOptions, 'workers' | 'cpus'>): number {
 }
 
 /**
- * Compute threads one task may use when `workers` workers share a budget of `budget` CPUs (the run's
- * --workers capped by the CPUs available): the budget the pool leaves idle, shared out evenly, so
- * workers × threads never exceeds it. An OMP_NUM_THREADS the user set caps it too, as it does their
- * native code. With as many tasks as CPUs (or more) this is 1.
+ * The most threads one task may use by the user's own OMP_NUM_THREADS (Infinity when unset): a user
+ * who limits their native code's threads per worker is limiting plateflow's tiled kernels too.
  */
-export function taskThreadShare(options: { readonly budget: number; readonly workers: number; readonly base?: NodeJS.ProcessEnv }): number {
-  const share = Math.max(1, Math.floor(options.budget / Math.max(1, options.workers)));
-  const omp = Number((options.base ?? process.env).OMP_NUM_THREADS);
-  return Number.isSafeInteger(omp) && omp >= 1 ? Math.min(share, omp) : share;
+export function ompThreadCap(base: NodeJS.ProcessEnv = process.env): number {
+  const omp = Number(base.OMP_NUM_THREADS);
+  return Number.isSafeInteger(omp) && omp >= 1 ? omp : Number.POSITIVE_INFINITY;
 }
 
 /**
