@@ -30,20 +30,15 @@ export interface TiledOtsuResult {
 
 /**
  * @param options.bins  histogram bins for float32 images (integer images use one bin per value). @default 256
- * @param options.mask  write the mask here (uint8, same shape, not overlapping `src`) instead of a new array
  * @throws RangeError for an image with NaN, ±Infinity (unless constant) or an integer range wider than 2^26
  *   values, as `otsuThreshold` does
  * @throws ChunkPlanError (`E_CHUNK_INVALID`) for a dtype Otsu does not handle or a shape that is not 2-D/3-D
  */
-export async function tiledOtsu(src: SharedArray, options: ChunkedOptions & { readonly bins?: number; readonly mask?: SharedArray<'uint8'> }): Promise<TiledOtsuResult> {
+export async function tiledOtsu(src: SharedArray, options: ChunkedOptions & { readonly bins?: number }): Promise<TiledOtsuResult> {
   const dtype = src.dtype;
   if (dtype === 'float64') throw new ChunkPlanError('tiled Otsu handles integer and float32 arrays, got float64; convert it to float32 first');
   if (src.ndim !== 2 && src.ndim !== 3) throw new ChunkPlanError(`tiled Otsu needs a 2-D or 3-D array, got shape ${JSON.stringify(src.shape)}`);
   const bins = options.bins ?? 256;
-  const given = options.mask;
-  if (given !== undefined && (given.dtype !== 'uint8' || given.size !== src.size || given.ndim !== src.ndim || given.overlaps(src))) {
-    throw new ChunkPlanError(`mask must be a uint8 array of shape ${JSON.stringify(src.shape)} apart from the input`);
-  }
   const nPlanes = src.ndim === 3 ? src.shape[0]! : 1;
   const planeSize = nPlanes === 0 ? 0 : src.size / nPlanes;
   if (planeSize === 0) throw new RangeError('otsu_threshold: empty image');
@@ -88,7 +83,7 @@ export async function tiledOtsu(src: SharedArray, options: ChunkedOptions & { re
   });
 
   // Pass 3: the mask.
-  const mask = given ?? SharedArray.create('uint8', src.shape);
+  const mask = SharedArray.create('uint8', src.shape);
   const thresholdChunks: ThresholdChunk[] = perPlane.flatMap((cs, p) => cs.map((c) => ({ start: c.start, end: c.end, threshold: thresholds[p]! })));
   const orch = new Orchestrator<ThresholdChunk, ThresholdParams, null>({
     pool: options.pool,

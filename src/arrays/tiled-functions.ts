@@ -1,9 +1,14 @@
 /**
  * Built-in functions with a tiled form: for planes of at least `tileMinPixels()` pixels, when the
- * call may use more than one thread (`FunctionContext.threads`, set by the executor when a run has
- * fewer tasks than its CPU budget), they run over the worker's chunk threads instead of in the
- * calling thread. The output is byte for byte the untiled one (`test/tiled-builtins.test.ts`), so
- * whether a call tiles changes its speed, never its result.
+ * call may use more than one thread (`FunctionContext.threads`, set by the dispatcher when tasks
+ * would leave CPUs of the run's budget idle), they run over the worker's chunk threads instead of in
+ * the calling thread. The output is byte for byte the untiled one (`test/tiled-builtins.test.ts`),
+ * so whether a call tiles changes its speed, never its result.
+ *
+ * Only `gaussian_blur` has one. Measured on 4096² planes, `tiledOtsu` (three JS passes) is slower on
+ * two threads than `otsu_threshold` on one (WASM for float32, one tight JS loop per pass for
+ * integers), and `max_projection` is memory-bound: copying the stack into shared memory costs what
+ * the projection does. Both stay untiled until they have kernels that make tiling pay.
  */
 import { allocate, type DType, type ImageStack } from '../image.js';
 import { checkAborted } from '../processing/define.js';
@@ -11,7 +16,6 @@ import { checkGaussianKernel, gaussianRadius } from '../processing/gaussian.js';
 import type { FunctionContext, FunctionDefinition, FunctionResult } from '../processing/types.js';
 import { tiledGaussian } from './gaussian.js';
 import { kernelLanes, tileMinPixels, type KernelLanes } from './kernel-threads.js';
-import { tiledOtsu } from './otsu.js';
 import type { SharedArray } from './shared-array.js';
 
 /** The tiled form of one function: which stacks it takes, and how it runs them. */
@@ -61,25 +65,5 @@ export const tiledGaussianForm: TiledForm<{ readonly sigma: number; readonly tru
     const rows = tileRows(stack.shape[1], lanes.concurrency, gaussianRadius(kw.sigma, kw.truncate));
     await tiledGaussian(src, { pool: lanes.pool, concurrency: lanes.concurrency, sigma: kw.sigma, truncate: kw.truncate, tileRows: rows, out, ...(ctx.signal ? { signal: ctx.signal } : {}) });
     return copyOut(out, ctx);
-  },
-};
-
-export const tiledOtsuForm: TiledForm<{ readonly bins: number }> = {
-  // float64 is histogrammed as float32 but masked in float64 (see processing/otsu.ts): untiled only.
-  accepts: (stack) => stack.dtype !== 'float64',
-  run: async (stack, kw, ctx, lanes) => {
-    checkAborted(ctx);
-    const src = sharedInput(stack, lanes);
-    const mask = lanes.scratch('output', 'uint8', stack.shape);
-    const planeSize = stack.shape[1] * stack.shape[2];
-    const { thresholds } = await tiledOtsu(src, {
-      pool: lanes.pool,
-      concurrency: lanes.concurrency,
-      bins: kw.bins,
-      mask,
-      chunkElements: Math.max(1, Math.ceil(planeSize / (4 * lanes.concurrency))),
-      ...(ctx.signal ? { signal: ctx.signal } : {}),
-    });
-    return { stack: copyOut(mask, ctx), measurements: thresholds.map((t) => ({ otsu_threshold: t })) };
   },
 };

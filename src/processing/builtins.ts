@@ -3,7 +3,7 @@
  * the main thread and every worker see the same set. Those with a tiled form get it here (see
  * `arrays/tiled-functions.ts`), so the kernel modules stay free of thread code.
  */
-import { tiledGaussianForm, tiledOtsuForm, withTiles } from '../arrays/tiled-functions.js';
+import { tiledGaussianForm, withTiles } from '../arrays/tiled-functions.js';
 import { countObjectsFunction } from './count-objects.js';
 import { gaussianBlurFunction } from './gaussian.js';
 import { illuminationCorrectFunction } from './illumination-correct.js';
@@ -21,7 +21,7 @@ export const BUILTIN_FUNCTIONS: readonly FunctionDefinition[] = Object.freeze([
   meanProjectionFunction,
   sumProjectionFunction,
   withTiles(gaussianBlurFunction, tiledGaussianForm),
-  withTiles(otsuThresholdFunction, tiledOtsuForm),
+  otsuThresholdFunction,
   labelFunction,
   countObjectsFunction,
   imageStatsFunction,

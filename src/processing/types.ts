@@ -15,8 +15,8 @@ export interface FunctionContext {
   readonly allocate?: Allocate;
   /**
    * Compute threads this call may keep busy, its own included (default 1). More than 1 only when
-   * the run has fewer tasks than CPUs to use; built-ins with a tiled form (`gaussian_blur`,
-   * `otsu_threshold`) then split large planes across that many threads, with identical output.
+   * no other task waits and the tasks running leave part of the run's CPUs idle; built-ins with a tiled form (`gaussian_blur`) then
+   * split large planes across that many threads, with identical output.
    */
   readonly threads?: number;
 }
