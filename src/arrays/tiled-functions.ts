@@ -10,44 +10,26 @@
  * integers), and `max_projection` is memory-bound: copying the stack into shared memory costs what
  * the projection does. Both stay untiled until they have kernels that make tiling pay.
  */
-import { allocate, type DType, type ImageStack } from '../image.js';
+import { allocate, type ImageStack } from '../image.js';
 import { checkAborted } from '../processing/define.js';
 import { checkGaussianKernel, gaussianRadius } from '../processing/gaussian.js';
 import type { FunctionContext, FunctionDefinition, FunctionResult } from '../processing/types.js';
 import { tiledGaussian } from './gaussian.js';
 import { kernelLanes, tileMinPixels, type KernelLanes } from './kernel-threads.js';
-import type { SharedArray } from './shared-array.js';
 
-/** The tiled form of one function: which stacks it takes, and how it runs them. */
-export interface TiledForm<K> {
-  readonly accepts: (stack: ImageStack) => boolean;
-  readonly run: (stack: ImageStack, kwargs: K, ctx: FunctionContext, lanes: KernelLanes) => Promise<FunctionResult>;
-}
+/** How one function runs over a worker's chunk threads. */
+export type TiledForm<K> = (stack: ImageStack, kwargs: K, ctx: FunctionContext, lanes: KernelLanes) => Promise<FunctionResult>;
 
-/** `def` with its tiled form in front: large accepted stacks go tiled, everything else to `def.run`. */
+/** `def` with its tiled form in front: large planes go tiled, everything else to `def.run`. */
 export function withTiles<K>(def: FunctionDefinition, form: TiledForm<K>): FunctionDefinition {
   return Object.freeze({
     ...def,
     run: (stack: ImageStack, kwargs: Record<string, unknown>, ctx: FunctionContext) => {
       const [, h, w] = stack.shape;
-      const lanes = (ctx.threads ?? 1) > 1 && h * w >= tileMinPixels() && form.accepts(stack) ? kernelLanes(ctx.threads!) : undefined;
-      return lanes ? form.run(stack, kwargs as K, ctx, lanes) : def.run(stack, kwargs, ctx);
+      const lanes = (ctx.threads ?? 1) > 1 && h * w >= tileMinPixels() ? kernelLanes(ctx.threads!) : undefined;
+      return lanes ? form(stack, kwargs as K, ctx, lanes) : def.run(stack, kwargs, ctx);
     },
   });
-}
-
-/** The stack copied into this worker's shared scratch memory, as a 3-D array [n, h, w]. */
-function sharedInput(stack: ImageStack, lanes: KernelLanes): SharedArray {
-  const src = lanes.scratch('input', stack.dtype, stack.shape);
-  (src.data as { set(a: ArrayLike<number>): void }).set(stack.data);
-  return src;
-}
-
-/** A result array for the task (from its pool when it has one) holding a copy of `from`. */
-function copyOut<D extends DType>(from: SharedArray<D>, ctx: FunctionContext): ImageStack<D> {
-  const data = (ctx.allocate ?? allocate)(from.dtype, from.size);
-  (data as { set(a: ArrayLike<number>): void }).set(from.data);
-  return { dtype: from.dtype, shape: from.shape as [number, number, number], data } as ImageStack<D>;
 }
 
 /** Enough tiles per thread to even out uneven progress, each tall enough that its halo stays small. */
@@ -55,15 +37,20 @@ function tileRows(h: number, threads: number, radius: number): number {
   return Math.max(Math.ceil(h / (4 * threads)), 4 * radius, 16);
 }
 
-export const tiledGaussianForm: TiledForm<{ readonly sigma: number; readonly truncate: number }> = {
-  accepts: () => true,
-  run: async (stack, kw, ctx, lanes) => {
-    checkAborted(ctx);
-    checkGaussianKernel('gaussian_blur', 'sigma', kw.sigma, kw.truncate, stack.shape);
-    const src = sharedInput(stack, lanes);
-    const out = lanes.scratch('output', 'float32', stack.shape);
-    const rows = tileRows(stack.shape[1], lanes.concurrency, gaussianRadius(kw.sigma, kw.truncate));
+export const tiledGaussianForm: TiledForm<{ readonly sigma: number; readonly truncate: number }> = async (stack, kw, ctx, lanes) => {
+  checkAborted(ctx);
+  checkGaussianKernel('gaussian_blur', 'sigma', kw.sigma, kw.truncate, stack.shape);
+  const [n, h, w] = stack.shape;
+  const size = h * w;
+  const result = (ctx.allocate ?? allocate)('float32', n * size);
+  // Plane by plane, so the shared scratch is one plane in and one out whatever the stack's depth.
+  const src = lanes.scratch('input', stack.dtype, [h, w]);
+  const out = lanes.scratch('output', 'float32', [h, w]);
+  const rows = tileRows(h, lanes.concurrency, gaussianRadius(kw.sigma, kw.truncate));
+  for (let p = 0; p < n; p++) {
+    (src.data as { set(a: ArrayLike<number>): void }).set(stack.data.subarray(p * size, (p + 1) * size));
     await tiledGaussian(src, { pool: lanes.pool, concurrency: lanes.concurrency, sigma: kw.sigma, truncate: kw.truncate, tileRows: rows, out, ...(ctx.signal ? { signal: ctx.signal } : {}) });
-    return copyOut(out, ctx);
-  },
+    result.set(out.data, p * size);
+  }
+  return { dtype: 'float32', shape: [n, h, w], data: result };
 };
