@@ -27,8 +27,9 @@ export interface KernelLanes {
 
 /**
  * Planes below this many pixels are not worth tiling: thread hand-offs and the copies in and out of
- * shared memory cost more than a second core saves. Measured on this project's 2-core machine with
- * `gaussian_blur` σ 2 on uint16: 2 threads were slower than 1 up to 1536² and faster from 2048².
+ * shared memory cost more than a second core saves. Measured with `gaussian_blur` σ 2 on uint16 on
+ * the project's 2-core machine (never idle while measured, so noisy): 2 threads lost to 1 up to
+ * 1536² in every sweep, and won (×1.2) from 2048² in the least contended one.
  * `PLATEFLOW_TILE_MIN_PIXELS` overrides it.
  */
 export const DEFAULT_TILE_MIN_PIXELS = 2048 * 2048;
