@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TaskPlan } from '../src/compiler/plan.js';
 import type { RunEvent } from '../src/execution/executor.js';
-import { dispatch, type Attempt, type DispatchOptions, type TaskRunner } from '../src/execution/executors/dispatch.js';
+import { Dispatcher, dispatch, type Attempt, type DispatchOptions, type TaskRunner } from '../src/execution/executors/dispatch.js';
 import { GpuSlots } from '../src/execution/resources/gpu-slots.js';
 import type { TaskResult, TaskStatus } from '../src/execution/result.js';
 import { fakePlan } from './executor-fake-plan.js';
@@ -243,5 +243,51 @@ describe('dispatch', () => {
       });
       expect(s.tasks[0]!.signal.aborted).toBe(true);
     });
+  });
+});
+
+describe('threads per task (cpuBudget)', () => {
+  it('a task started with none waiting gets what the budget has left; while others wait, 1', async () => {
+    const one = scripted();
+    const single = run(plans(1), one.runner, { concurrency: 1, cpuBudget: 2 });
+    await one.started(1);
+    expect(one.calls[0]!.attempt.threads).toBe(2);
+    one.calls[0]!.finish();
+    await single;
+
+    const three = scripted();
+    const done = run(plans(3), three.runner, { concurrency: 2, cpuBudget: 2 });
+    await three.started(2);
+    expect(three.calls.map((c) => c.attempt.threads)).toEqual([1, 1]);
+    three.calls[0]!.finish();
+    await three.started(3);
+    expect(three.calls[2]!.attempt.threads).toBe(1); // the second task still holds one of the two
+    three.calls[1]!.finish();
+    three.calls[2]!.finish();
+    await done;
+  });
+
+  it('gives 1 without a budget, and never more than maxTaskThreads', async () => {
+    for (const [options, expected] of [[{}, 1], [{ cpuBudget: 4, maxTaskThreads: 3 }, 3]] as const) {
+      const s = scripted(() => 'ok');
+      await run(plans(1), s.runner, { concurrency: 1, ...options });
+      expect(s.calls[0]!.attempt.threads).toBe(expected);
+    }
+  });
+
+  it('starts nothing beyond the budget: a later run waits for the threads a running task holds', async () => {
+    const s = scripted();
+    const d = new Dispatcher(s.runner, { concurrency: 2, cpuBudget: 2 });
+    const first = d.run(plans(1), {});
+    await s.started(1);
+    expect(s.calls[0]!.attempt.threads).toBe(2);
+    const second = d.run([fakePlan('later', 1)], {});
+    expect(s.calls).toHaveLength(1); // a free worker, but no free thread
+    s.calls[0]!.finish();
+    await first;
+    await s.started(2);
+    expect(s.calls[1]!.attempt.threads).toBe(2);
+    s.calls[1]!.finish();
+    await second;
   });
 });

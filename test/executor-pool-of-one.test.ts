@@ -69,6 +69,12 @@ describe('chooseExecution', () => {
     }
     expect(chooseExecution('serial', resolveExecutorOptions({ cpus: 4 }))).toEqual({ engine: 'serial', workers: 1, notes: [] });
   });
+
+  it('keeps the CPU budget (what tasks\' own threads may add up to) at min(--workers, CPUs)', () => {
+    expect(resolveExecutorOptions({ cpus: 4 }).cpuBudget).toBe(4);
+    expect(resolveExecutorOptions({ cpus: 4, workers: 1 }).cpuBudget).toBe(1);
+    expect(resolveExecutorOptions({ cpus: 2, workers: 8 }).cpuBudget).toBe(2);
+  });
 });
 
 describe("createExecutor('serial')", () => {

@@ -34,7 +34,7 @@ process.on('message', (message: ParentMessage) => {
 const prepared = prepareWorker().catch(() => undefined);
 void prepared.then(() => send({ type: 'ready' }));
 
-async function runOne({ id, plan }: Extract<ParentMessage, { type: 'run' }>): Promise<void> {
+async function runOne({ id, plan, threads }: Extract<ParentMessage, { type: 'run' }>): Promise<void> {
   // Loading the task code, WASM kernels and the plan's modules is this process's start-up, not
   // the task's time. A failure is left for the task to meet again and report as its own.
   await prepared;
@@ -44,7 +44,7 @@ async function runOne({ id, plan }: Extract<ParentMessage, { type: 'run' }>): Pr
   const heartbeat = progressMs > 0 ? setInterval(() => send({ type: 'progress', id, rssBytes: process.memoryUsage.rss() }), progressMs) : undefined;
   heartbeat?.unref();
   try {
-    const result = await runTask(plan);
+    const result = await runTask(plan, { threads });
     send({ type: 'result', id, result: { ...result, peakRssBytes: peakRss() } });
   } catch (err) {
     send({ type: 'error', id, error: serializeError(err) });

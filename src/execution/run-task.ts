@@ -28,6 +28,8 @@ export interface RunTaskOptions {
   readonly signal?: AbortSignal;
   /** Registry to use; by default one per process with the built-ins and the plan's modules. */
   readonly registry?: FunctionRegistry;
+  /** Compute threads the task's functions may use (`FunctionContext.threads`). @default 1 */
+  readonly threads?: number;
 }
 
 /** An image flowing between steps inside one task: where it lives and what it is. */
@@ -126,7 +128,7 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
       const step = plan.steps[index]!;
       const stepStarted = performance.now();
       const memory = plan.memoryDebug ? { peak: 0 } : undefined;
-      const ran = await runStep(plan, step, current, { files, registry, outputs, measurements, signal: options.signal, memory, readBuffer });
+      const ran = await runStep(plan, step, current, { files, registry, outputs, measurements, signal: options.signal, memory, readBuffer, threads: options.threads ?? 1 });
       current = ran.next;
       // The previous step's images were read by this one and dropped from memory: if only built-ins
       // made and read them, their arrays go back to the pool (unless this step passed one on).
@@ -209,6 +211,7 @@ interface StepContext {
   readonly memory: { peak: number } | undefined;
   /** Reused by every disk read of the task (one load is in flight at a time). */
   readonly readBuffer: ReadBuffer;
+  readonly threads: number;
 }
 
 /** The latest disk step at or before `maxIndex` whose checkpoint is intact and current. */
@@ -396,7 +399,7 @@ async function applyChain(
       if (!run) throw new StepFailedError(plan.taskId, step.name, call.fn, new Error('function is not registered in this worker'));
       let produced;
       try {
-        produced = await run(stack, call.kwargs as never, { components, signal: ctx.signal, gpuId: plan.resources.gpuId, allocate: buffers.allocate });
+        produced = await run(stack, call.kwargs as never, { components, signal: ctx.signal, gpuId: plan.resources.gpuId, allocate: buffers.allocate, threads: ctx.threads });
       } catch (err) {
         throw new StepFailedError(plan.taskId, step.name, call.fn, err);
       }

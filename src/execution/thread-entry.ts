@@ -3,6 +3,7 @@
  * package). It runs one plan with the same `runTask` as every executor; user modules are loaded
  * once per thread by `runTask`'s registry cache.
  */
+import { closeKernelThreads } from '../arrays/kernel-threads.js';
 import type { PythonTarget } from '../python/target.js';
 import { closePythonWorkers, preloadPython } from './python-steps.js';
 import type { MessagePort } from 'node:worker_threads';
@@ -36,11 +37,14 @@ export interface ThreadWorkerData {
 export interface TaskRequest {
   readonly plan: TaskPlan;
   readonly started: MessagePort;
+  /** Compute threads the task may use (see `Attempt.threads`). */
+  readonly threads: number;
 }
 
 export default async function runPlanInThread(message: TaskRequest | WarmUpRequest): Promise<TaskResult | null> {
   if ('warmUp' in message) {
-    if (message.closePython) await closePythonWorkers();
+    // The pool is closing: end what this thread started (its Python processes, its chunk threads).
+    if (message.closePython) await Promise.all([closePythonWorkers(), closeKernelThreads()]);
     else await prepareWorker();
     if (message.python) await preloadPython(message.python.executable, message.python.targets).catch(() => undefined);
     awaitOthers(message.warmUp);
@@ -51,7 +55,7 @@ export default async function runPlanInThread(message: TaskRequest | WarmUpReque
   await prepareWorker(message.plan.modules).catch(() => undefined);
   message.started.postMessage(null);
   message.started.close();
-  const result = await runTask(message.plan);
+  const result = await runTask(message.plan, { threads: message.threads });
   // Threads share the process: this is the process's RSS when the task ended, or the highest
   // per-step peak when --memory-debug sampled them; never the task's own peak alone.
   return { ...result, peakRssBytes: Math.max(process.memoryUsage.rss(), ...(result.steps ?? []).map((s) => s.peakRssBytes ?? 0)) };

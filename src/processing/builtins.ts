@@ -1,7 +1,9 @@
 /**
  * The built-in processing functions, listed explicitly (no registration by import side effect), so
- * the main thread and every worker see the same set.
+ * the main thread and every worker see the same set. Those with a tiled form get it here (see
+ * `arrays/tiled-functions.ts`), so the kernel modules stay free of thread code.
  */
+import { tiledGaussianForm, withTiles } from '../arrays/tiled-functions.js';
 import { countObjectsFunction } from './count-objects.js';
 import { gaussianBlurFunction } from './gaussian.js';
 import { illuminationCorrectFunction } from './illumination-correct.js';
@@ -18,7 +20,7 @@ export const BUILTIN_FUNCTIONS: readonly FunctionDefinition[] = Object.freeze([
   maxProjectionFunction,
   meanProjectionFunction,
   sumProjectionFunction,
-  gaussianBlurFunction,
+  withTiles(gaussianBlurFunction, tiledGaussianForm),
   otsuThresholdFunction,
   labelFunction,
   countObjectsFunction,

@@ -118,7 +118,7 @@ export function gaussianPlaneJs(
 const kernelCache = new Map<string, Float64Array>();
 
 /** The half kernel for (sigma, truncate), memoised (a few entries: pipelines use a handful of sigmas). */
-function cachedHalfKernel(sigma: number, truncate: number): Float64Array {
+export function cachedHalfKernel(sigma: number, truncate: number): Float64Array {
   const key = `${sigma}/${truncate}`;
   let half = kernelCache.get(key);
   if (!half) {
@@ -129,46 +129,43 @@ function cachedHalfKernel(sigma: number, truncate: number): Float64Array {
   return half;
 }
 
-/** Blurs every plane with the WASM kernel; returns false (doing nothing) when it is not available. */
-function gaussianStackWasm(stack: ImageStack, half: Float64Array, out: Float32Array, signal?: AbortSignal): boolean {
-  const k = wasmKernels();
-  if (!k) return false;
-  const [n, h, w] = stack.shape;
+/**
+ * Blurs one h×w plane: `fill` writes the input (as float32) into the block it is handed, the blur
+ * runs, and `take` reads the result (valid only during the call). The one place the Gaussian kernel
+ * is invoked: `gaussianBlur` calls it per plane and the tile worker (`arrays/workers/gaussian.ts`)
+ * per tile, so a tiled blur cannot drift from the untiled one. Runs in the WASM kernel when it is
+ * loaded in this thread and the block fits its memory, else in `gaussianPlaneJs` (the same bits).
+ */
+export function blurPlane(h: number, w: number, half: Float64Array, fill: (block: Float32Array) => void, take: (result: Float32Array) => void, useWasm = true): void {
   const size = h * w;
   const r = half.length - 1;
-  const regions = wasmRegions(k, [4 * size, 4 * size, 8 * (r + 1), 8 * (w + 2 * r) + 8 * r]);
-  if (!regions) return false;
-  const [src, tmp, wts, scratch] = regions as [number, number, number, number];
-  new Float64Array(k.memory.buffer, wts, r + 1).set(half);
+  const k = useWasm ? wasmKernels() : null;
+  // Offsets stay valid only until the next wasmRegions call, so they are derived per call.
+  const regions = k ? wasmRegions(k, [4 * size, 4 * size, 8 * (r + 1), 8 * (w + 2 * r) + 8 * r]) : null;
+  if (k && regions) {
+    const [src, tmp, wts, scratch] = regions as [number, number, number, number];
+    new Float64Array(k.memory.buffer, wts, r + 1).set(half);
+    const plane = new Float32Array(k.memory.buffer, src, size);
+    fill(plane);
+    k.gaussian2d(src, tmp, src, h, w, wts, r, scratch); // in place
+    take(plane);
+    return;
+  }
+  const block = scratchF32('gaussian.block', size);
+  const out = scratchF32('gaussian.out', size);
+  fill(block);
+  gaussianPlaneJs(block, h, w, half, out, scratchF32('gaussian.tmp', size), scratchF64('gaussian.line', w + 2 * r));
+  take(out);
+}
+
+function gaussianStack(stack: ImageStack, half: Float64Array, out: Float32Array, signal: AbortSignal | undefined, useWasm: boolean): void {
+  const [n, h, w] = stack.shape;
+  const size = h * w;
   const data = stack.data;
   for (let p = 0; p < n; p++) {
     signal?.throwIfAborted();
     // TypedArray#set converts uint8/uint16/… to float32 natively: the peer's astype(np.float32).
-    const plane = new Float32Array(k.memory.buffer, src, size);
-    plane.set(data.subarray(p * size, (p + 1) * size));
-    k.gaussian2d(src, tmp, src, h, w, wts, r, scratch);
-    out.set(plane, p * size);
-  }
-  return true;
-}
-
-function gaussianStackJs(stack: ImageStack, half: Float64Array, out: Float32Array, signal?: AbortSignal): void {
-  const [n, h, w] = stack.shape;
-  const size = h * w;
-  const r = half.length - 1;
-  const tmp = scratchF32('gaussian.tmp', size);
-  const line = scratchF64('gaussian.line', w + 2 * r);
-  const plane = stack.dtype === 'float32' ? null : scratchF32('gaussian.plane', size);
-  const data = stack.data;
-  for (let p = 0; p < n; p++) {
-    signal?.throwIfAborted();
-    const raw = data.subarray(p * size, (p + 1) * size);
-    let src: Float32Array;
-    if (plane) {
-      plane.set(raw);
-      src = plane;
-    } else src = raw as Float32Array;
-    gaussianPlaneJs(src, h, w, half, out.subarray(p * size, (p + 1) * size), tmp, line);
+    blurPlane(h, w, half, (block) => block.set(data.subarray(p * size, (p + 1) * size)), (result) => out.set(result, p * size), useWasm);
   }
 }
 
@@ -181,7 +178,7 @@ export function gaussianBlur(stack: ImageStack, sigma: number, truncate = DEFAUL
   const half = cachedHalfKernel(sigma, truncate);
   const out = alloc('float32', n * h * w);
   if (out.length === 0) return { dtype: 'float32', shape: [n, h, w], data: out };
-  if (!gaussianStackWasm(stack, half, out, signal)) gaussianStackJs(stack, half, out, signal);
+  gaussianStack(stack, half, out, signal, true);
   return { dtype: 'float32', shape: [n, h, w], data: out };
 }
 
@@ -189,7 +186,7 @@ export function gaussianBlur(stack: ImageStack, sigma: number, truncate = DEFAUL
 export function gaussianBlurJs(stack: ImageStack, sigma: number, truncate = DEFAULT_TRUNCATE): ImageStack<'float32'> {
   const [n, h, w] = stack.shape;
   const out = new Float32Array(n * h * w);
-  gaussianStackJs(stack, cachedHalfKernel(sigma, truncate), out);
+  gaussianStack(stack, cachedHalfKernel(sigma, truncate), out, undefined, false);
   return { dtype: 'float32', shape: [n, h, w], data: out };
 }
 

@@ -13,6 +13,12 @@ export interface FunctionContext {
    * Absent: allocate as usual.
    */
   readonly allocate?: Allocate;
+  /**
+   * Compute threads this call may keep busy, its own included (default 1). More than 1 only when
+   * no other task waits and the tasks running leave part of the run's CPUs idle; built-ins with a tiled form (`gaussian_blur`) then
+   * split large planes across that many threads, with identical output.
+   */
+  readonly threads?: number;
 }
 
 /** Measurements are per output plane: `measurements[i]` describes plane i of `stack`. */

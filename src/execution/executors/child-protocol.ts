@@ -6,7 +6,8 @@ import type { TaskPlan } from '../../compiler/plan.js';
 import type { SerializedError } from '../../errors.js';
 import type { TaskResult } from '../result.js';
 
-export type ParentMessage = { readonly type: 'run'; readonly id: number; readonly plan: TaskPlan };
+/** `threads`: compute threads the task may use (see `Attempt.threads`). */
+export type ParentMessage = { readonly type: 'run'; readonly id: number; readonly plan: TaskPlan; readonly threads: number };
 
 export type ChildMessage =
   /** Sent once, when the worker has loaded the task code and can take a plan without delay. */

@@ -136,7 +136,7 @@ export class ChildWorker {
   }
 
   /** `started` resolves when the child begins the task (never, if it dies first); `outcome` settles with how it ended. */
-  run(plan: TaskPlan): { readonly started: Promise<void>; readonly outcome: Promise<ChildOutcome> } {
+  run(plan: TaskPlan, threads = 1): { readonly started: Promise<void>; readonly outcome: Promise<ChildOutcome> } {
     if (this.#current) throw new Error(`worker ${this.pid} is already running a task`);
     const id = this.#nextId++;
     let begin!: () => void;
@@ -144,7 +144,7 @@ export class ChildWorker {
     const outcome = new Promise<ChildOutcome>((settle) => {
       this.#current = { id, begin, settle, peak: 0 };
     });
-    const message: ParentMessage = { type: 'run', id, plan };
+    const message: ParentMessage = { type: 'run', id, plan, threads };
     // A send error means the channel is gone; the 'exit' that follows settles the task.
     if (this.#alive && this.#child.connected) this.#child.send(message, (err) => err && this.kill({ kind: 'stopped' }));
     return { started, outcome };

@@ -132,6 +132,8 @@ class SizedExecutor implements Executor {
       const retiring = current.executor;
       this.#retired.set(retiring, retiring.close().finally(() => this.#retired.delete(retiring)));
     }
+    // `cpuBudget` stays as resolved from what was asked: a pool sized down to the tasks leaves
+    // the rest of the budget to the tasks' own threads (see dispatch.ts).
     const o = { ...this.#options, workers: choice.workers };
     const executor =
       choice.engine === 'threads'

@@ -19,6 +19,7 @@ import type { TaskPlan } from '../../compiler/plan.js';
 import { AbortError, serializeError } from '../../errors.js';
 import type { ExecuteOptions, RunEvent } from '../executor.js';
 import { notStarted } from '../executor.js';
+import { ompThreadCap } from '../resources/env-limits.js';
 import { GpuSlots, gpuSlotCapacity } from '../resources/gpu-slots.js';
 import type { TaskResult, TaskStatus } from '../result.js';
 import { TaskQueue, type QueueOrder } from '../scheduler.js';
@@ -31,6 +32,12 @@ export interface Attempt {
   readonly signal: AbortSignal;
   /** 1 for the first try. */
   readonly attempt: number;
+  /**
+   * Compute threads the task may use, its own included (`FunctionContext.threads`). 1 unless the
+   * dispatcher has a `cpuBudget` and no other task waits: then the part of the budget the tasks in
+   * flight leave free, so cores a short run (or a run's last task) would leave idle go to it.
+   */
+  readonly threads: number;
 }
 
 export interface RunnerHandle {
@@ -65,6 +72,14 @@ export interface DispatcherOptions {
    * worker that never comes up cannot hang a run. @default 60_000
    */
   readonly startupTimeoutMs?: number;
+  /**
+   * Compute threads the tasks in flight may use together; none start beyond it, so a task given
+   * extra threads holds them back from a later run's tasks until it ends. Undefined: every task
+   * gets 1 thread and only `concurrency` limits starts.
+   */
+  readonly cpuBudget?: number;
+  /** The most threads one task may get. @default no limit beyond the budget */
+  readonly maxTaskThreads?: number;
 }
 
 /** What each `run()` call decides for itself. */
@@ -83,7 +98,13 @@ export interface DispatchOptions extends DispatcherOptions, RunPolicy {}
 
 /** The dispatcher of an executor with these resolved options: one per executor, shared by its runs. */
 export function executorDispatcher(o: ResolvedExecutorOptions, runner: TaskRunner, order: QueueOrder = 'largest-first'): Dispatcher {
-  return new Dispatcher(runner, { concurrency: o.workers, order, gpuSlots: new GpuSlots(gpuSlotCapacity(o.gpus, o.gpuMemoryPerTaskMiB)) });
+  return new Dispatcher(runner, {
+    concurrency: o.workers,
+    order,
+    gpuSlots: new GpuSlots(gpuSlotCapacity(o.gpus, o.gpuMemoryPerTaskMiB)),
+    cpuBudget: o.cpuBudget,
+    maxTaskThreads: ompThreadCap(o.env),
+  });
 }
 
 /** The run policy that follows from an executor's resolved options: timeout and retries. */
@@ -133,6 +154,8 @@ export class Dispatcher {
   /** Runs not yet settled, in call order. */
   readonly #runs = new Set<RunState>();
   #inFlight = 0;
+  /** Threads held by the tasks in flight (the sum of their `Attempt.threads`). */
+  #threadsHeld = 0;
   #nextRank = 0;
 
   constructor(runner: TaskRunner, options: DispatcherOptions) {
@@ -184,7 +207,8 @@ export class Dispatcher {
   /** Starts queued tasks while there is room, then tells each run whether it is fully started or over. */
   #pump(): void {
     const slots = this.#options.gpuSlots;
-    while (this.#inFlight < this.#options.concurrency) {
+    const budget = this.#options.cpuBudget ?? Number.POSITIVE_INFINITY;
+    while (this.#inFlight < this.#options.concurrency && this.#threadsHeld < budget) {
       const next = this.#queue.pop(slots ? (gpu) => slots.hasFree(gpu) : undefined);
       if (!next) break;
       this.#start(next);
@@ -205,12 +229,14 @@ export class Dispatcher {
     this.#inFlight++;
     const gpu = plan.resources.gpuId;
     this.#options.gpuSlots?.tryAcquire(gpu);
+    const threads = this.#threadsFor();
+    this.#threadsHeld += threads;
     const controller = new AbortController();
     run.running.add(controller);
 
     let handle: RunnerHandle;
     try {
-      handle = this.#runner.run(plan, { signal: controller.signal, attempt: pending.attempt });
+      handle = this.#runner.run(plan, { signal: controller.signal, attempt: pending.attempt, threads });
     } catch (err) {
       handle = { result: Promise.reject(err) };
     }
@@ -245,6 +271,7 @@ export class Dispatcher {
       controller.signal.removeEventListener('abort', onAbort);
       run.running.delete(controller);
       this.#inFlight--;
+      this.#threadsHeld -= threads;
       this.#options.gpuSlots?.release(gpu);
       this.#completed(pending, { ...result, attempts: pending.attempt });
       this.#pump();
@@ -252,6 +279,16 @@ export class Dispatcher {
     const onAbort = () => finish(stoppedResult(plan, controller.signal.reason, performance.now() - started));
     controller.signal.addEventListener('abort', onAbort, { once: true });
     handle.result.then(finish, (err: unknown) => finish(faultResult(plan, err, performance.now() - started)));
+  }
+
+  /**
+   * Threads for the task being started: 1 while others wait (they need the workers), else what the
+   * budget has left. Decided once at the start; a task never grows or shrinks while it runs.
+   */
+  #threadsFor(): number {
+    const { cpuBudget, maxTaskThreads = Number.POSITIVE_INFINITY } = this.#options;
+    if (cpuBudget === undefined || this.#queue.size > 0) return 1;
+    return Math.max(1, Math.min(cpuBudget - this.#threadsHeld, maxTaskThreads));
   }
 
   #completed(pending: Pending, result: TaskResult): void {

@@ -51,6 +51,11 @@ export interface ExecutorOptions {
 export interface ResolvedExecutorOptions {
   readonly workers: number;
   readonly cpus: number;
+  /**
+   * Compute threads all tasks in flight may use together: min(requested workers, CPUs). A task
+   * started when no other task waits may use what the others leave of it (see dispatch.ts).
+   */
+  readonly cpuBudget: number;
   readonly timeoutMs: number | undefined;
   readonly retries: number;
   readonly retryErrors: boolean;
@@ -82,6 +87,7 @@ export function resolveExecutorOptions(options: ExecutorOptions = {}): ResolvedE
   return {
     workers: options.workers ?? cpus,
     cpus,
+    cpuBudget: Math.min(options.workers ?? cpus, cpus),
     timeoutMs: options.timeoutMs,
     retries: options.retries ?? 0,
     retryErrors: options.retryErrors ?? false,

@@ -59,14 +59,15 @@ export class ProcessPool {
     await Promise.all(this.#idle.map((w) => w.ready));
   }
 
-  run(plan: TaskPlan, signal: AbortSignal): RunnerHandle {
+  /** `threads`: compute threads the task may use, sent with the plan (see `Attempt.threads`). */
+  run(plan: TaskPlan, signal: AbortSignal, threads = 1): RunnerHandle {
     const worker = this.#take(plan.resources.gpuId);
     this.#busy.add(worker);
     this.#startWatchdog();
     const started = performance.now();
     const onAbort = () => this.#discard(worker, { kind: 'stopped' });
     signal.addEventListener('abort', onAbort, { once: true });
-    const task = worker.run(plan);
+    const task = worker.run(plan, threads);
     const result = task.outcome.then((outcome) => {
       signal.removeEventListener('abort', onAbort);
       this.#busy.delete(worker);

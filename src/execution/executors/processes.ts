@@ -31,7 +31,7 @@ abstract class ChildProcessExecutor extends BaseExecutor {
       memoryCheckIntervalMs: options.memoryCheckIntervalMs,
       ...(entry ? { entry } : {}),
     });
-    this.#dispatcher = executorDispatcher(options, { run: (plan, { signal }) => this.#pool.run(plan, signal) });
+    this.#dispatcher = executorDispatcher(options, { run: (plan, { signal, threads }) => this.#pool.run(plan, signal, threads) });
   }
 
   /** Pids of the worker processes alive right now. */

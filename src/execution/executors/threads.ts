@@ -108,11 +108,11 @@ export class ThreadsExecutor extends BaseExecutor {
    * The thread answers on its own port when it begins the task, after piscina has started it and
    * it has loaded the task code: that moment, not the hand-over, starts the task's timeout.
    */
-  #runOne(plan: TaskPlan, { signal }: Attempt): RunnerHandle {
+  #runOne(plan: TaskPlan, { signal, threads }: Attempt): RunnerHandle {
     const handedOver = performance.now();
     const { port1, port2 } = new MessageChannel();
     const started = new Promise<void>((resolve) => port1.once('message', () => resolve()));
-    const request: TaskRequest = { plan, started: port2 };
+    const request: TaskRequest = { plan, started: port2, threads };
     // A rejection after our own abort is piscina's AbortError; the dispatcher has already recorded the outcome.
     // A plan always gets a TaskResult back; null answers only warm-up requests.
     const result = (this.#ensurePool().run(request, { signal, transferList: [port2] }) as Promise<TaskResult>)

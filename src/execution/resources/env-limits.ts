@@ -22,6 +22,15 @@ function cpuShare(options: Pick<WorkerEnvOptions, 'workers' | 'cpus'>): number {
 }
 
 /**
+ * The most threads one task may use by the user's own OMP_NUM_THREADS (Infinity when unset): a user
+ * who limits their native code's threads per worker is limiting plateflow's tiled kernels too.
+ */
+export function ompThreadCap(base: NodeJS.ProcessEnv = process.env): number {
+  const omp = Number(base.OMP_NUM_THREADS);
+  return Number.isSafeInteger(omp) && omp >= 1 ? omp : Number.POSITIVE_INFINITY;
+}
+
+/**
  * The thread-limit variables a worker's native code should see, those the base env does not set
  * already. Worker threads share their process's env, so they pass these to the processes they
  * start themselves (a Python worker) instead.
