@@ -95,8 +95,8 @@ def guard_parent(parent_pid):
 
 # glibc hands freed blocks of a few MiB back to the kernel (it trims the top of the heap past twice
 # the largest block freed so far), so the arrays a function allocates afresh on every call are
-# faulted in again, page by page, on every call: ~1,600-2,100 faults and ~8 % of the CPU of a
-# scipy chain on 4 x 512^2 planes. Freed memory is kept for the next call instead, within bounds:
+# faulted in again, page by page, on every call: ~1,600-2,100 faults, 4-10 ms of the 45-60 ms of
+# CPU of bench/python_steps.py's chain on 4 x 512^2 planes. Freed memory is kept for the next call instead, within bounds:
 # blocks of 32 MiB or more are still mapped on their own, and at most 64 MiB of free memory stays at
 # the heap top. A user who set these (MALLOC_*_ or GLIBC_TUNABLES) keeps their settings.
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
