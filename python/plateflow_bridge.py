@@ -93,6 +93,35 @@ def guard_parent(parent_pid):
         os._exit(0)
 
 
+# glibc hands freed blocks of a few MiB back to the kernel (it trims the top of the heap past twice
+# the largest block freed so far), so the arrays a function allocates afresh on every call are
+# faulted in again, page by page, on every call: ~1,600-2,100 faults, 4-10 ms of the 45-60 ms of
+# CPU of bench/python_steps.py's chain on 4 x 512^2 planes. Freed memory is kept for the next call instead, within bounds:
+# blocks of 32 MiB or more are still mapped on their own, and at most 64 MiB of free memory stays at
+# the heap top. A user who set these (MALLOC_*_ or GLIBC_TUNABLES) keeps their settings.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+KEEP_FREED_BYTES, OWN_MAPPING_BYTES = 64 << 20, 32 << 20
+MALLOC_SETTINGS = ("trim_threshold", "mmap_threshold", "top_pad", "mmap_max")
+
+
+def keep_freed_memory():
+    tunables = os.environ.get("GLIBC_TUNABLES", "")
+    if not sys.platform.startswith("linux") or any(
+        "MALLOC_%s_" % name.upper() in os.environ or "glibc.malloc.%s" % name in tunables for name in MALLOC_SETTINGS
+    ):
+        return
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc
+        return
+    # Either call alone would freeze the other threshold at its small default (mallopt turns off
+    # glibc's own adjustment of both).
+    mallopt(M_MMAP_THRESHOLD, OWN_MAPPING_BYTES)
+    mallopt(M_TRIM_THRESHOLD, KEEP_FREED_BYTES)
+
+
 def own_fds(fds):
     # Programs the user's code starts must not hold our pipes (the parent would miss our end) or
     # the arena (its memory would outlive us).
@@ -325,9 +354,10 @@ def measurement_rows(measurements, planes):
     return out
 
 
-def as_output(result):
+def as_output(result, convert=True):
     """A function's return value as plateflow keeps it: a (Z, Y, X) array in a plateflow dtype, and
-    its measurement rows (None without). The conversion a chain's next function sees, too."""
+    its measurement rows (None without). The conversion a chain's next function sees, too.
+    convert=False checks the same but leaves the dtype: for an output nobody reads."""
     measurements = None
     if isinstance(result, tuple):
         if len(result) != 2:
@@ -339,7 +369,7 @@ def as_output(result):
     if array.dtype.kind == "b":
         # A bool is one byte holding 0 or 1: the same bytes read as uint8, without a copy.
         array = array.view("uint8")
-    elif array.dtype != numpy().dtype(dtype):
+    elif convert and array.dtype != numpy().dtype(dtype):
         array = array.astype(dtype)
     return array, rows
 
@@ -365,8 +395,10 @@ def at_call(failure, index):
 
 def handle_call(request, loader, arena):
     """Runs a chain of functions on one stack: each gets the previous one's output, converted as
-    plateflow would store it, so a chain crosses into Python once, not once per function."""
+    plateflow would store it, so a chain crosses into Python once, not once per function. With
+    "output": false (nothing reads the result) the last output is checked but not returned."""
     calls = request["calls"]
+    wanted = request.get("output", True)
     functions = []
     for index, call in enumerate(calls):
         try:
@@ -387,13 +419,13 @@ def handle_call(request, loader, arena):
         except BaseException as exc:  # SystemExit and KeyboardInterrupt from user code are its errors too
             raise at_call(Failure("raised", exception_report(exc)), index)
         try:
-            stack, rows = as_output(result)
+            stack, rows = as_output(result, convert=wanted or index < len(calls) - 1)
         except Failure as failure:
             raise at_call(failure, index)
         except Exception as exc:  # e.g. an object whose __array__ raises, a number too big for a float
             raise at_call(result_failure("returned a value plateflow cannot read (%s: %s)" % (type(exc).__name__, exc)), index)
         steps.append({"planes": stack.shape[0], "measurements": rows})
-    return {"output": place(arena, stack, end_of_input), "steps": steps}
+    return {"output": place(arena, stack, end_of_input) if wanted else None, "steps": steps}
 
 
 def try_load(loader, target):
@@ -447,6 +479,7 @@ def main(argv):
     parent_pid = int(argv[argv.index("--parent-pid") + 1])
     arena_fd = int(argv[argv.index("--arena-fd") + 1]) if "--arena-fd" in argv else None
     guard_parent(parent_pid)
+    keep_freed_memory()
     # Ctrl-C in a terminal reaches the whole process group; the parent decides what ends us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import faulthandler

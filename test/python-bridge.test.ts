@@ -3,7 +3,7 @@
  * What a function may return and how each case reads; where the pixels go; how calls end.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -125,6 +125,46 @@ describe.skipIf(!HAS_NUMPY)('Python bridge', () => {
     const err = await rejection(worker.callChain([{ target: fn('identity'), kwargs: {} }, { target: fn('fail'), kwargs: {} }, { target: fn('identity'), kwargs: {} }], stack));
     expect(isPlateflowError(err, 'E_PYTHON_RAISED')).toBe(true);
     expect((err as unknown as { context: { fn: string } }).context.fn).toMatch(/bridge_cases\.py:fail$/);
+  });
+
+  it('a chain whose output nobody reads: measurements come back, pixels do not, and a bad result is still an error', async () => {
+    const arena = () => statSync(`/proc/${worker.pid}/fd/5`).size;
+    await worker.call(fn('identity'), stack, {});
+    const before = arena();
+    const calls = [
+      { target: fn('as_dtype'), kwargs: { dtype: 'float64' } },
+      { target: fn('report_dtype'), kwargs: {} },
+      { target: fn('make_big'), kwargs: { planes: 40_000 } },
+    ];
+    const r = await worker.callChain(calls, stack, { discardOutput: true });
+    expect(r.stack).toBeUndefined();
+    expect(r.steps.map((s) => s.planes)).toEqual([3, 3, 40_000]);
+    expect(r.steps[1]!.measurements).toEqual([0, 1, 2].map(() => ({ itemsize: 4, is_float: 1, planes: 3 })));
+    // 40,000 float32 planes of 4×5 are 3.2 MB: had they been placed, the arena would have grown.
+    expect(arena()).toBe(before);
+    const kept = await worker.callChain(calls, stack);
+    expect(kept.stack.shape).toEqual([40_000, 4, 5]);
+    expect(arena()).toBeGreaterThan(before);
+    const err = await rejection(worker.callChain([{ target: fn('identity'), kwargs: {} }, { target: fn('complex_values'), kwargs: {} }], stack, { discardOutput: true }));
+    expect(isPlateflowError(err, 'E_PYTHON_RESULT')).toBe(true);
+    expect(err.message).toMatch(/bridge_cases\.py:complex_values.*dtype complex64/s);
+  });
+
+  it('freed memory is kept for the next call, unless the user tuned malloc themselves', async () => {
+    const faults = async (env: Record<string, string>) => {
+      const own = new PythonWorker({ executable: PYTHON, forwardOutput: false, env });
+      try {
+        return (await own.call(fn('refill_faults'), stack, { mib: 16 })).measurements![0]!.faults!;
+      } finally {
+        await own.close();
+      }
+    };
+    // 16 MiB is 4096 pages: refilled from kept memory, a handful of faults at most.
+    expect(await faults({})).toBeLessThan(200);
+    // The user's setting wins: every block of 16 MiB is mapped afresh and faulted in page by page
+    // (by 2 MiB pages where the kernel gives huge pages to every mapping).
+    const hugeAlways = readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8').includes('[always]');
+    expect(await faults({ MALLOC_MMAP_THRESHOLD_: String(128 * 1024) })).toBeGreaterThan(hugeAlways ? 7 : 3000);
   });
 
   it('an exception carries the traceback with the file and line', async () => {

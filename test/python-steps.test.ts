@@ -97,6 +97,27 @@ describe.skipIf(!HAS_PYTHON)('Python steps', () => {
     }
   });
 
+  it('a last step kept in memory only (its output dropped with the task): the same measurements as when written to disk; a bad result still fails its task', async () => {
+    const pipeline = (backend: string, last: readonly [string, Record<string, unknown>]) => ({
+      steps: [
+        { name: 'project', func: 'max_projection', variableComponents: ['z'], backend: 'memory' },
+        { name: 'python', func: [['py:' + STEPS + ':count_bright', { threshold: 1000 }], ['gaussian_blur', { sigma: 1 }], last], backend },
+      ],
+    });
+    const rows = (r: PlateRun) => [...r.outcome.results.values()].flatMap((t) => t.measurements).map((m) => JSON.stringify(m)).sort();
+    const last = ['py:' + STEPS + ':count_bright', { threshold: 0 }] as const;
+    const kept = await run(pipeline('disk', last), 'last-disk');
+    const dropped = await run(pipeline('memory', last), 'last-memory');
+    expect(statuses(dropped)).toEqual(['ok', 'ok', 'ok', 'ok']);
+    expect(rows(dropped)).toHaveLength(8);
+    expect(rows(dropped)).toEqual(rows(kept));
+    const bad = await run(pipeline('memory', ['py:' + STEPS + ':wrong_shape_once', { flag: path.join(dir, 'last-memory-shape.flag') }]), 'last-memory-shape');
+    expect(statuses(bad)).toEqual(['error', 'ok', 'ok', 'ok']);
+    const failed = [...bad.outcome.results.values()].find((t) => t.status === 'error')!;
+    expect(failed.error!.code).toBe('E_STEP_FAILED');
+    expect(JSON.stringify(failed.error)).toContain('E_PYTHON_RESULT');
+  });
+
   it('one Python process per worker, reused by its tasks, with the worker\'s thread limit', async () => {
     const r = await run(projectThen(['py:' + STEPS + ':whoami', {}]), 'whoami');
     const pids = new Set(Object.values(r.measurements).map((m) => m.pid));

@@ -33,15 +33,21 @@ function workerFor(executable: string): PythonWorker {
 
 /**
  * Runs consecutive `py:` calls of a chain in this worker's Python process, in one crossing.
+ * `discardOutput`: nothing reads the last call's output, so no pixels come back (ChainOptions).
  * @throws as PythonWorker.callChain
  */
-export function runPythonChain(calls: readonly FuncCall[], plan: TaskPlan, stack: ImageStack, options: { readonly signal?: AbortSignal | undefined; readonly allocate?: Allocate }): Promise<ChainOutput> {
+export function runPythonChain(
+  calls: readonly FuncCall[],
+  plan: TaskPlan,
+  stack: ImageStack,
+  options: { readonly signal?: AbortSignal | undefined; readonly allocate?: Allocate; readonly discardOutput?: boolean },
+): Promise<ChainOutput> {
   if (plan.python === null) throw new Error(`plan of task ${plan.taskId} has a Python step (${calls[0]?.fn}) but no interpreter`);
   const worker = workerFor(plan.python.executable);
   return worker.callChain(
     calls.map((c) => ({ target: parsePythonRef(c.fn, '/'), kwargs: c.kwargs })),
     stack,
-    { ...(options.signal ? { signal: options.signal } : {}), ...(options.allocate ? { allocate: options.allocate } : {}), task: plan.taskId },
+    { ...(options.signal ? { signal: options.signal } : {}), ...(options.allocate ? { allocate: options.allocate } : {}), discardOutput: options.discardOutput === true, task: plan.taskId },
   );
 }
 

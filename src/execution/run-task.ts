@@ -128,7 +128,9 @@ export async function runTask(plan: TaskPlan, options: RunTaskOptions = {}): Pro
       const step = plan.steps[index]!;
       const stepStarted = performance.now();
       const memory = plan.memoryDebug ? { peak: 0 } : undefined;
-      const ran = await runStep(plan, step, current, { files, registry, outputs, measurements, signal: options.signal, memory, readBuffer, threads: options.threads ?? 1 });
+      // The last step's images in memory only are dropped with the task: Python need not send them back.
+      const unread = index === lastIndex && step.outputDir === null && step.outputFormat === null;
+      const ran = await runStep(plan, step, current, { files, registry, outputs, measurements, signal: options.signal, memory, readBuffer, threads: options.threads ?? 1, unread });
       current = ran.next;
       // The previous step's images were read by this one and dropped from memory: if only built-ins
       // made and read them, their arrays go back to the pool (unless this step passed one on).
@@ -212,6 +214,8 @@ interface StepContext {
   /** Reused by every disk read of the task (one load is in flight at a time). */
   readonly readBuffer: ReadBuffer;
   readonly threads: number;
+  /** Nothing reads this step's images: a chain ending in Python may leave its output there. */
+  readonly unread: boolean;
 }
 
 /** The latest disk step at or before `maxIndex` whose checkpoint is intact and current. */
@@ -250,7 +254,7 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
       const chain = (groupValue !== undefined ? step.pattern.byGroup[groupValue] : undefined) ?? step.pattern.default;
       const inputComponents = group.members.map((m) => m.components);
       const result = chain === null ? { stack: input, components: inputComponents } : await applyChain(plan, step, chain, input, inputComponents, group.common, ctx);
-      arrays.push(result.stack.data);
+      if (result.stack) arrays.push(result.stack.data);
       if (chain !== null && !recyclingChain(chain, ctx.registry)) builtinOnly = false;
       for (let i = 0; i < result.components.length; i++) {
         const components = result.components[i]!;
@@ -259,6 +263,7 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
           throw new StepFailedError(plan.taskId, step.name, undefined, new PlateflowError('E_PLAN_INVALID', `two outputs of this step would both be named ${fileName}; check variableComponents`));
         }
         seen.add(fileName);
+        if (!result.stack) continue;
         const plane: ImageStack = { dtype: result.stack.dtype, shape: [1, result.stack.shape[1], result.stack.shape[2]], data: planeOf(result.stack, i) };
         const memoryKey = `${step.id}/${fileName}`;
         await ctx.files.save('memory', memoryKey, plane);
@@ -361,7 +366,7 @@ async function applyChain(
   inputComponents: readonly Readonly<Record<string, string>>[],
   common: Readonly<Record<string, string>>,
   ctx: StepContext,
-): Promise<{ stack: ImageStack; components: readonly Readonly<Record<string, string>>[] }> {
+): Promise<{ stack: ImageStack | undefined; components: readonly Readonly<Record<string, string>>[] }> {
   let stack = input;
   let components = inputComponents;
   // Built-in functions never keep their input, nor does Python (it gets a copy in shared memory):
@@ -376,10 +381,14 @@ async function applyChain(
       if (c) ctx.measurements.push({ task: plan.taskId, step: step.name, fn, image: outputStem(c, plan.plate.nameComponents), components: c, values });
     });
   };
+  const done = (out: ImageStack | undefined) => {
+    if (recycle && out?.data.buffer !== input.data.buffer) buffers.release(input.data);
+    return { stack: out, components };
+  };
   for (let i = 0; i < chain.length; ) {
     ctx.signal?.throwIfAborted();
     const call = chain[i]!;
-    let next: ImageStack;
+    let next: ImageStack | undefined;
     if (isPythonRef(call.fn)) {
       // Consecutive Python functions cross into Python once: their intermediates stay there.
       let end = i + 1;
@@ -387,7 +396,7 @@ async function applyChain(
       const calls = chain.slice(i, end);
       let produced;
       try {
-        produced = await runPythonChain(calls, plan, stack, { signal: ctx.signal, allocate: buffers.allocate });
+        produced = await runPythonChain(calls, plan, stack, { signal: ctx.signal, allocate: buffers.allocate, discardOutput: ctx.unread && end === chain.length });
       } catch (err) {
         throw new StepFailedError(plan.taskId, step.name, failedPythonCall(calls, err).fn, err);
       }
@@ -408,9 +417,9 @@ async function applyChain(
       next = out.stack;
       i++;
     }
-    if (recycle && stack !== input && next.data.buffer !== stack.data.buffer) buffers.release(stack.data);
+    if (recycle && stack !== input && next?.data.buffer !== stack.data.buffer) buffers.release(stack.data);
+    if (next === undefined) return done(undefined);
     stack = next;
   }
-  if (recycle && stack.data.buffer !== input.data.buffer) buffers.release(input.data);
-  return { stack, components };
+  return done(stack);
 }

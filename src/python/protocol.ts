@@ -22,7 +22,8 @@ export interface PythonCall {
 }
 
 export type Request =
-  | { readonly id: number; readonly op: 'call'; readonly calls: readonly PythonCall[]; readonly input: StackSpec }
+  /** `output: false`: nothing reads the chain's result, so the bridge checks it but sends no pixels back. */
+  | { readonly id: number; readonly op: 'call'; readonly calls: readonly PythonCall[]; readonly input: StackSpec; readonly output: boolean }
   | { readonly id: number; readonly op: 'probe'; readonly targets: readonly PythonTarget[] }
   | { readonly id: number; readonly op: 'load'; readonly targets: readonly PythonTarget[] };
 
@@ -50,7 +51,8 @@ const failed = z.object({
 });
 /** Per call of the chain: how many planes it returned (the next call's input) and its measurements. */
 const chainStep = z.object({ planes: extent, measurements: z.array(z.record(z.string(), measurement)).nullable() });
-const called = z.object({ ok: z.literal(true), output: stackSpec, steps: z.array(chainStep).min(1) });
+/** `output` is null when the request asked for none. */
+const called = z.object({ ok: z.literal(true), output: stackSpec.nullable(), steps: z.array(chainStep).min(1) });
 const probed = z.object({
   ok: z.literal(true),
   python: z.string(),

@@ -15,6 +15,7 @@ import { describeChildExit } from '../execution/executors/exit-causes.js';
 import { TaskKilledError } from '../execution/executors/errors.js';
 import type { FunctionOutput } from '../processing/types.js';
 import { Arena } from './arena.js';
+import { PythonUnavailableError } from './errors.js';
 import { BridgeProcess } from './process.js';
 import { CALL_REPLY, readReply, type PythonCall } from './protocol.js';
 import { pythonRefOf, type PythonTarget } from './target.js';
@@ -39,9 +40,17 @@ export interface PythonCallOptions {
   readonly allocate?: Allocate;
 }
 
-/** What a chain returns: the last output, and per call its plane count and measurements. */
+export interface ChainOptions extends PythonCallOptions {
+  /**
+   * Nothing will read the chain's last output (e.g. a pipeline's last step, kept in memory only):
+   * Python checks it as usual but sends no pixels back, and `stack` is undefined. Default false.
+   */
+  readonly discardOutput?: boolean;
+}
+
+/** What a chain returns: the last output (none when discarded), and per call its plane count and measurements. */
 export interface ChainOutput {
-  readonly stack: ImageStack;
+  readonly stack: ImageStack | undefined;
   readonly steps: readonly { readonly planes: number; readonly measurements?: readonly Readonly<Record<string, number>>[] }[];
 }
 
@@ -80,7 +89,9 @@ export class PythonWorker {
    * plane count and its measurements. An error names the function that failed (`context.fn`).
    * @throws as {@link call}
    */
-  callChain(calls: readonly PythonCall[], stack: ImageStack, options: PythonCallOptions = {}): Promise<ChainOutput> {
+  callChain(calls: readonly PythonCall[], stack: ImageStack, options?: PythonCallOptions & { readonly discardOutput?: false }): Promise<ChainOutput & { readonly stack: ImageStack }>;
+  callChain(calls: readonly PythonCall[], stack: ImageStack, options: ChainOptions): Promise<ChainOutput>;
+  callChain(calls: readonly PythonCall[], stack: ImageStack, options: ChainOptions = {}): Promise<ChainOutput> {
     const run = this.#queue.then(() => this.#call(calls, stack, options));
     this.#queue = run.catch(() => undefined);
     return run;
@@ -110,7 +121,7 @@ export class PythonWorker {
     await this.#stop();
   }
 
-  async #call(calls: readonly PythonCall[], stack: ImageStack, options: PythonCallOptions): Promise<ChainOutput> {
+  async #call(calls: readonly PythonCall[], stack: ImageStack, options: ChainOptions): Promise<ChainOutput> {
     if (this.#closed) throw new Error('this Python worker is closed');
     if (options.signal?.aborted) throw new AbortError(options.signal.reason);
     const refs = calls.map((c) => pythonRefOf(c.target));
@@ -124,7 +135,7 @@ export class PythonWorker {
     let body: unknown;
     try {
       body = await child.request(
-        (id) => ({ id, op: 'call', calls, input: { offset: 0, dtype: stack.dtype, shape: [...stack.shape] } }),
+        (id) => ({ id, op: 'call', calls, input: { offset: 0, dtype: stack.dtype, shape: [...stack.shape] }, output: options.discardOutput !== true }),
         (exit) => {
           if (options.signal?.aborted) return new AbortError(options.signal.reason);
           const died = describeChildExit(task, exit);
@@ -135,10 +146,15 @@ export class PythonWorker {
       options.signal?.removeEventListener('abort', onAbort);
     }
     const reply = readReply(body, CALL_REPLY, refs);
-    const { dtype, shape } = reply.output;
+    const steps = reply.steps.map((s) => (s.measurements ? { planes: s.planes, measurements: s.measurements } : { planes: s.planes }));
+    if (reply.output === null) {
+      if (options.discardOutput) return { stack: undefined, steps };
+      throw new PythonUnavailableError(`the plateflow bridge sent no output for ${refs.join(', ')}`, { fn: refs.join(', ') });
+    }
+    const { dtype, shape, offset } = reply.output;
     const data = (options.allocate ?? allocate)(dtype, shape[0] * shape[1] * shape[2]);
-    arena.read(new Uint8Array(data.buffer, data.byteOffset, data.length * bytesPerPixel(dtype)), reply.output.offset);
-    return { stack: { dtype, shape, data } as ImageStack, steps: reply.steps.map((s) => (s.measurements ? { planes: s.planes, measurements: s.measurements } : { planes: s.planes })) };
+    arena.read(new Uint8Array(data.buffer, data.byteOffset, data.length * bytesPerPixel(dtype)), offset);
+    return { stack: { dtype, shape, data } as ImageStack, steps };
   }
 
   /** The live process, starting one (and its arena) when there is none or the last one died. */
