@@ -2,7 +2,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { FuncCall, StepPlan, TaskPlan } from '../compiler/plan.js';
 import { AbortError, PlateflowError, StepFailedError, isPlateflowError, serializeError } from '../errors.js';
-import { createStack, planeOf, type DType, type ImageStack, type PixelArray } from '../image.js';
+import { planeOf, type ImageStack, type PixelArray } from '../image.js';
 import { isOmeZarrFormat, OME_ZARR_FORMAT } from '../microscopes/ome-zarr.js';
 import { outputFileName, outputStem } from '../storage/output-naming.js';
 import type { CheckpointFile, CheckpointPlane, CheckpointStore } from '../storage/checkpoints.js';
@@ -10,19 +10,19 @@ import { FunctionRegistry } from '../pipeline/registry.js';
 import { isFunctionOutput } from '../processing/types.js';
 import { wasmKernels } from '../processing/wasm.js';
 import { AtomicWriteBatch } from '../storage/atomic.js';
-import type { PixelDestination, ReadBuffer } from '../storage/backend.js';
-import type { SampleChoice } from '../storage/tiff-samples.js';
+import type { ReadBuffer } from '../storage/backend.js';
 import { FileManager } from '../storage/file-manager.js';
 import type { SubdirectoryFiles } from '../storage/metadata-types.js';
 import { resolveInside } from '../storage/safe-path.js';
 import { BufferPool } from './buffer-pool.js';
 import { groupImages, outputComponents } from './group-images.js';
+import { loadStack, type FlowImage } from './load-stack.js';
 import { prefetch } from './overlap.js';
 import { failedPythonCall, runPythonChain } from './python-steps.js';
 import { isPythonRef } from '../python/target.js';
 import { checkpointStoreFor, lastStepIndex, reusableResult } from './task-checkpoints.js';
 import type { MeasurementRow, StepTiming, TaskResult } from './result.js';
-import { asDType, writeZarrStep, zarrMetadataFiles, type StepPlaneRef } from './zarr-step-output.js';
+import { writeZarrStep, zarrMetadataFiles, type StepPlaneRef } from './zarr-step-output.js';
 
 export interface RunTaskOptions {
   readonly signal?: AbortSignal;
@@ -30,18 +30,6 @@ export interface RunTaskOptions {
   readonly registry?: FunctionRegistry;
   /** Compute threads the task's functions may use (`FunctionContext.threads`). @default 1 */
   readonly threads?: number;
-}
-
-/** An image flowing between steps inside one task: where it lives and what it is. */
-interface FlowImage {
-  readonly components: Readonly<Record<string, string>>;
-  readonly backend: 'disk' | 'memory' | 'zarr';
-  readonly path: string;
-  readonly page?: number;
-  /** The sample of a colour TIFF input (see `ImageRecord.sample`). */
-  readonly sample?: SampleChoice;
-  /** A zarr plane stored widened (see zarr-step-output.ts) comes back as this dtype. */
-  readonly dtype?: DType;
 }
 
 const registries = new Map<string, Promise<FunctionRegistry>>();
@@ -243,13 +231,13 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
   // One fsync per file on the thread pool as it is written; renames and the directory sync come with `durable`.
   const writes = new AtomicWriteBatch();
   const groups = groupImages(images, step.variableComponents, order);
-  let upcoming = groups.length > 0 ? prefetch(() => loadStack(groups[0]!.members, ctx)) : undefined;
+  let upcoming = groups.length > 0 ? prefetch(() => loadStack(groups[0]!.members, ctx, buffers.allocate)) : undefined;
   try {
     for (let g = 0; g < groups.length; g++) {
       const group = groups[g]!;
       ctx.signal?.throwIfAborted();
       const input = await upcoming!;
-      upcoming = g + 1 < groups.length ? prefetch(() => loadStack(groups[g + 1]!.members, ctx)) : undefined;
+      upcoming = g + 1 < groups.length ? prefetch(() => loadStack(groups[g + 1]!.members, ctx, buffers.allocate)) : undefined;
       const groupValue = step.groupBy === null ? undefined : group.common[step.groupBy];
       const chain = (groupValue !== undefined ? step.pattern.byGroup[groupValue] : undefined) ?? step.pattern.default;
       const inputComponents = group.members.map((m) => m.components);
@@ -303,50 +291,6 @@ async function runStep(plan: TaskPlan, step: StepPlan, images: readonly FlowImag
   });
   durable.catch(() => undefined);
   return { next, durable, arrays, builtinOnly };
-}
-
-/**
- * A group's members as one contiguous stack, allocated once (from the worker's pool: every
- * element is overwritten or cut off). Disk files that need no decoding are read straight into
- * their place in it; others through the task's reusable read buffer and copied into place: a
- * fresh buffer per file would cost more in page faults than the read itself.
- */
-async function loadStack(members: readonly FlowImage[], ctx: StepContext): Promise<ImageStack> {
-  // Memory and zarr loads are already owned by this task: a single one needs no copy.
-  if (members.length === 1 && members[0]!.backend !== 'disk') return loadMember(members[0]!, ctx);
-  let out: ImageStack | undefined;
-  let filled = 0;
-  const into: PixelDestination = (dtype, [n, h, w]) => {
-    out ??= createStack(dtype, n * members.length, h, w, buffers.allocate);
-    const fits = dtype === out.dtype && h === out.shape[1] && w === out.shape[2] && filled + n * h * w <= out.data.length;
-    return fits ? { data: out.data, offset: filled } : undefined;
-  };
-  for (const member of members) {
-    const part = await loadMember(member, ctx, into);
-    const [, h, w] = part.shape;
-    out ??= createStack(part.dtype, part.shape[0] * members.length, h, w, buffers.allocate);
-    if (part.dtype !== out.dtype || h !== out.shape[1] || w !== out.shape[2] || filled + part.data.length > out.data.length) {
-      throw new RangeError(`cannot stack ${member.path} (${part.dtype}, ${part.shape.join('×')}) with the first image of its group (${out.dtype}, ${out.shape[1]}×${out.shape[2]})`);
-    }
-    const inPlace = part.data.buffer === out.data.buffer && part.data.byteOffset === out.data.byteOffset + filled * out.data.BYTES_PER_ELEMENT;
-    if (!inPlace) (out.data as PixelArray).set(part.data as never, filled);
-    filled += part.data.length;
-  }
-  const [, h, w] = out!.shape;
-  return filled === out!.data.length ? out! : { dtype: out!.dtype, shape: [filled / (h * w), h, w], data: out!.data.subarray(0, filled) } as ImageStack;
-}
-
-/** One member; a disk load may be a view of the task's read buffer, valid until the next load. */
-async function loadMember(member: FlowImage, ctx: StepContext, into?: PixelDestination): Promise<ImageStack> {
-  if (member.backend === 'zarr') {
-    const stack = await ctx.files.load('zarr', member.path, { signal: ctx.signal, ...(member.page !== undefined ? { page: member.page } : {}) });
-    return member.dtype === undefined || member.dtype === stack.dtype ? stack : { ...stack, dtype: member.dtype, data: asDType(stack.data, member.dtype) } as ImageStack;
-  }
-  // A page of a multi-page file is cut from the whole stack below, so it cannot be read in place.
-  const direct = into !== undefined && member.page === undefined ? { into } : {};
-  const disk = member.backend === 'disk' ? { readBuffer: ctx.readBuffer, ...direct, ...(member.sample !== undefined ? { sample: member.sample } : {}) } : {};
-  const stack = await ctx.files.load(member.backend, member.path, { signal: ctx.signal, ...disk });
-  return member.page === undefined ? stack : { dtype: stack.dtype, shape: [1, stack.shape[1], stack.shape[2]], data: planeOf(stack, member.page) };
 }
 
 function recyclingChain(chain: readonly FuncCall[], registry: FunctionRegistry): boolean {
