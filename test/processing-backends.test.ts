@@ -125,6 +125,18 @@ describe.skipIf(!wasmBuilt)('WASM kernels = JS kernels, bit for bit', () => {
       { numRuns: 100 },
     );
   });
+
+  it('max projection of planes larger than one WASM pass, with a partial last pass', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 60, max: 300 }), fc.integer({ min: 280, max: 400 }), fc.integer(), fc.constantFrom('uint8' as const, 'uint16' as const), fc.integer({ min: 2, max: 4 }), (h, w, seed, dtype, planes) => {
+        const s = randomStack(dtype, planes, h, w, seed);
+        const { js, wasm } = both(() => maxProjection(s));
+        expect(Array.from(wasm.data)).toEqual(Array.from(js.data));
+      }),
+      { numRuns: 20 },
+    );
+  });
+
   it('labels and object sizes of uint8 masks, both connectivities (rows longer than a SIMD skip)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 90 }), fc.double({ min: 0.02, max: 0.95, noNaN: true }), fc.integer(), fc.integer({ min: 0, max: 6 }), (h, w, density, seed, minSize) => {

@@ -54,24 +54,37 @@ function maxOther(src: Uint32Array | Int32Array, n: number, size: number): Uint3
   return out;
 }
 
-/** uint8/uint16 projection in the WASM kernels (SIMD max), one plane at a time; false when unavailable. */
+/**
+ * Pixels per pass of the WASM projection. The accumulator and one plane's slice (2 × 32 KiB at
+ * uint16) stay in cache, so each source pixel is read from memory once and each result written
+ * once; staging whole planes in WASM memory wrote and re-read every plane (at 2048² the staging
+ * copies cost more than the SIMD max itself).
+ */
+const MAX_PASS_PIXELS = 16 * 1024;
+
+/** uint8/uint16 projection in the WASM kernels (SIMD max), a cache-sized slice at a time; false when unavailable. */
 function maxWasm(src: Uint8Array | Uint16Array, n: number, size: number, out: Uint8Array | Uint16Array): boolean {
   const k = wasmKernels();
   if (!k) return false;
   const bpp = src.BYTES_PER_ELEMENT;
-  const regions = wasmRegions(k, [size * bpp, size * bpp]);
+  const pass = Math.min(size, MAX_PASS_PIXELS);
+  const regions = wasmRegions(k, [pass * bpp, pass * bpp]);
   if (!regions) return false;
   const [accAt, planeAt] = regions as [number, number];
   const Ctor = bpp === 1 ? Uint8Array : Uint16Array;
-  const acc = new Ctor(k.memory.buffer, accAt, size);
-  const plane = new Ctor(k.memory.buffer, planeAt, size);
-  acc.set(src.subarray(0, size));
-  for (let p = 1; p < n; p++) {
-    plane.set(src.subarray(p * size, (p + 1) * size));
-    if (bpp === 1) k.maxIntoU8(accAt, planeAt, size);
-    else k.maxIntoU16(accAt, planeAt, size);
+  const acc = new Ctor(k.memory.buffer, accAt, pass);
+  const plane = new Ctor(k.memory.buffer, planeAt, pass);
+  for (let start = 0; start < size; start += pass) {
+    const length = Math.min(pass, size - start);
+    acc.set(src.subarray(start, start + length));
+    for (let p = 1; p < n; p++) {
+      const from = p * size + start;
+      plane.set(src.subarray(from, from + length));
+      if (bpp === 1) k.maxIntoU8(accAt, planeAt, length);
+      else k.maxIntoU16(accAt, planeAt, length);
+    }
+    out.set(length === pass ? acc : acc.subarray(0, length), start);
   }
-  out.set(acc);
   return true;
 }
 
