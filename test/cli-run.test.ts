@@ -29,6 +29,8 @@ describe('plateflow CLI on a synthetic plate', () => {
     expect(r.code, r.stderr).toBe(0);
     const summary = lastJsonLine(r.stdout);
     expect(summary).toMatchObject({ tasks: 3, ok: 3, failed: 0, images: 36 });
+    // The run's tree-wide peak, as results.json records it.
+    expect(summary.peakRss).toMatchObject({ treeBytes: expect.any(Number), largestProcessBytes: expect.any(Number) });
     const measurements = summary.measurements as Record<string, { object_count?: number }>;
     const counted = Object.entries(measurements).filter(([, m]) => m.object_count !== undefined);
     expect(counted.map(([k]) => k).sort()).toEqual(['A01', 'A02', 'A03'].flatMap((w) => [1, 2].map((s) => `well-${w}_site-${s}_channel-1`)).sort());
@@ -38,6 +40,7 @@ describe('plateflow CLI on a synthetic plate', () => {
     expect(projections).toHaveLength(12);
     const results = JSON.parse(await readFile(path.join(out, 'results.json'), 'utf8'));
     expect(Object.keys(results.tasks)).toEqual(['A01', 'A02', 'A03']);
+    expect(results.peakRss).toEqual(summary.peakRss);
     expect(await readFile(path.join(out, 'measurements.csv'), 'utf8')).toMatch(/^task,step,function,image,well,site,channel,timepoint,measurement,value\nA01,count_nuclei,otsu_threshold,well-A01_site-1_channel-1,A01,1,1,1,otsu_threshold,/);
     expect((await readdir(out)).filter((f) => f.includes('.tmp'))).toEqual([]);
   });

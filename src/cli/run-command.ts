@@ -51,6 +51,7 @@ function printRun(run: PlateRun, json: boolean, quiet: boolean): void {
         images,
         seconds,
         imagesPerSecond,
+        ...(run.document.peakRss ? { peakRss: run.document.peakRss } : {}),
         ...(run.files ? { results: run.files.results } : {}),
         ...(run.saveFailure ? { notSaved: run.saveFailure.lines } : {}),
         measurements: run.measurements,
