@@ -53,7 +53,7 @@ export function tileMinPixels(env: NodeJS.ProcessEnv = process.env): number {
  * from TypeScript sources, where worker threads cannot load the chunk workers).
  */
 export function kernelLanes(threads: number): KernelLanes | undefined {
-  if (!(Number.isInteger(threads) && threads >= 2) || !existsSync(CHUNK_ENTRY)) return undefined;
+  if (!(Number.isInteger(threads) && threads >= 2) || !chunkEntryBuilt()) return undefined;
   if (pool === undefined || poolThreads < threads) {
     // A larger share than before (a later run with fewer tasks): replace the pool; the old one has
     // no chunk in flight, since kernels of one worker run one at a time.
@@ -62,6 +62,13 @@ export function kernelLanes(threads: number): KernelLanes | undefined {
     poolThreads = threads;
   }
   return { pool, concurrency: threads, scratch: scratchArray };
+}
+
+let entryBuilt: boolean | undefined;
+/** Whether the compiled chunk entry exists; asked once per worker, not on every kernel call. */
+function chunkEntryBuilt(): boolean {
+  entryBuilt ??= existsSync(CHUNK_ENTRY);
+  return entryBuilt;
 }
 
 function scratchArray<D extends ArrayDType>(slot: string, dtype: D, shape: readonly number[]): SharedArray<D> {

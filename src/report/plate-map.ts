@@ -12,7 +12,7 @@
 import { wellId } from '../components/wells.js';
 import type { TaskResult, TaskStatus } from '../execution/result.js';
 import { axisOf, type RunDocument } from './document.js';
-import { mapLayout } from './map-layout.js';
+import { mapLayout, type MapLayout } from './map-layout.js';
 
 /**
  * `resumed`: every task of the cell was finished by an earlier run and reported from its
@@ -38,12 +38,7 @@ export interface Metric {
   readonly kind: 'status' | 'number';
 }
 
-export interface PlateMapModel {
-  readonly layout: 'wells' | 'tasks';
-  readonly rows: number;
-  readonly columns: number;
-  readonly rowLabels: readonly string[];
-  readonly columnLabels: readonly string[];
+export interface PlateMapModel extends Pick<MapLayout, 'layout' | 'rows' | 'columns' | 'rowLabels' | 'columnLabels'> {
   /** Row-major, `rows × columns` in the well layout; one per task in the task layout. */
   readonly cells: readonly MapCell[];
   readonly metrics: readonly Metric[];

@@ -121,7 +121,7 @@ function readRawInto(file: string, head: ReadBuffer, into: PixelDestination): Im
   }
 }
 
-/** Where a file's pixels lie when they are one run of host-order samples, one per pixel; else undefined. */
+/** Where a file's pixels lie when they need no decoding (see `rawStart`); else undefined. */
 function rawPixels(bytes: Uint8Array, fileSize: number, file: string): { dtype: DType; shape: readonly [number, number, number]; start: number; byteLength: number } | undefined {
   let layout;
   try {
@@ -129,16 +129,27 @@ function rawPixels(bytes: Uint8Array, fileSize: number, file: string): { dtype: 
   } catch {
     return undefined; // past the head, or not a TIFF: the general path decides
   }
-  if (layout.kind !== 'classic' || layout.littleEndian !== HOST_LITTLE_ENDIAN) return undefined;
-  const pages = layout.pages.filter((p) => !p.reducedResolution);
-  const head = pages[0];
-  if (!head || !pages.every((p) => isFastPage(p) && isRawPage(p) && p.width === head.width && p.height === head.height && p.bitsPerSample === head.bitsPerSample && p.sampleFormat === head.sampleFormat)) return undefined;
-  const dtype = dtypeFor(head.bitsPerSample, head.sampleFormat);
-  if (dtype === undefined) return undefined;
-  const blocks = pages.flatMap((p) => planBlocks(p, bytesPerPixel(dtype), fileSize, pages.length, file));
-  if (!isContiguous(blocks)) return undefined;
+  if (layout.kind !== 'classic') return undefined;
+  // Pages that disagree fail here exactly as they would on the general path.
+  const pages = planePages(layout.pages, file);
+  if (!pages.every(isFastPage)) return undefined;
+  const head = pages[0]!;
+  const dtype = dtypeFor(head.bitsPerSample, head.sampleFormat)!;
+  const bps = bytesPerPixel(dtype);
+  const start = rawStart(pages, pages.map((p) => planBlocks(p, bps, fileSize, pages.length, file)), layout.littleEndian, bps);
+  if (start === undefined) return undefined;
   const shape = [pages.length, head.height, head.width] as const;
-  return { dtype, shape, start: blocks[0]!.srcStart, byteLength: shape[0] * shape[1] * shape[2] * bytesPerPixel(dtype) };
+  return { dtype, shape, start, byteLength: shape[0] * shape[1] * shape[2] * bps };
+}
+
+/**
+ * Where the stack starts in the file when the pages are stored as the array itself — uncompressed,
+ * one sample per pixel, in strips, the host's byte order, back to back in stack order — else undefined.
+ */
+function rawStart(pages: readonly TiffPage[], blocks: readonly (readonly Block[])[], littleEndian: boolean, bytesPerSample: number): number | undefined {
+  if ((bytesPerSample > 1 && littleEndian !== HOST_LITTLE_ENDIAN) || !pages.every(isRawPage)) return undefined;
+  const all = blocks.flat();
+  return isContiguous(all) ? all[0]!.srcStart : undefined;
 }
 
 /** Stored as the array itself: uncompressed, no predictor, one sample per pixel, in strips. */
@@ -273,9 +284,8 @@ function decodeFast(bytes: Uint8Array, pages: readonly TiffPage[], littleEndian:
   const shape = [pages.length, height, width] as const;
   const swap = bps > 1 && littleEndian !== HOST_LITTLE_ENDIAN;
 
-  const raw = pages.every(isRawPage);
-  if (!swap && raw && isContiguous(blocks.flat())) {
-    const start = blocks[0]![0]!.srcStart;
+  const start = rawStart(pages, blocks, littleEndian, bps);
+  if (start !== undefined) {
     const absolute = bytes.byteOffset + start;
     const dtype = sourceDtype;
     if (absolute % bps === 0) return { dtype, shape, data: viewOf(dtype, bytes.buffer, absolute, planePixels * pages.length) } as ImageStack;
