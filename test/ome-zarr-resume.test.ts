@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type * as OmeZarr from '../src/ome-zarr/index.js';
@@ -107,8 +107,12 @@ describe.skipIf(!built)('kill -9, then resume', () => {
     expect(killed).toMatchObject({ finished: false, signal: 'SIGKILL' });
 
     const markers = await readdir(path.join(p.output, oz.MARKER_DIR));
-    const done = markers.filter((m) => m.endsWith('.done')).length;
-    const inProgress = markers.filter((m) => m.endsWith('.inprogress')).map((m) => m.replace('.inprogress', ''));
+    const doneIds = new Set(markers.filter((m) => m.endsWith('.done')).map((m) => m.replace('.done', '')));
+    const done = doneIds.size;
+    // Killed between a unit's `.done` and the removal of its `.inprogress`: both exist, and it is done.
+    const started = markers.filter((m) => m.endsWith('.inprogress')).map((m) => m.replace('.inprogress', ''));
+    const inProgress = started.filter((id) => !doneIds.has(id));
+    const committed = started.filter((id) => doneIds.has(id));
     expect(done).toBeGreaterThanOrEqual(killed.reported);
     expect(done).toBeLessThan(UNITS);
 
@@ -121,10 +125,30 @@ describe.skipIf(!built)('kill -9, then resume', () => {
     expect(resumed.alreadyDone).toBe(done);
     expect(resumed.processed).toBe(UNITS - done);
     for (const id of inProgress) expect(statuses.get(id)).toBe('done'); // redone, not trusted
+    for (const id of committed) expect(statuses.get(id)).toBe('already-done');
     redone += inProgress.length;
     expect(await snapshot(p.output)).toEqual(reference);
 
     const leftovers = (await readdir(p.output, { recursive: true })).filter((f) => f.endsWith('.tmp') || f.endsWith('.inprogress'));
     expect(leftovers).toEqual([]);
+  });
+});
+
+describe.skipIf(!built)('a unit killed between its .done and the removal of its .inprogress', () => {
+  it('is done on resume, and its stale .inprogress goes', async () => {
+    const p = await makePlate('both-markers.zarr');
+    const target = { module: FIXTURE, export: 'slowMultiply' };
+    await oz.processPosition(target, p.input, p.output, { kwargs: { k: 3, ms: 0 } });
+    const dir = path.join(p.output, oz.MARKER_DIR);
+    const done = (await readdir(dir)).filter((m) => m.endsWith('.done'));
+    expect(done).toHaveLength(UNITS);
+    // What the kill leaves: the commit point written, the in-progress marker not yet removed.
+    const twice = done.slice(0, 2).map((m) => m.replace('.done', ''));
+    for (const id of twice) await writeFile(path.join(dir, `${id}.inprogress`), '{}');
+    const statuses = new Map<string, string>();
+    const resumed = await oz.processPosition(target, p.input, p.output, { kwargs: { k: 3, ms: 0 }, resume: true, onUnit: (u) => statuses.set(oz.unitId(u.unit), u.status) });
+    expect(resumed.alreadyDone).toBe(UNITS);
+    for (const id of twice) expect(statuses.get(id)).toBe('already-done');
+    expect((await readdir(dir)).filter((m) => m.endsWith('.inprogress'))).toEqual([]);
   });
 });

@@ -69,6 +69,14 @@ export async function markDone(outputPosition: string, marker: DoneMarker): Prom
   await rm(inProgress, { force: true });
 }
 
+/**
+ * A unit found done on resume: a run killed between its `.done` and the removal of its
+ * `.inprogress` left both, and the `.done` is the commit point, so the other goes now.
+ */
+export async function settleDone(outputPosition: string, unit: UnitSpec): Promise<void> {
+  await rm(markerPaths(outputPosition, unit).inProgress, { force: true });
+}
+
 /** The done marker of `unit` when it exists and matches `fp`; undefined otherwise. */
 export async function readDone(outputPosition: string, unit: UnitSpec, fp: string): Promise<DoneMarker | undefined> {
   const { done } = markerPaths(outputPosition, unit);

@@ -24,7 +24,7 @@ import { ZarrArray } from '../storage/zarr-array.js';
 import { ensureDir, readGroup } from '../storage/zarr-io.js';
 import { availableCpus } from '../execution/resources/cpus.js';
 import { sweepStaleTempFiles } from '../storage/stale-temp.js';
-import { clearMarkers, fingerprint, MARKER_DIR, readDone, type UnitSpec } from './markers.js';
+import { clearMarkers, fingerprint, MARKER_DIR, readDone, settleDone, type UnitSpec } from './markers.js';
 import { parseImage } from './ngff.js';
 import { processPool, threadPool, type PositionExecutor, type UnitPool } from './pools.js';
 import { resolveModule, runUnit, type FunctionRef, type UnitOutcome, type UnitTask, type VolumeFunction } from './unit.js';
@@ -181,8 +181,10 @@ export async function processPosition(
     await sweepStaleTempFiles(path.join(output.group, MARKER_DIR), { includeOwn: true });
     const todo: UnitTask[] = [];
     for (const task of tasks) {
-      if (await readDone(output.group, task.unit, task.fingerprint)) report({ unit: task.unit, status: 'already-done', seconds: 0 });
-      else todo.push(task);
+      if (await readDone(output.group, task.unit, task.fingerprint)) {
+        await settleDone(output.group, task.unit);
+        report({ unit: task.unit, status: 'already-done', seconds: 0 });
+      } else todo.push(task);
     }
     pending = todo;
   } else {
